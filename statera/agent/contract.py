@@ -1,0 +1,43 @@
+"""What the driver agent hands to a provider agent.
+
+Octavia calls a provider agent as ``agent(exit_event)``. Statera's own agents also accept a
+keyword ``context`` (settings, bus, socket paths, a private state directory); the supervisor
+passes it to any agent whose signature has that parameter, so third-party agents still work.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from statera.bus.base import Bus
+from statera.config import Settings
+
+
+@dataclass(frozen=True)
+class AgentContext:
+    provider: str
+    settings: Settings
+    bus: Bus
+    status_socket: str
+    stats_socket: str
+    get_socket: str
+    state_dir: Path
+
+    @classmethod
+    def build(cls, provider: str, settings: Settings, bus: Bus) -> AgentContext:
+        state_dir = settings.data_path / "providers" / provider
+        state_dir.mkdir(parents=True, exist_ok=True)
+        return cls(
+            provider=provider,
+            settings=settings,
+            bus=bus,
+            status_socket=settings.socket_path("status"),
+            stats_socket=settings.socket_path("stats"),
+            get_socket=settings.socket_path("get"),
+            state_dir=state_dir,
+        )
+
+
+ExitEvent = threading.Event

@@ -1,0 +1,234 @@
+"""Settings: built once at start-up from a TOML file and the environment, then passed in.
+
+Every option lives in a section model below; its ``description`` is the documentation that
+``statera config sample`` prints. Environment variables override the file:
+``STATERA_<SECTION>__<OPTION>`` (for example ``STATERA_API__PORT=9877``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class ApiSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address the Octavia v2 API listens on.")
+    port: int = Field(9876, description="TCP port of the API.")
+    auth_strategy: str = Field(
+        "noauth",
+        description="noauth: every caller is admin; project from body, X-Project-Id or default.",
+    )
+    default_project_id: str = Field(
+        "statera", description="Project used under noauth when a request names none."
+    )
+    api_base_uri: str = Field(
+        "", description="Base URL used in pagination links; empty means the request's URL."
+    )
+    pagination_max_limit: int = Field(1000, description="Largest page size; -1 is unlimited.")
+    enabled_provider_drivers: dict[str, str] = Field(
+        default_factory=lambda: {
+            "haproxy": "HAProxy load balancers run by Statera",
+            "noop": "Accepts everything, touches no data plane",
+        },
+        description="Provider name -> description; drivers come from 'octavia.api.drivers'.",
+    )
+    default_provider_driver: str = Field(
+        "haproxy", description="Provider used when a load balancer names none."
+    )
+    enforce_quotas: bool = Field(
+        True, description="Enforce quotas (Octavia skips them under noauth; Statera does not)."
+    )
+
+
+class DatabaseSettings(BaseModel):
+    connection: str = Field(
+        "", description="SQLAlchemy URL; empty means sqlite:///<data_dir>/statera.db."
+    )
+
+
+class DriverAgentSettings(BaseModel):
+    status_socket_path: str = Field("", description="Default <data_dir>/run/status.sock.")
+    stats_socket_path: str = Field("", description="Default <data_dir>/run/stats.sock.")
+    get_socket_path: str = Field("", description="Default <data_dir>/run/get.sock.")
+    enabled_provider_agents: list[str] = Field(
+        default_factory=lambda: ["haproxy", "noop"],
+        description="Agents from 'octavia.driver_agent.provider_agents' to start.",
+    )
+    provider_agent_shutdown_timeout: float = Field(
+        10.0, description="Seconds an agent gets to stop before it is abandoned."
+    )
+    agent_restart_delay: float = Field(1.0, description="Seconds before a crashed agent restarts.")
+    resync_interval: float = Field(
+        30.0, description="Seconds between full resyncs of every load balancer by each agent."
+    )
+
+
+class SubnetSettings(BaseModel):
+    id: str = Field(description="Subnet UUID.")
+    name: str = ""
+    cidr: str = Field(description="Subnet CIDR; VIPs are allocated from it.")
+    allocation_start: str = Field("", description="First allocatable address (default .2).")
+
+
+class NetworkSettings(BaseModel):
+    id: str
+    name: str = ""
+    subnets: list[SubnetSettings] = Field(default_factory=list)
+
+
+def _default_networks() -> list[NetworkSettings]:
+    return [
+        NetworkSettings(
+            id="7b1c6e3a-1d5e-4f5e-9a57-3c1f00000001",
+            name="loopback",
+            subnets=[
+                SubnetSettings(
+                    id="7b1c6e3a-1d5e-4f5e-9a57-3c1f00000002",
+                    name="loopback-v4",
+                    cidr="127.0.100.0/24",
+                )
+            ],
+        )
+    ]
+
+
+class NetworkingSettings(BaseModel):
+    driver: str = Field("local", description="'local' (configured subnets) or 'noop'.")
+    networks: list[NetworkSettings] = Field(
+        default_factory=_default_networks,
+        description="Networks and subnets where VIPs can live (local driver).",
+    )
+    reserved_ips: list[str] = Field(
+        default_factory=lambda: ["169.254.169.254"],
+        description="Member addresses that are refused.",
+    )
+
+
+class QuotaSettings(BaseModel):
+    default_load_balancer_quota: int = -1
+    default_listener_quota: int = -1
+    default_member_quota: int = -1
+    default_pool_quota: int = -1
+    default_health_monitor_quota: int = -1
+    default_l7policy_quota: int = -1
+    default_l7rule_quota: int = -1
+
+
+class HAProxySettings(BaseModel):
+    binary: str = Field("haproxy", description="HAProxy executable.")
+    health_poll_interval: float = Field(
+        1.0, description="Seconds between reads of server states for health reports."
+    )
+    stats_interval: float = Field(5.0, description="Seconds between statistics reports.")
+    timeout_client_data: int = 50000
+    timeout_member_connect: int = 5000
+    timeout_member_data: int = 50000
+    timeout_tcp_inspect: int = 0
+
+
+class Settings(BaseSettings):
+    """All of Statera's options. ``data_dir`` anchors every default path."""
+
+    model_config = SettingsConfigDict(env_prefix="STATERA_", env_nested_delimiter="__")
+
+    data_dir: str = Field("./data", description="Where the database, sockets and configs live.")
+    log_level: str = Field("INFO", description="Python logging level.")
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    driver_agent: DriverAgentSettings = Field(default_factory=DriverAgentSettings)
+    networking: NetworkingSettings = Field(default_factory=NetworkingSettings)
+    quotas: QuotaSettings = Field(default_factory=QuotaSettings)
+    haproxy: HAProxySettings = Field(default_factory=HAProxySettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over the file (passed as init kwargs) so operators can override.
+        return (env_settings, init_settings)
+
+    # Derived paths -------------------------------------------------------------------------
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).resolve()
+
+    @property
+    def database_url(self) -> str:
+        return self.database.connection or f"sqlite:///{self.data_path / 'statera.db'}"
+
+    def socket_path(self, kind: str) -> str:
+        """Path of the driver agent's ``status``/``stats``/``get`` socket."""
+        configured: str = getattr(self.driver_agent, f"{kind}_socket_path")
+        return configured or str(self.data_path / "run" / f"{kind}.sock")
+
+
+def load_settings(config_file: str | None = None, **overrides: Any) -> Settings:
+    """Build settings from an optional TOML file, then the environment, then ``overrides``."""
+    values: dict[str, Any] = {}
+    if config_file:
+        with open(config_file, "rb") as fh:
+            values = tomllib.load(fh)
+    settings = Settings(**values)
+    for key, value in overrides.items():
+        if value is not None:
+            settings = _override(settings, key, value)
+    return settings
+
+
+def _override(settings: Settings, dotted: str, value: Any) -> Settings:
+    section, _, option = dotted.partition(".")
+    if not option:
+        return settings.model_copy(update={section: value})
+    sub = getattr(settings, section).model_copy(update={option: value})
+    return settings.model_copy(update={section: sub})
+
+
+def sample_config() -> str:
+    """Render a commented TOML sample of every option with its default."""
+    lines: list[str] = ["# Statera configuration (TOML). Every option may also be set from the",
+                        "# environment as STATERA_<SECTION>__<OPTION>.", ""]
+    defaults = Settings.model_construct()
+    for name, field in Settings.model_fields.items():
+        value = getattr(Settings(), name)
+        if isinstance(value, BaseModel):
+            continue
+        lines.append(f"# {field.description or ''}")
+        lines.append(f"{name} = {_toml(value)}")
+    for name, field in Settings.model_fields.items():
+        value = getattr(Settings(), name)
+        if not isinstance(value, BaseModel):
+            continue
+        lines.append("")
+        lines.append(f"[{name}]")
+        for opt, ofield in type(value).model_fields.items():
+            if ofield.description:
+                lines.append(f"# {ofield.description}")
+            optval = getattr(value, opt)
+            if isinstance(optval, list) and optval and isinstance(optval[0], BaseModel):
+                lines.append(f"# {opt} = {_toml([v.model_dump() for v in optval])}")
+            else:
+                lines.append(f"# {opt} = {_toml(optval)}")
+    del defaults
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: Any) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items())
+        return "{ " + inner + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return json.dumps(value)

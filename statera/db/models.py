@@ -1,0 +1,330 @@
+"""ORM models: the desired state written by the API and the observed state written by the
+driver agent. Column names follow Octavia's database where that helps (``enabled`` is shown as
+``admin_state_up``); JSON columns hold small lists and maps that are never queried by value.
+
+Generations: every write through the API bumps ``LoadBalancer.desired_generation`` and stamps
+the touched objects' ``generation`` with it. The driver agent records which generation it last
+served to a provider agent (``served_generation``), so a provider's ACTIVE report only finalises
+changes that the provider had actually seen. Provisioning status is therefore never a lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Tag(Base):
+    """Tags of any object, keyed by the object's id (ids are globally unique UUIDs)."""
+
+    __tablename__ = "tag"
+    resource_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class _Common:
+    """Columns every load-balancing object has."""
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    provisioning_status: Mapped[str] = mapped_column(String(16), default="PENDING_CREATE")
+    operating_status: Mapped[str] = mapped_column(String(16), default="OFFLINE")
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class LoadBalancer(_Common, Base):
+    __tablename__ = "load_balancer"
+    vip_address: Mapped[str | None] = mapped_column(String(64))
+    vip_port_id: Mapped[str | None] = mapped_column(String(36))
+    vip_subnet_id: Mapped[str | None] = mapped_column(String(36))
+    vip_network_id: Mapped[str | None] = mapped_column(String(36))
+    vip_qos_policy_id: Mapped[str | None] = mapped_column(String(36))
+    vip_sg_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    vip_vnic_type: Mapped[str] = mapped_column(String(16), default="normal")
+    vip_octavia_owned: Mapped[bool] = mapped_column(Boolean, default=True)
+    additional_vips: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    provider: Mapped[str | None] = mapped_column(String(64), index=True)
+    flavor_id: Mapped[str | None] = mapped_column(ForeignKey("flavor.id"), nullable=True)
+    availability_zone: Mapped[str | None] = mapped_column(String(255))
+    desired_generation: Mapped[int] = mapped_column(Integer, default=1)
+    served_generation: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    applied_generation: Mapped[int] = mapped_column(Integer, default=0)
+
+    listeners: Mapped[list[Listener]] = relationship(
+        back_populates="load_balancer", cascade="all, delete-orphan", order_by="Listener.created_at"
+    )
+    pools: Mapped[list[Pool]] = relationship(
+        back_populates="load_balancer", cascade="all, delete-orphan", order_by="Pool.created_at"
+    )
+
+
+class Listener(_Common, Base):
+    __tablename__ = "listener"
+    load_balancer_id: Mapped[str] = mapped_column(ForeignKey("load_balancer.id"), index=True)
+    protocol: Mapped[str] = mapped_column(String(16))
+    protocol_port: Mapped[int] = mapped_column(Integer)
+    connection_limit: Mapped[int] = mapped_column(Integer, default=-1)
+    default_pool_id: Mapped[str | None] = mapped_column(
+        ForeignKey("pool.id", use_alter=True, ondelete="SET NULL"), nullable=True
+    )
+    default_tls_container_ref: Mapped[str | None] = mapped_column(String(255))
+    sni_container_refs: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    client_authentication: Mapped[str] = mapped_column(String(16), default="NONE")
+    client_ca_tls_container_ref: Mapped[str | None] = mapped_column(String(255))
+    client_crl_container_ref: Mapped[str | None] = mapped_column(String(255))
+    insert_headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    timeout_client_data: Mapped[int | None] = mapped_column(Integer)
+    timeout_member_connect: Mapped[int | None] = mapped_column(Integer)
+    timeout_member_data: Mapped[int | None] = mapped_column(Integer)
+    timeout_tcp_inspect: Mapped[int | None] = mapped_column(Integer)
+    allowed_cidrs: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    tls_ciphers: Mapped[str | None] = mapped_column(String(2048))
+    tls_versions: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    alpn_protocols: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    hsts_max_age: Mapped[int | None] = mapped_column(Integer)
+    hsts_include_subdomains: Mapped[bool] = mapped_column(Boolean, default=False)
+    hsts_preload: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    load_balancer: Mapped[LoadBalancer] = relationship(back_populates="listeners")
+    default_pool: Mapped[Pool | None] = relationship(foreign_keys=[default_pool_id])
+    l7policies: Mapped[list[L7Policy]] = relationship(
+        back_populates="listener",
+        cascade="all, delete-orphan",
+        order_by="L7Policy.position",
+        foreign_keys="L7Policy.listener_id",
+    )
+
+
+class Pool(_Common, Base):
+    __tablename__ = "pool"
+    load_balancer_id: Mapped[str] = mapped_column(ForeignKey("load_balancer.id"), index=True)
+    protocol: Mapped[str] = mapped_column(String(16))
+    lb_algorithm: Mapped[str] = mapped_column(String(32))
+    session_persistence: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    tls_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    tls_container_ref: Mapped[str | None] = mapped_column(String(255))
+    ca_tls_container_ref: Mapped[str | None] = mapped_column(String(255))
+    crl_container_ref: Mapped[str | None] = mapped_column(String(255))
+    tls_ciphers: Mapped[str | None] = mapped_column(String(2048))
+    tls_versions: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    alpn_protocols: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+
+    load_balancer: Mapped[LoadBalancer] = relationship(back_populates="pools")
+    members: Mapped[list[Member]] = relationship(
+        back_populates="pool", cascade="all, delete-orphan", order_by="Member.created_at"
+    )
+    health_monitor: Mapped[HealthMonitor | None] = relationship(
+        back_populates="pool", cascade="all, delete-orphan", uselist=False
+    )
+
+
+class Member(_Common, Base):
+    __tablename__ = "member"
+    __table_args__ = (UniqueConstraint("pool_id", "address", "protocol_port"),)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pool.id"), index=True)
+    address: Mapped[str] = mapped_column(String(64))
+    protocol_port: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    backup: Mapped[bool] = mapped_column(Boolean, default=False)
+    subnet_id: Mapped[str | None] = mapped_column(String(36))
+    monitor_address: Mapped[str | None] = mapped_column(String(64))
+    monitor_port: Mapped[int | None] = mapped_column(Integer)
+    vnic_type: Mapped[str] = mapped_column(String(16), default="normal")
+
+    pool: Mapped[Pool] = relationship(back_populates="members")
+
+
+class HealthMonitor(_Common, Base):
+    __tablename__ = "health_monitor"
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pool.id"), unique=True)
+    type: Mapped[str] = mapped_column(String(36))
+    delay: Mapped[int] = mapped_column(Integer)
+    timeout: Mapped[int] = mapped_column(Integer)
+    rise_threshold: Mapped[int] = mapped_column(Integer)
+    fall_threshold: Mapped[int] = mapped_column(Integer, default=3)
+    http_method: Mapped[str | None] = mapped_column(String(16))
+    url_path: Mapped[str | None] = mapped_column(String(2048))
+    expected_codes: Mapped[str | None] = mapped_column(String(64))
+    http_version: Mapped[float | None] = mapped_column(Float)
+    domain_name: Mapped[str | None] = mapped_column(String(255))
+
+    pool: Mapped[Pool] = relationship(back_populates="health_monitor")
+
+
+class L7Policy(_Common, Base):
+    __tablename__ = "l7policy"
+    listener_id: Mapped[str] = mapped_column(ForeignKey("listener.id"), index=True)
+    action: Mapped[str] = mapped_column(String(36))
+    redirect_pool_id: Mapped[str | None] = mapped_column(ForeignKey("pool.id"), nullable=True)
+    redirect_url: Mapped[str | None] = mapped_column(String(255))
+    redirect_prefix: Mapped[str | None] = mapped_column(String(255))
+    redirect_http_code: Mapped[int | None] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=1)
+
+    listener: Mapped[Listener] = relationship(
+        back_populates="l7policies", foreign_keys=[listener_id]
+    )
+    redirect_pool: Mapped[Pool | None] = relationship(foreign_keys=[redirect_pool_id])
+    rules: Mapped[list[L7Rule]] = relationship(
+        back_populates="l7policy", cascade="all, delete-orphan", order_by="L7Rule.created_at"
+    )
+
+
+class L7Rule(_Common, Base):
+    __tablename__ = "l7rule"
+    l7policy_id: Mapped[str] = mapped_column(ForeignKey("l7policy.id"), index=True)
+    type: Mapped[str] = mapped_column(String(36))
+    compare_type: Mapped[str] = mapped_column(String(36))
+    value: Mapped[str] = mapped_column(String(255))
+    key: Mapped[str | None] = mapped_column(String(255))
+    invert: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    l7policy: Mapped[L7Policy] = relationship(back_populates="rules")
+
+
+class FlavorProfile(Base):
+    __tablename__ = "flavor_profile"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    provider_name: Mapped[str] = mapped_column(String(255))
+    flavor_data: Mapped[str] = mapped_column(String(4096))
+
+
+class Flavor(Base):
+    __tablename__ = "flavor"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    flavor_profile_id: Mapped[str] = mapped_column(ForeignKey("flavor_profile.id"))
+
+
+class AvailabilityZoneProfile(Base):
+    __tablename__ = "availability_zone_profile"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    provider_name: Mapped[str] = mapped_column(String(255))
+    availability_zone_data: Mapped[str] = mapped_column(String(4096))
+
+
+class AvailabilityZone(Base):
+    __tablename__ = "availability_zone"
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    description: Mapped[str | None] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    availability_zone_profile_id: Mapped[str] = mapped_column(
+        ForeignKey("availability_zone_profile.id")
+    )
+
+
+class Quota(Base):
+    """Per-project limits; null means 'use the configured default'. Usage is counted live."""
+
+    __tablename__ = "quota"
+    project_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    load_balancer: Mapped[int | None] = mapped_column(Integer)
+    listener: Mapped[int | None] = mapped_column(Integer)
+    pool: Mapped[int | None] = mapped_column(Integer)
+    health_monitor: Mapped[int | None] = mapped_column(Integer)
+    member: Mapped[int | None] = mapped_column(Integer)
+    l7policy: Mapped[int | None] = mapped_column(Integer)
+    l7rule: Mapped[int | None] = mapped_column(Integer)
+
+
+class ListenerStatistics(Base):
+    """Absolute counters per (listener, reporter); the driver agent replaces them."""
+
+    __tablename__ = "listener_statistics"
+    listener_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    amphora_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
+    active_connections: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_connections: Mapped[int] = mapped_column(BigInteger, default=0)
+    request_errors: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Amphora(Base):
+    """A data-plane instance (for Statera's own providers: one process per load balancer)."""
+
+    __tablename__ = "amphora"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    load_balancer_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    compute_id: Mapped[str | None] = mapped_column(String(255))
+    compute_flavor: Mapped[str | None] = mapped_column(String(255))
+    image_id: Mapped[str | None] = mapped_column(String(255))
+    cached_zone: Mapped[str | None] = mapped_column(String(255))
+    lb_network_ip: Mapped[str | None] = mapped_column(String(64))
+    vrrp_ip: Mapped[str | None] = mapped_column(String(64))
+    ha_ip: Mapped[str | None] = mapped_column(String(64))
+    vrrp_port_id: Mapped[str | None] = mapped_column(String(36))
+    ha_port_id: Mapped[str | None] = mapped_column(String(36))
+    vrrp_interface: Mapped[str | None] = mapped_column(String(16))
+    vrrp_id: Mapped[int | None] = mapped_column(Integer)
+    vrrp_priority: Mapped[int | None] = mapped_column(Integer)
+    cert_expiration: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    cert_busy: Mapped[bool] = mapped_column(Boolean, default=False)
+    role: Mapped[str | None] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(36), default="ALLOCATED")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class VipPort(Base):
+    """A VIP address allocated by the local network driver (shown as a Neutron port)."""
+
+    __tablename__ = "vip_port"
+    __table_args__ = (UniqueConstraint("subnet_id", "ip_address"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    network_id: Mapped[str] = mapped_column(String(36))
+    subnet_id: Mapped[str] = mapped_column(String(36))
+    ip_address: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str | None] = mapped_column(String(36))
+    project_id: Mapped[str | None] = mapped_column(String(36))
+    name: Mapped[str | None] = mapped_column(String(255))
+
+
+class Certificate(Base):
+    """A TLS bundle in the local certificate store. ``private_key`` is never returned."""
+
+    __tablename__ = "certificate"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    certificate: Mapped[str] = mapped_column(Text)
+    private_key: Mapped[str | None] = mapped_column(Text)
+    intermediates: Mapped[str | None] = mapped_column(Text)
+    passphrase: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
