@@ -1,0 +1,46 @@
+"""What every handler needs, built once by ``create_app`` and found on ``app.state``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+
+from statera.api.policy import Identity, identity
+from statera.bus.base import Bus
+from statera.config import Settings
+from statera.db.engine import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    bus: Bus
+    network: Any = None  # statera.network NetworkDriver
+    certs: Any = None  # statera.certs CertManager
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+def caller(request: Request) -> Identity:
+    return identity(request, services(request).settings)
+
+
+def project_for_create(ident: Identity, body_project: str | None) -> str:
+    """Octavia: the body's project_id, else the token's (here: header or configured default)."""
+    from statera.api.errors import Forbidden
+
+    if body_project and not ident.is_admin and body_project != ident.project_id:
+        raise Forbidden()
+    project = body_project or ident.project_id
+    if not project:
+        from statera.api.errors import ApiError
+
+        raise ApiError("Missing project ID in request where one is required.")
+    return project

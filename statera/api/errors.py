@@ -1,0 +1,113 @@
+"""Octavia's error bodies and the exceptions that produce them.
+
+Most errors use WSME's body ``{"faultcode", "faultstring", "debuginfo"}`` ("Client" for 4xx,
+"Server" for 5xx); routing errors (unknown path, 405) and bad pagination use Pecan's
+``{"code", "title", "description"}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+LOG = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    status = 400
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+class InvalidInput(ApiError):
+    def __init__(self, field: str, value: Any, reason: str) -> None:
+        super().__init__(f"Invalid input for field/attribute {field}. Value: '{value}'. {reason}")
+
+
+class NotFound(ApiError):
+    status = 404
+
+    def __init__(self, resource: str, obj_id: str) -> None:
+        super().__init__(f"{resource} {obj_id} not found.")
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+class Forbidden(ApiError):
+    status = 403
+
+    def __init__(self, message: str = "Policy does not allow this request to be performed.") -> None:
+        super().__init__(message)
+
+
+class QuotaExceeded(ApiError):
+    status = 403
+
+    def __init__(self, resource: str) -> None:
+        super().__init__(f"Quota has been met for resources: {resource}")
+
+
+class PecanError(Exception):
+    """Errors Octavia answers in Pecan's shape (bad sort/limit, unknown path)."""
+
+    def __init__(self, status: int, title: str, description: str) -> None:
+        super().__init__(description)
+        self.status, self.title, self.description = status, title, description
+
+
+def fault(status: int, message: str) -> JSONResponse:
+    return JSONResponse(
+        status_code=status,
+        content={
+            "faultcode": "Client" if status < 500 else "Server",
+            "faultstring": message,
+            "debuginfo": None,
+        },
+    )
+
+
+def pecan(status: int, title: str, description: str) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content={"code": status, "title": title, "description": description}
+    )
+
+
+_TITLES = {404: "Not Found", 405: "Method Not Allowed", 400: "Bad Request", 406: "Not Acceptable"}
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_req: Request, exc: ApiError) -> JSONResponse:
+        return fault(exc.status, exc.message)
+
+    @app.exception_handler(PecanError)
+    async def _pecan_error(_req: Request, exc: PecanError) -> JSONResponse:
+        return pecan(exc.status, exc.title, exc.description)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
+        return fault(400, "Invalid input: " + "; ".join(str(e.get("msg")) for e in exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
+        title = _TITLES.get(exc.status_code, "Error")
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        if exc.status_code == 404:
+            detail = "The resource could not be found."
+        return pecan(exc.status_code, title, detail)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_req: Request, exc: Exception) -> JSONResponse:
+        LOG.exception("unexpected error: %s", exc)
+        return fault(500, "An unexpected error occurred; see the server log.")

@@ -1,0 +1,249 @@
+"""Octavia's list conventions, once for every resource: exact-match filters, tag filters,
+sorting, marker pagination with links, and ``fields`` selection (octavia.md §1.2)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from sqlalchemy import Boolean, Integer, Select, and_, exists, false, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from statera.api.errors import ApiError, PecanError
+from statera.db.models import Tag
+
+RESERVED = {"limit", "marker", "page_reverse", "sort", "sort_key", "sort_dir", "fields",
+            "tags", "tags-any", "not-tags", "not-tags-any"}
+TRUE_STRINGS = {"true", "1", "yes", "on", "y", "t"}
+FALSE_STRINGS = {"false", "0", "no", "off", "n", "f"}
+
+
+@dataclass
+class ListSpec:
+    """How one resource is listed: its model, envelope keys, renderer and filterable columns."""
+
+    model: type[Any]
+    plural: str
+    links_key: str | None
+    render: Callable[[Any], dict[str, Any]]
+    columns: Mapping[str, InstrumentedAttribute[Any]]
+    tagged: bool = True
+    id_column: str = "id"
+    extra_filters: Mapping[str, Callable[[str], Any]] = field(default_factory=dict)
+    prefetch: Callable[[Session, list[Any]], None] | None = None
+
+
+def parse_bool(value: Any) -> bool:
+    text = str(value).strip().lower()
+    if text in TRUE_STRINGS:
+        return True
+    if text in FALSE_STRINGS:
+        return False
+    raise ValueError(value)
+
+
+def _coerce(column: InstrumentedAttribute[Any], value: str) -> Any:
+    col_type = column.property.columns[0].type
+    if isinstance(col_type, Boolean):
+        return parse_bool(value)
+    if isinstance(col_type, Integer):
+        return int(value)
+    return value
+
+
+def fields_of(request: Request) -> list[str]:
+    out: list[str] = []
+    for value in request.query_params.getlist("fields"):
+        out.extend(v.strip() for v in value.split(",") if v.strip())
+    return out
+
+
+def prune(obj: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k in fields} if fields else obj
+
+
+def apply_filters(stmt: Select[Any], spec: ListSpec, request: Request) -> Select[Any]:
+    seen: set[str] = set()
+    for key, value in request.query_params.multi_items():
+        if key in RESERVED:
+            continue
+        if key in seen:
+            raise ApiError("One or more arguments are either duplicate or invalid")
+        seen.add(key)
+        if key in spec.extra_filters:
+            stmt = stmt.where(spec.extra_filters[key](value))
+            continue
+        column = spec.columns.get(key)
+        if column is None:
+            raise ApiError("One or more arguments are either duplicate or invalid")
+        try:
+            stmt = stmt.where(column == _coerce(column, value))
+        except ValueError:
+            raise ApiError(f"Invalid filter value for {key}: '{value}'") from None
+    if spec.tagged:
+        stmt = _tag_filters(stmt, spec, request)
+    return stmt
+
+
+def _tag_values(request: Request, key: str) -> list[str]:
+    out: list[str] = []
+    for value in request.query_params.getlist(key):
+        out.extend(v for v in value.split(",") if v)
+    return out
+
+
+def _has_tag(spec: ListSpec, tag: str) -> Any:
+    obj_id = getattr(spec.model, spec.id_column)
+    return exists().where(Tag.resource_id == obj_id, Tag.tag == tag)
+
+
+def _tag_filters(stmt: Select[Any], spec: ListSpec, request: Request) -> Select[Any]:
+    if tags := _tag_values(request, "tags"):
+        stmt = stmt.where(and_(*[_has_tag(spec, t) for t in tags]))
+    if tags := _tag_values(request, "tags-any"):
+        stmt = stmt.where(or_(*[_has_tag(spec, t) for t in tags]))
+    if tags := _tag_values(request, "not-tags"):
+        stmt = stmt.where(~and_(*[_has_tag(spec, t) for t in tags]))
+    if tags := _tag_values(request, "not-tags-any"):
+        stmt = stmt.where(~or_(*[_has_tag(spec, t) for t in tags]))
+    return stmt
+
+
+def _sort_keys(request: Request) -> list[tuple[str, str]]:
+    params = request.query_params
+    keys: list[tuple[str, str]] = []
+    if params.get("sort"):
+        for part in params["sort"].split(","):
+            name, _, direction = part.strip().partition(":")
+            keys.append((name, direction or "asc"))
+    elif params.get("sort_key"):
+        names = [k.strip() for k in params["sort_key"].split(",")]
+        dirs = [d.strip() for d in params.get("sort_dir", "").split(",") if d.strip()]
+        keys = [(n, dirs[i] if i < len(dirs) else (dirs[-1] if dirs else "asc"))
+                for i, n in enumerate(names)]
+    for name, direction in keys:
+        if direction not in ("asc", "desc"):
+            raise PecanError(400, "Bad Request", f"Invalid sort direction '{direction}'")
+    return keys
+
+
+def _limit(request: Request, max_limit: int) -> int | None:
+    raw = request.query_params.get("limit")
+    if raw is None:
+        return None if max_limit < 0 else max_limit
+    if raw == "infinite":
+        limit = None
+    else:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise PecanError(400, "Bad Request", f"Limit '{raw}' is not an integer") from None
+        limit = value if value >= 1 else None
+    if max_limit >= 0:
+        return max_limit if limit is None else min(limit, max_limit)
+    return limit
+
+
+def list_objects(
+    session: Session,
+    request: Request,
+    spec: ListSpec,
+    stmt: Select[Any],
+    *,
+    max_limit: int,
+    base_uri: str = "",
+) -> dict[str, Any]:
+    """Run the list query and build Octavia's ``{plural: [...], links_key: [...]}`` body."""
+    stmt = apply_filters(stmt, spec, request)
+    sort = _sort_keys(request)
+    order: list[tuple[InstrumentedAttribute[Any], str]] = []
+    for name, direction in sort:
+        column = spec.columns.get(name)
+        if column is None:
+            raise PecanError(400, "Bad Request", f"Invalid sort key '{name}'")
+        order.append((column, direction))
+    for tie in ("created_at", spec.id_column):
+        col = getattr(spec.model, tie, None)
+        if col is not None and all(c is not col for c, _ in order):
+            order.append((col, "asc"))
+    reverse = request.query_params.get("page_reverse") == "True"
+    marker = request.query_params.get("marker")
+    if marker:
+        stmt = stmt.where(_after_marker(session, spec, order, marker, reverse))
+    for column, direction in order:
+        asc = (direction == "asc") != reverse
+        stmt = stmt.order_by(column.asc() if asc else column.desc())
+    limit = _limit(request, max_limit)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = list(session.scalars(stmt).unique())
+    if reverse:
+        rows.reverse()
+    if spec.prefetch is not None:
+        spec.prefetch(session, rows)
+    fields = fields_of(request)
+    body: dict[str, Any] = {spec.plural: [prune(spec.render(r), fields) for r in rows]}
+    if spec.links_key:
+        body[spec.links_key] = _links(request, rows, spec, limit, marker, base_uri)
+    return body
+
+
+def _after_marker(
+    session: Session,
+    spec: ListSpec,
+    order: list[tuple[InstrumentedAttribute[Any], str]],
+    marker: str,
+    reverse: bool,
+) -> Any:
+    id_col = getattr(spec.model, spec.id_column)
+    row = session.execute(
+        select(*[c for c, _ in order]).where(id_col == marker)
+    ).first()
+    if row is None:
+        raise ApiError(f"Marker {marker} could not be found.")
+    clauses = []
+    for i, (column, direction) in enumerate(order):
+        value = row[i]
+        forward = (direction == "asc") != reverse
+        prefix = [
+            (c == row[j]) if row[j] is not None else c.is_(None) for j, (c, _) in enumerate(order[:i])
+        ]
+        if value is None:
+            # NULL sorts first ascending on SQLite/MariaDB; approximate with "is not null".
+            step = column.is_not(None) if forward else false()
+        else:
+            step = (column > value) if forward else (column < value)
+            if forward is False:
+                step = or_(step, column.is_(None))
+        clauses.append(and_(*prefix, step))
+    return or_(*clauses)
+
+
+def _links(
+    request: Request,
+    rows: list[Any],
+    spec: ListSpec,
+    limit: int | None,
+    marker: str | None,
+    base_uri: str,
+) -> list[dict[str, str]]:
+    base = (base_uri.rstrip("/") + request.url.path) if base_uri else str(
+        request.url.replace(query="")
+    )
+    params: dict[str, str] = {}
+    if limit is not None:
+        params["limit"] = str(limit)
+    for key in ("sort", "sort_key", "sort_dir"):
+        if request.query_params.get(key):
+            params[key] = request.query_params[key]
+    links: list[dict[str, str]] = []
+    if marker and rows:
+        q = urlencode({**params, "marker": getattr(rows[0], spec.id_column), "page_reverse": "True"})
+        links.append({"rel": "previous", "href": f"{base}?{q}"})
+    if limit is not None and rows and len(rows) >= limit:
+        q = urlencode({**params, "marker": getattr(rows[-1], spec.id_column)})
+        links.append({"rel": "next", "href": f"{base}?{q}"})
+    return links

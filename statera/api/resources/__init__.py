@@ -1,0 +1,1 @@
+"""One module per Octavia resource; each exposes ``router`` (a FastAPI APIRouter)."""

@@ -1,0 +1,119 @@
+"""Helpers shared by the resource routers: lookups with policy, tags, hints, rendering."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from statera.api import views
+from statera.api.deps import Services
+from statera.api.errors import NotFound
+from statera.api.listing import ListSpec, fields_of, prune
+from statera.api.policy import Identity, authorize
+from statera.db.models import Tag
+
+POLICY_TYPE = {
+    "LoadBalancer": "loadbalancer", "Listener": "listener", "Pool": "pool", "Member": "member",
+    "HealthMonitor": "healthmonitor", "L7Policy": "l7policy", "L7Rule": "l7rule",
+}
+KIND = {
+    "LoadBalancer": "Load Balancer", "Listener": "Listener", "Pool": "Pool", "Member": "Member",
+    "HealthMonitor": "Health Monitor", "L7Policy": "L7 Policy", "L7Rule": "L7 Rule",
+}
+
+
+def fetch(session: Session, model: type[Any], obj_id: str, *, lock: bool = False) -> Any:
+    """The object or 404 (a DELETED load balancer counts as missing)."""
+    stmt = select(model).where(model.id == obj_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = session.scalars(stmt).first()
+    if row is None or getattr(row, "provisioning_status", None) == "DELETED":
+        raise NotFound(KIND.get(model.__name__, model.__name__), obj_id)
+    return row
+
+
+def fetch_authorized(
+    session: Session, model: type[Any], obj_id: str, ident: Identity, action: str
+) -> Any:
+    row = fetch(session, model, obj_id)
+    authorize(ident, POLICY_TYPE[model.__name__], action, row.project_id)
+    return row
+
+
+def tags_for(session: Session, ids: Iterable[str]) -> dict[str, list[str]]:
+    ids = list(ids)
+    out: dict[str, list[str]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    for rid, tag in session.execute(
+        select(Tag.resource_id, Tag.tag).where(Tag.resource_id.in_(ids)).order_by(Tag.tag)
+    ):
+        out[rid].append(tag)
+    return out
+
+
+def set_tags(session: Session, obj_id: str, tags: list[str] | None) -> None:
+    if tags is None:
+        return
+    session.execute(delete(Tag).where(Tag.resource_id == obj_id))
+    for tag in dict.fromkeys(tags):
+        session.add(Tag(resource_id=obj_id, tag=tag))
+
+
+def drop_tags(session: Session, obj_ids: Iterable[str]) -> None:
+    ids = list(obj_ids)
+    if ids:
+        session.execute(delete(Tag).where(Tag.resource_id.in_(ids)))
+
+
+def render(session: Session, row: Any) -> dict[str, Any]:
+    return views.RENDERERS[type(row)](row, tags_for(session, [row.id])[row.id])
+
+
+def render_one(session: Session, request: Request, row: Any) -> dict[str, Any]:
+    return prune(render(session, row), fields_of(request))
+
+
+def list_spec(model: type[Any], plural: str, *, tagged: bool = True) -> ListSpec:
+    """Filterable columns: every column under its API name (see views.API_COLUMNS)."""
+    columns: dict[str, Any] = {}
+    reverse = {col: api for api, col in views.API_COLUMNS.items()}
+    for col in model.__table__.columns:
+        if col.name in ("generation", "desired_generation", "served_generation",
+                        "applied_generation", "vip_octavia_owned"):
+            continue
+        attr = getattr(model, col.name)
+        columns[reverse.get(col.name, col.name)] = attr
+        if col.name == "project_id":
+            columns["tenant_id"] = attr
+        if col.name == "load_balancer_id":
+            columns["loadbalancer_id"] = attr
+    columns.setdefault("admin_state_up", getattr(model, "enabled", None))
+    columns = {k: v for k, v in columns.items() if v is not None}
+    cache: dict[str, list[str]] = {}
+
+    def render_row(row: Any) -> dict[str, Any]:
+        return views.RENDERERS[model](row, cache.get(row.id, []))
+
+    def prefetch(session: Session, rows: list[Any]) -> None:
+        cache.clear()
+        cache.update(tags_for(session, [r.id for r in rows]))
+
+    return ListSpec(model=model, plural=plural, links_key=f"{plural}_links",
+                    render=render_row, columns=columns, tagged=tagged, prefetch=prefetch)
+
+
+def scoped(stmt: Any, model: type[Any], ident: Identity) -> Any:
+    if ident.sees_all():
+        return stmt
+    return stmt.where(model.project_id == ident.project_id)
+
+
+def hint(svc: Services, provider: str | None, lb_id: str) -> None:
+    """After commit: tell the provider's agent to converge this load balancer."""
+    svc.bus.publish(provider or svc.settings.api.default_provider_driver, lb_id)

@@ -1,0 +1,52 @@
+"""Desired-state bookkeeping for every API write.
+
+Octavia locks a load balancer with ``PENDING_UPDATE`` and answers 409 to any other write
+until the provider reports back. Statera instead bumps the load balancer's desired generation
+and stamps the touched objects with it, so writes under a pending load balancer are accepted and
+coalesced into the next convergence; the driver agent marks objects ACTIVE only for the
+generation the provider actually read (see ``statera.db.models``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from statera.api.errors import Conflict
+from statera.db.models import LoadBalancer, utcnow
+
+DELETING = {"PENDING_DELETE", "DELETED"}
+
+
+def lock_loadbalancer(session: Session, lb_id: str) -> LoadBalancer:
+    """Row-lock the load balancer and open a new desired generation (409 if it is going away)."""
+    lb = session.scalars(
+        select(LoadBalancer).where(LoadBalancer.id == lb_id).with_for_update()
+    ).one()
+    if lb.provisioning_status in DELETING:
+        raise Conflict(f"Invalid state {lb.provisioning_status} of loadbalancer resource {lb_id}")
+    lb.desired_generation += 1
+    if lb.provisioning_status != "PENDING_CREATE":
+        lb.provisioning_status = "PENDING_UPDATE"
+    lb.updated_at = utcnow()
+    return lb
+
+
+def ensure_mutable(obj: Any, kind: str) -> None:
+    """A parent that is being deleted cannot take changes (Octavia's 'immutable' 409)."""
+    if obj.provisioning_status in DELETING:
+        raise Conflict(f"{kind} {obj.id} is immutable and cannot be updated.")
+
+
+def mark(obj: Any, lb: LoadBalancer, status: str) -> None:
+    """Stamp ``obj`` with the LB's new generation and a PENDING_* status.
+
+    An object still waiting for its creation stays PENDING_CREATE when it is updated again.
+    """
+    if not (status == "PENDING_UPDATE" and obj.provisioning_status == "PENDING_CREATE"):
+        obj.provisioning_status = status
+    obj.generation = lb.desired_generation
+    if status != "PENDING_CREATE":
+        obj.updated_at = utcnow()

@@ -1,0 +1,64 @@
+"""Provider selection, driver loading and Octavia's mapping of driver errors to HTTP."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from octavia_lib.api.drivers import exceptions as lib_exc
+from stevedore import driver as stevedore_driver
+
+from statera.api.errors import ApiError, Conflict
+from statera.config import Settings
+
+LOG = logging.getLogger(__name__)
+DRIVER_GROUP = "octavia.api.drivers"
+
+
+class ProviderError(ApiError):
+    status = 500
+
+
+@lru_cache(maxsize=32)
+def _driver_class(name: str) -> Any:
+    mgr = stevedore_driver.DriverManager(namespace=DRIVER_GROUP, name=name, invoke_on_load=False)
+    return mgr.driver
+
+
+def load_driver(settings: Settings, name: str) -> Any:
+    """An instance of provider ``name``: 400 if not enabled, 501 if it cannot be loaded."""
+    if name not in settings.api.enabled_provider_drivers:
+        raise ApiError(f"Provider '{name}' is not enabled.")
+    try:
+        driver = _driver_class(name)()
+    except Exception:
+        LOG.exception("provider %s failed to load", name)
+        raise ApiError(f"Provider '{name}' was not found.", 501) from None
+    driver.name = name
+    return driver
+
+
+def call_provider(provider: str, method: Callable[..., Any], *args: Any) -> Any:
+    """Call a driver method; map its exceptions as Octavia's ``call_provider`` does."""
+    try:
+        return method(*args)
+    except lib_exc.Conflict as exc:
+        raise Conflict(f"The VIP IP address is already in use: {exc.user_fault_string}") from None
+    except lib_exc.DriverError as exc:
+        raise ProviderError(
+            f"Provider '{provider}' reports error: {exc.user_fault_string}", 500) from None
+    except lib_exc.UnsupportedOptionError as exc:
+        raise ProviderError(
+            f"Provider '{provider}' does not support a requested option: "
+            f"{exc.user_fault_string}", 501) from None
+    except (lib_exc.NotImplementedError, NotImplementedError) as exc:
+        msg = getattr(exc, "user_fault_string", None) or str(exc) or "not implemented"
+        raise ProviderError(
+            f"Provider '{provider}' does not support a requested action: {msg}", 501) from None
+    except ApiError:
+        raise
+    except Exception as exc:
+        LOG.exception("provider %s failed", provider)
+        raise ProviderError(f"Provider '{provider}' reports error: {exc}", 500) from None
