@@ -208,6 +208,12 @@ class L7RulePut(Body):
     tags: Tags | None = None
 
 
+class PoolRef(Body):
+    """A name-only pool in a create graph: a reference to a top-level pool of the request."""
+
+    name: Name
+
+
 class L7PolicyFields(Body):
     name: Name | None = None
     description: Name | None = None
@@ -227,7 +233,7 @@ class L7PolicyPost(L7PolicyFields):
     project_id: Annotated[str, Field(max_length=36)] | None = None
     tenant_id: Annotated[str, Field(max_length=36)] | None = None
     rules: list[L7RulePost] | None = None
-    redirect_pool: PoolPost | None = None  # create graph only
+    redirect_pool: PoolPost | PoolRef | None = None  # create graph only
 
 
 class L7PolicyPut(L7PolicyFields):
@@ -266,7 +272,7 @@ class ListenerPost(ListenerFields):
     protocol_port: Port
     project_id: Annotated[str, Field(max_length=36)] | None = None
     tenant_id: Annotated[str, Field(max_length=36)] | None = None
-    default_pool: PoolPost | None = None  # create graph only
+    default_pool: PoolPost | PoolRef | None = None  # create graph only
     l7policies: list[L7PolicyPost] | None = None  # create graph only
 
 

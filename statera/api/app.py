@@ -1,0 +1,102 @@
+"""The FastAPI application: mounts every resource router under Octavia's prefixes, serves the
+version document and the OpenAPI schema, and maps errors to Octavia's bodies."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from statera.api.deps import Services
+from statera.api.errors import install_handlers
+
+LOG = logging.getLogger(__name__)
+API_VERSION = "v2.30"
+VERSIONS_UPDATED = "2024-10-01T00:00:00Z"
+LBAAS_RESOURCES = [
+    "loadbalancers", "listeners", "pools", "members", "healthmonitors", "l7policies",
+    "l7rules", "flavors", "flavorprofiles", "availability_zones",
+    "availability_zone_profiles", "quotas", "providers",
+]
+OCTAVIA_RESOURCES = ["amphorae"]
+
+
+def _routers(names: list[str]) -> list[APIRouter]:
+    """Routers of the resource modules; a module not written yet is skipped with a log line."""
+    out: list[APIRouter] = []
+    for name in names:
+        try:
+            module = importlib.import_module(f"statera.api.resources.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"statera.api.resources.{name}":
+                LOG.warning("API resource module %s is missing", name)
+                continue
+            raise
+        out.append(module.router)
+    return out
+
+
+def version_document(request: Request) -> dict[str, Any]:
+    """One document for both services on this port: Octavia's versions (the SDK picks the
+    CURRENT one, /v2) and v2.0 at /v2.0/ (which Neutron discovery needs for the network API)."""
+    host = str(request.base_url).rstrip("/")
+    return {
+        "versions": [
+            {"id": "v2.0", "status": "SUPPORTED", "updated": "2016-12-11T00:00:00Z",
+             "links": [{"href": f"{host}/v2.0/", "rel": "self"}]},
+            {"id": API_VERSION, "status": "CURRENT", "updated": VERSIONS_UPDATED,
+             "links": [{"href": f"{host}/v2", "rel": "self"}]},
+        ]
+    }
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(title="Statera", version=API_VERSION, docs_url=None, redoc_url=None,
+                  openapi_url="/openapi.json")
+    app.state.services = services
+    install_handlers(app)
+
+    @app.get("/", include_in_schema=False)
+    def root(request: Request) -> JSONResponse:
+        return JSONResponse(version_document(request))
+
+    for prefix in ("/v2", "/v2.0"):
+        @app.get(prefix, include_in_schema=False)
+        def v2() -> JSONResponse:
+            return JSONResponse("v2")
+
+        for router in _routers(LBAAS_RESOURCES):
+            app.include_router(router, prefix=f"{prefix}/lbaas")
+            app.include_router(router, prefix=prefix, include_in_schema=False)
+        for router in _routers(OCTAVIA_RESOURCES):
+            app.include_router(router, prefix=f"{prefix}/octavia")
+    _mount_optional(app, services)
+    return app
+
+
+def _mount_optional(app: FastAPI, services: Services) -> None:
+    """The Neutron subset and the certificate upload API, written as router factories."""
+    try:
+        from statera.api.neutron import neutron_router
+    except ImportError:
+        LOG.warning("Neutron API subset is missing")
+    else:
+        if services.network is not None:
+            app.include_router(neutron_router(lambda: services.network, services.db.session))
+    try:
+        from statera.api.certificates import certificates_router
+    except ImportError:
+        LOG.warning("certificate API is missing")
+    else:
+        if services.certs is not None:
+            from statera.api.policy import identity
+
+            def project(request: Request) -> str | None:
+                return identity(request, services.settings).project_id
+
+            app.include_router(
+                certificates_router(lambda: services.certs, services.db.session, project)
+            )

@@ -1,0 +1,118 @@
+"""``statera`` command line: serve, db upgrade, config sample."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from typing import Any
+
+from statera.config import Settings, load_settings, sample_config
+
+LOG = logging.getLogger("statera")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = args.data_dir
+    if getattr(args, "host", None):
+        overrides["api.host"] = args.host
+    if getattr(args, "port", None):
+        overrides["api.port"] = args.port
+    return load_settings(args.config, **overrides)
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from statera.db.migrate import upgrade
+
+    settings = _settings(args)
+    _logging(settings)
+    upgrade(settings.database_url)
+    LOG.info("database %s is at the latest schema", _safe_url(settings.database_url))
+    return 0
+
+
+def cmd_config_sample(_args: argparse.Namespace) -> int:
+    sys.stdout.write(sample_config())
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from statera.service import Statera
+
+    settings = _settings(args)
+    _logging(settings)
+    service = Statera(settings)
+    service.start()
+    config = uvicorn.Config(service.app, host=settings.api.host, port=settings.api.port,
+                            log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: Any) -> None:
+        LOG.info("signal %s: shutting down", signum)
+        stop.set()
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    LOG.info("API listening on http://%s:%s", settings.api.host, settings.api.port)
+    try:
+        server.run()
+    finally:
+        service.stop()
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="statera", description=__doc__)
+    p.add_argument("--config", help="TOML configuration file (see `statera config sample`)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API, the driver agent and provider agents")
+    serve.add_argument("--config", dest="config", default=argparse.SUPPRESS)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--data-dir")
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database commands")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade", help="migrate the database to the latest schema")
+    up.add_argument("--config", dest="config", default=argparse.SUPPRESS)
+    up.add_argument("--data-dir")
+    up.set_defaults(func=cmd_db_upgrade)
+
+    cfg = sub.add_parser("config", help="configuration commands")
+    cfg_sub = cfg.add_subparsers(dest="config_command", required=True)
+    sample = cfg_sub.add_parser("sample", help="print a sample configuration file")
+    sample.set_defaults(func=cmd_config_sample)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

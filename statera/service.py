@@ -1,0 +1,82 @@
+"""Composition root: builds every part of ``statera serve`` once from settings and wires them.
+
+One process holds the API, the driver agent (sockets + provider-agent supervisor) and the
+in-process bus. Nothing else builds these objects; everything else receives them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+
+from statera.api.app import create_app
+from statera.api.deps import Services
+from statera.bus.inprocess import InProcessBus
+from statera.config import Settings
+from statera.db.engine import Database
+from statera.db.migrate import upgrade
+
+LOG = logging.getLogger(__name__)
+
+
+class Statera:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_path.mkdir(parents=True, exist_ok=True)
+        upgrade(settings.database_url)
+        self.db = Database(settings.database_url)
+        self.bus = InProcessBus()
+        self.network = _network(settings)
+        self.certs = _certs(self.db)
+        self.services = Services(settings=settings, db=self.db, bus=self.bus,
+                                 network=self.network, certs=self.certs)
+        self.app: FastAPI = create_app(self.services)
+        self.driver_agent: Any = None
+
+    def start(self) -> None:
+        from statera.agent.driver_agent import DriverAgent
+
+        self.driver_agent = DriverAgent(
+            self.settings, self.db, self.bus,
+            release_vip=self._release_vip if self.network is not None else None,
+            cert_loader=_cert_loader(self.db),
+        )
+        self.driver_agent.start()
+        LOG.info("driver agent started (sockets in %s)",
+                 self.settings.socket_path("status").rsplit("/", 1)[0])
+
+    def stop(self) -> None:
+        if self.driver_agent is not None:
+            self.driver_agent.stop()
+            self.driver_agent = None
+        self.db.dispose()
+        LOG.info("stopped")
+
+    def _release_vip(self, session: Any, lb_row: Any) -> None:
+        self.network.release_vip(session, lb_row.id)
+
+
+def _network(settings: Settings) -> Any:
+    try:
+        from statera.network import network_driver
+    except ImportError:
+        return None
+    return network_driver(settings)
+
+
+def _certs(db: Database) -> Any:
+    try:
+        from statera.certs.local import LocalCertManager
+    except ImportError:
+        return None
+    return LocalCertManager(db.session)
+
+
+def _cert_loader(db: Database) -> Any:
+    try:
+        from statera.certs.local import cert_loader
+    except ImportError:
+        return None
+    return cert_loader(db.session)

@@ -1,0 +1,51 @@
+"""Real databases for tests: a temporary SQLite file, and a fresh throw-away database on the
+PostgreSQL and MariaDB servers running on loopback (skipped with a reason when absent)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from statera.db.migrate import upgrade
+
+PG_ADMIN = os.environ.get("STATERA_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+MY_ADMIN = os.environ.get("STATERA_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/")
+BACKENDS = ["sqlite", "postgresql", "mariadb"]
+
+
+@contextmanager
+def temp_database(backend: str, tmp_dir: str) -> Iterator[str]:
+    """Yield the URL of a new, migrated database; drop it afterwards."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_dir}/statera-{uuid.uuid4().hex[:8]}.db"
+        upgrade(url)
+        yield url
+        return
+    name = f"statera_t_{uuid.uuid4().hex[:10]}"
+    admin_url = PG_ADMIN if backend == "postgresql" else MY_ADMIN
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}"))
+    except Exception as exc:  # server not running here
+        pytest.skip(f"{backend} not reachable: {exc.__class__.__name__}")
+    if backend == "postgresql":
+        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    else:
+        url = MY_ADMIN.rstrip("/") + f"/{name}?charset=utf8mb4"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            if backend == "postgresql":
+                conn.execute(text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    f"WHERE datname = '{name}'"))
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
