@@ -1,0 +1,377 @@
+"""The status socket: provisioning and operating status reported by provider agents.
+
+Semantics follow Octavia's driver agent (octavia.md §4.4): records are applied in a fixed
+order (members first, load balancers last), each in its own transaction, and the first bad
+record stops the batch with a reply that names it. Unknown ids are ignored; DELETED removes
+rows (a load balancer's row is kept as a DELETED tombstone and its VIP released).
+
+Statera adds generations (see ``statera.db.models``) so that provisioning status follows from
+"what the provider has seen" instead of acting as a lock:
+
+* an ACTIVE or ERROR report for an object whose generation is newer than the generation last
+  served to the provider speaks about an older version of it and does not touch its
+  provisioning status (operating status, which is observed health, is still applied);
+* an ACTIVE report for a load balancer marks the served generation applied. If nothing newer
+  is wanted, the load balancer becomes ACTIVE and every still-pending object it had seen is
+  finalised, even if the provider forgot to report it; otherwise the load balancer stays
+  pending and the provider is hinted to converge again;
+* when no generation was ever served (a provider that never uses the get socket), reports
+  are applied exactly as Octavia would apply them.
+
+The extension key ``amphorae`` lets a provider report its data-plane instances.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from octavia_lib.common import constants as lib_consts
+from sqlalchemy import Boolean, DateTime, Integer, delete
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session
+
+from statera.agent import dbgraph
+from statera.db.engine import Database
+from statera.db.models import Amphora, LoadBalancer, utcnow
+
+LOG = logging.getLogger(__name__)
+
+
+class ProvisioningStatus(StrEnum):
+    """Octavia's provisioning statuses (the amphora-only ones included, as Octavia's DB does)."""
+
+    ACTIVE = lib_consts.ACTIVE
+    ERROR = lib_consts.ERROR
+    DELETED = lib_consts.DELETED
+    PENDING_CREATE = lib_consts.PENDING_CREATE
+    PENDING_UPDATE = lib_consts.PENDING_UPDATE
+    PENDING_DELETE = lib_consts.PENDING_DELETE
+    ALLOCATED = lib_consts.AMPHORA_ALLOCATED
+    BOOTING = lib_consts.AMPHORA_BOOTING
+    READY = lib_consts.AMPHORA_READY
+    FAILOVER_STOPPED = lib_consts.AMPHORA_FAILOVER_STOPPED
+
+
+class OperatingStatus(StrEnum):
+    ONLINE = lib_consts.ONLINE
+    OFFLINE = lib_consts.OFFLINE
+    DEGRADED = lib_consts.DEGRADED
+    ERROR = lib_consts.ERROR
+    DRAINING = lib_consts.DRAINING
+    NO_MONITOR = lib_consts.NO_MONITOR
+
+
+PENDING = frozenset(
+    {
+        ProvisioningStatus.PENDING_CREATE,
+        ProvisioningStatus.PENDING_UPDATE,
+        ProvisioningStatus.PENDING_DELETE,
+    }
+)
+
+AMPHORAE = "amphorae"
+
+#: Octavia's processing order (children before parents), then Statera's amphora extension.
+ORDER: tuple[str, ...] = (
+    lib_consts.MEMBERS,
+    lib_consts.HEALTHMONITORS,
+    lib_consts.POOLS,
+    lib_consts.L7RULES,
+    lib_consts.L7POLICIES,
+    lib_consts.LISTENERS,
+    lib_consts.LOADBALANCERS,
+    AMPHORAE,
+)
+
+#: ``release_vip(session, lb_row)``: give back a deleted load balancer's VIP (network layer).
+ReleaseVip = Callable[[Session, LoadBalancer], None]
+#: ``rehint(provider, lb_id)``: ask the provider's agent to converge the load balancer again.
+Rehint = Callable[[str, str], None]
+
+Reply = dict[str, Any]
+
+
+class RecordError(Exception):
+    """A status record that cannot be applied; the message is sent to the provider."""
+
+
+def _no_vip_release(_session: Session, _lb: LoadBalancer) -> None:
+    return None
+
+
+def _no_rehint(_provider: str, _lb_id: str) -> None:
+    return None
+
+
+def _status_value(record: dict[str, Any], key: str, allowed: type[StrEnum]) -> str | None:
+    """The record's status under ``key``, None when absent or empty, RecordError if invalid."""
+    value = record.get(key)
+    if value is None or value == "":
+        return None
+    choices = [member.value for member in allowed]
+    if not isinstance(value, str) or value not in choices:
+        raise RecordError(f"invalid {key} {value!r}; expected one of: {', '.join(choices)}")
+    return value
+
+
+class StatusHandler:
+    """Answers one status-socket request; thread-safe (one session per record)."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        release_vip: ReleaseVip | None = None,
+        rehint: Rehint | None = None,
+    ) -> None:
+        self.database = database
+        self.release_vip = release_vip or _no_vip_release
+        self.rehint = rehint or _no_rehint
+
+    def __call__(self, request: dict[str, Any]) -> Reply:
+        for kind in ORDER:
+            records = request.get(kind)
+            if records is None:
+                continue
+            if not isinstance(records, list):
+                return _failure(f"'{kind}' must be a list of records", kind, None, None)
+            for record in records:
+                obj_id = record.get(lib_consts.ID) if isinstance(record, dict) else None
+                try:
+                    hints = self._apply_record(kind, record)
+                except RecordError as exc:
+                    LOG.warning("status report rejected: %s %s: %s", kind, obj_id, exc)
+                    return _failure(str(exc), kind, obj_id, record)
+                except Exception as exc:  # a database error: report it, keep serving
+                    LOG.exception("status report for %s %s failed", kind, obj_id)
+                    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    return _failure(f"could not apply the record: {message}", kind, obj_id,
+                                    record)
+                for provider, lb_id in hints:
+                    self._send_hint(provider, lb_id)
+        return {lib_consts.STATUS_CODE: lib_consts.DRVR_STATUS_CODE_OK}
+
+    def _send_hint(self, provider: str, lb_id: str) -> None:
+        try:
+            self.rehint(provider, lb_id)
+        except Exception:  # the periodic resync converges it anyway
+            LOG.exception("could not hint provider %s about load balancer %s", provider, lb_id)
+
+    # Records --------------------------------------------------------------------------------
+    def _apply_record(self, kind: str, record: Any) -> list[tuple[str, str]]:
+        """Apply one record in its own transaction; returns hints to send after the commit."""
+        if not isinstance(record, dict):
+            raise RecordError(f"a {kind} record must be a JSON object, not {record!r}")
+        obj_id = record.get(lib_consts.ID)
+        if not obj_id or not isinstance(obj_id, str):
+            raise RecordError(f"a {kind} record has no 'id'")
+        if kind == AMPHORAE:
+            self._apply_amphora(obj_id, record)
+            return []
+        prov = _status_value(record, lib_consts.PROVISIONING_STATUS, ProvisioningStatus)
+        oper = _status_value(record, lib_consts.OPERATING_STATUS, OperatingStatus)
+        with self.database.session() as session:
+            row = dbgraph.get_row(session, kind, obj_id)
+            if row is None:
+                LOG.debug("status report for unknown %s %s ignored", kind, obj_id)
+                return []
+            if isinstance(row, LoadBalancer):
+                return self._apply_lb(session, row, prov, oper)
+            self._apply_child(session, row, prov, oper)
+            return []
+
+    def _apply_child(
+        self, session: Session, row: dbgraph.ChildRow, prov: str | None, oper: str | None
+    ) -> None:
+        if prov == ProvisioningStatus.DELETED:
+            dbgraph.remove_row(session, row)
+            return
+        now = utcnow()
+        lb = dbgraph.owning_load_balancer(row)
+        if prov is not None and self._completion_applies(row, lb, prov):
+            _set(row, "provisioning_status", prov, now)
+        if oper is not None:
+            _set(row, "operating_status", oper, now)
+
+    @staticmethod
+    def _completion_applies(row: dbgraph.ChildRow, lb: LoadBalancer, prov: str) -> bool:
+        """Whether an object's reported provisioning status speaks for its current version."""
+        served = lb.served_generation
+        if served is None:  # no generation served: Octavia's plain semantics
+            return True
+        if prov in (ProvisioningStatus.ACTIVE, ProvisioningStatus.ERROR) and (
+            row.generation > served
+        ):
+            LOG.debug("%s %s: %s report ignored, generation %d not yet served (served %d)",
+                      type(row).__name__, row.id, prov, row.generation, served)
+            return False
+        if prov == ProvisioningStatus.ACTIVE and (
+            row.provisioning_status == ProvisioningStatus.PENDING_DELETE
+        ):
+            # The served graph did not contain it; only its removal (DELETED or the load
+            # balancer's ACTIVE finalisation) completes a pending delete.
+            return False
+        return True
+
+    def _apply_lb(
+        self, session: Session, lb: LoadBalancer, prov: str | None, oper: str | None
+    ) -> list[tuple[str, str]]:
+        now = utcnow()
+        if lb.provisioning_status == ProvisioningStatus.DELETED:
+            return []  # a tombstone; late reports about it change nothing
+        hints: list[tuple[str, str]] = []
+        if prov == ProvisioningStatus.DELETED:
+            self._delete_lb(session, lb, now)
+        elif prov == ProvisioningStatus.ACTIVE:
+            hints = self._lb_active(session, lb, now)
+        elif prov == ProvisioningStatus.ERROR:
+            hints = self._lb_error(lb, now)
+        elif prov is not None:
+            _set(lb, "provisioning_status", prov, now)
+        if oper is not None:
+            _set(lb, "operating_status", oper, now)
+        return hints
+
+    def _delete_lb(self, session: Session, lb: LoadBalancer, now: dt.datetime) -> None:
+        self.release_vip(session, lb)
+        dbgraph.remove_children(session, lb)  # their statistics and tags go with them
+        # The data plane is gone, so are the instances that ran it.
+        session.execute(delete(Amphora).where(Amphora.load_balancer_id == lb.id))
+        _set(lb, "provisioning_status", ProvisioningStatus.DELETED, now)
+
+    def _lb_active(
+        self, session: Session, lb: LoadBalancer, now: dt.datetime
+    ) -> list[tuple[str, str]]:
+        served = lb.served_generation
+        if served is None:
+            # Octavia semantics: the provider says it is done; it reports children itself.
+            lb.applied_generation = max(lb.applied_generation, lb.desired_generation)
+            _set(lb, "provisioning_status", ProvisioningStatus.ACTIVE, now)
+            return []
+        lb.applied_generation = max(lb.applied_generation, served)
+        if lb.provisioning_status == ProvisioningStatus.PENDING_DELETE:
+            # The provider converged to a graph it read before the delete: not done yet.
+            return self._hint_for(lb)
+        if lb.desired_generation > lb.applied_generation:
+            LOG.info("load balancer %s: generation %d applied, %d wanted; converging again",
+                     lb.id, lb.applied_generation, lb.desired_generation)
+            return self._hint_for(lb)
+        _set(lb, "provisioning_status", ProvisioningStatus.ACTIVE, now)
+        self._finalise(session, lb, lb.applied_generation, now)
+        return []
+
+    @staticmethod
+    def _finalise(session: Session, lb: LoadBalancer, applied: int, now: dt.datetime) -> None:
+        """Complete every pending change the provider has applied, reported or not."""
+        to_remove: list[dbgraph.ChildRow] = []
+        for row in dbgraph.descendants(lb):
+            if row.generation > applied or row.provisioning_status not in PENDING:
+                continue
+            if row.provisioning_status == ProvisioningStatus.PENDING_DELETE:
+                to_remove.append(row)
+            else:
+                _set(row, "provisioning_status", ProvisioningStatus.ACTIVE, now)
+        removed: set[str] = set()
+        for row in to_remove:
+            # A parent removed earlier took its children with it.
+            if row.id in removed or any(p.id in removed for p in dbgraph.ancestors(row)):
+                continue
+            removed.update(child.id for child in dbgraph.descendants(row))
+            removed.add(row.id)
+            dbgraph.remove_row(session, row)
+
+    def _lb_error(self, lb: LoadBalancer, now: dt.datetime) -> list[tuple[str, str]]:
+        _set(lb, "provisioning_status", ProvisioningStatus.ERROR, now)
+        served = lb.served_generation
+        if served is None:
+            return []
+        for row in dbgraph.descendants(lb):
+            if row.generation <= served and row.provisioning_status in PENDING:
+                _set(row, "provisioning_status", ProvisioningStatus.ERROR, now)
+        # A newer change the provider has not seen yet may still succeed.
+        return self._hint_for(lb) if lb.desired_generation > served else []
+
+    @staticmethod
+    def _hint_for(lb: LoadBalancer) -> list[tuple[str, str]]:
+        return [(lb.provider, lb.id)] if lb.provider else []
+
+    # Amphorae -------------------------------------------------------------------------------
+    def _apply_amphora(self, obj_id: str, record: dict[str, Any]) -> None:
+        status = _status_value(record, "status", ProvisioningStatus)
+        values = _amphora_values(record)
+        with self.database.session() as session:
+            row = session.get(Amphora, obj_id)
+            if status == ProvisioningStatus.DELETED:
+                if row is not None:
+                    session.delete(row)
+                return
+            now = utcnow()
+            if row is None:
+                row = Amphora(id=obj_id, created_at=now)
+                session.add(row)
+            elif any(getattr(row, key) != value for key, value in values.items()) or (
+                status is not None and row.status != status
+            ):
+                row.updated_at = now
+            for key, value in values.items():
+                setattr(row, key, value)
+            if status is not None:
+                row.status = status
+
+
+_AMPHORA_COLUMNS = {
+    column.key: column
+    for column in sa_inspect(Amphora).columns
+    if column.key not in ("id", "status", "created_at", "updated_at")
+}
+
+
+def _amphora_values(record: dict[str, Any]) -> dict[str, Any]:
+    """Column values from an amphora record; Octavia's ``loadbalancer_id`` spelling accepted."""
+    values: dict[str, Any] = {}
+    for key, value in record.items():
+        column_key = "load_balancer_id" if key == "loadbalancer_id" else key
+        column = _AMPHORA_COLUMNS.get(column_key)
+        if column is None:
+            continue
+        if value is None:
+            if not column.nullable:
+                continue
+        elif isinstance(column.type, DateTime):
+            if not isinstance(value, str):
+                raise RecordError(f"amphora {key} must be an ISO 8601 string, not {value!r}")
+            try:
+                value = dt.datetime.fromisoformat(value)
+            except ValueError as exc:
+                raise RecordError(f"amphora {key}: {exc}") from exc
+        elif isinstance(column.type, Boolean):
+            if not isinstance(value, bool):
+                raise RecordError(f"amphora {key} must be true or false, not {value!r}")
+        elif isinstance(column.type, Integer):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise RecordError(f"amphora {key} must be an integer, not {value!r}")
+        elif not isinstance(value, str):
+            raise RecordError(f"amphora {key} must be a string, not {value!r}")
+        values[column_key] = value
+    return values
+
+
+def _set(row: Any, attr: str, value: str, now: dt.datetime) -> None:
+    """Set a status column, touching ``updated_at`` only when the value changes."""
+    if getattr(row, attr) != value:
+        setattr(row, attr, str(value))
+        row.updated_at = now
+
+
+def _failure(message: str, kind: str, obj_id: Any, record: Any) -> Reply:
+    return {
+        lib_consts.STATUS_CODE: lib_consts.DRVR_STATUS_CODE_FAILED,
+        lib_consts.FAULT_STRING: message,
+        lib_consts.STATUS_OBJECT: kind,
+        lib_consts.STATUS_OBJECT_ID: obj_id if isinstance(obj_id, str) else None,
+        lib_consts.STATUS_RECORD: record,
+    }
