@@ -1,0 +1,127 @@
+"""The get socket: provider agents read the desired state of an object (octavia.md §4.6).
+
+The answer is the octavia-lib model as ``to_dict(recurse=True, render_unsets=True)``, or ``{}``
+when there is nothing to serve. Statera serves the *desired* data plane: a load balancer being
+deleted answers ``{}`` (so the agent tears it down and reports DELETED), and children being
+deleted are left out of graphs.
+
+Every get records, in the same transaction as the read, which generation of the load balancer
+it served (``served_generation := desired_generation``). The status socket compares reports
+with it, so an ACTIVE report completes exactly the changes the provider could have seen.
+
+Extension: ``{"object": "loadbalancer_ids", "provider": P}`` answers
+``{"loadbalancer_ids": [...]}``, every load balancer of P that is not DELETED (those pending
+deletion included, so the agent removes them), for start-up and periodic resyncs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from octavia_lib.common import constants as lib_consts
+from sqlalchemy import select
+
+from statera.agent import dbgraph
+from statera.agent.status import ProvisioningStatus
+from statera.controller import provider_models as pm
+from statera.controller.provider_models import CertLoader
+from statera.db.engine import Database
+from statera.db.models import (
+    HealthMonitor,
+    L7Policy,
+    Listener,
+    LoadBalancer,
+    Member,
+    Pool,
+)
+
+LOG = logging.getLogger(__name__)
+
+LOADBALANCER_IDS = "loadbalancer_ids"
+
+#: States in which a row (or one of its ancestors) has no place in the desired data plane.
+GONE = frozenset({ProvisioningStatus.PENDING_DELETE, ProvisioningStatus.DELETED})
+
+Reply = dict[str, Any]
+
+
+class GetHandler:
+    """Answers one get-socket request; thread-safe (one session per request)."""
+
+    def __init__(self, database: Database, *, cert_loader: CertLoader | None = None) -> None:
+        self.database = database
+        self.cert_loader = cert_loader
+
+    def __call__(self, request: dict[str, Any]) -> Reply:
+        kind = request.get(lib_consts.OBJECT)
+        if kind == LOADBALANCER_IDS:
+            return self._loadbalancer_ids(request.get("provider"))
+        obj_id = request.get(lib_consts.ID)
+        if not isinstance(kind, str) or kind not in dbgraph.MODELS or not isinstance(obj_id, str):
+            LOG.debug("get for unknown object %r / id %r answered with nothing", kind, obj_id)
+            return {}
+        try:
+            return self._get(kind, obj_id)
+        except Exception as exc:
+            # Not {}: that would tell the provider the object should not exist, and it would
+            # tear down a working data plane because of, say, a locked database. This reply
+            # makes octavia-lib raise instead, so the agent retries later.
+            LOG.exception("get %s %s failed", kind, obj_id)
+            return {
+                lib_consts.STATUS_CODE: lib_consts.DRVR_STATUS_CODE_FAILED,
+                lib_consts.FAULT_STRING: f"could not read {kind} {obj_id}: {exc}",
+            }
+
+    def _get(self, kind: str, obj_id: str) -> Reply:
+        with self.database.session() as session:
+            row = dbgraph.get_row(session, kind, obj_id)
+            if row is None:
+                return {}
+            # Lock the load balancer row (the API takes the same lock to write), then read
+            # everything afresh: the graph and the generation recorded as served then belong
+            # to the same version. SQLite ignores FOR UPDATE; its BEGIN IMMEDIATE serialises.
+            lb_id = dbgraph.owning_load_balancer(row).id
+            session.execute(
+                select(LoadBalancer.id).where(LoadBalancer.id == lb_id).with_for_update()
+            )
+            session.expire_all()
+            row = dbgraph.get_row(session, kind, obj_id)
+            if row is None:
+                return {}
+            lb = dbgraph.owning_load_balancer(row)
+            if lb.provisioning_status != ProvisioningStatus.DELETED:
+                lb.served_generation = lb.desired_generation
+            if any(r.provisioning_status in GONE for r in (row, *dbgraph.ancestors(row))):
+                return {}
+            # Render inside the transaction: the graph is lazily loaded from this session.
+            result: Reply = self._model(row).to_dict(recurse=True, render_unsets=True)
+            return result
+
+    def _model(self, row: dbgraph.GraphRow) -> Any:
+        loader = self.cert_loader
+        if isinstance(row, LoadBalancer):
+            return pm.loadbalancer_model(row, graph=True, cert_loader=loader)
+        if isinstance(row, Listener):
+            return pm.listener_model(row, cert_loader=loader)
+        if isinstance(row, Pool):
+            return pm.pool_model(row, cert_loader=loader)
+        if isinstance(row, Member):
+            return pm.member_model(row)
+        if isinstance(row, HealthMonitor):
+            return pm.healthmonitor_model(row)
+        if isinstance(row, L7Policy):
+            return pm.l7policy_model(row)
+        return pm.l7rule_model(row)
+
+    def _loadbalancer_ids(self, provider: Any) -> Reply:
+        if not isinstance(provider, str) or not provider:
+            return {LOADBALANCER_IDS: []}
+        with self.database.session() as session:
+            ids = session.scalars(
+                select(LoadBalancer.id)
+                .where(LoadBalancer.provider == provider)
+                .where(LoadBalancer.provisioning_status != ProvisioningStatus.DELETED)
+                .order_by(LoadBalancer.id)
+            ).all()
+        return {LOADBALANCER_IDS: list(ids)}
