@@ -1,0 +1,94 @@
+"""The driver agent: the three sockets octavia-lib's DriverLibrary talks to, plus the provider
+agents that talk to them.
+
+Start order matters: the sockets come up first because provider agents connect to them as soon
+as they start (DriverLibrary waits for the socket files); on stop, agents go first so that
+their last reports still reach the database, then the sockets close.
+
+The database object is shared by every request thread; each request opens its own session.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+
+from statera.agent.get import GetHandler
+from statera.agent.server import AgentSocketServer, empty_reply, failure_reply
+from statera.agent.stats import StatsHandler
+from statera.agent.status import ReleaseVip, StatusHandler
+from statera.agent.supervisor import AgentLoader, Supervisor, entry_point_loader
+from statera.bus.base import Bus
+from statera.config import Settings
+from statera.controller.provider_models import CertLoader
+from statera.db.engine import Database
+
+LOG = logging.getLogger(__name__)
+
+#: Seconds a connection may take to deliver its request (Octavia's ``*_request_timeout``).
+REQUEST_TIMEOUT = 5.0
+
+
+class DriverAgent:
+    """Owns the status, stats and get socket servers and the provider-agent supervisor."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        bus: Bus,
+        release_vip: ReleaseVip | None = None,
+        cert_loader: CertLoader | None = None,
+        *,
+        agent_loader: AgentLoader = entry_point_loader,
+        request_timeout: float = REQUEST_TIMEOUT,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.bus = bus
+        self.status_handler = StatusHandler(database, release_vip=release_vip,
+                                            rehint=bus.publish)
+        self.stats_handler = StatsHandler(database)
+        self.get_handler = GetHandler(database, cert_loader=cert_loader)
+        self.servers = [
+            AgentSocketServer("status", settings.socket_path("status"), self.status_handler,
+                              on_error=failure_reply, request_timeout=request_timeout),
+            AgentSocketServer("stats", settings.socket_path("stats"), self.stats_handler,
+                              on_error=failure_reply, request_timeout=request_timeout),
+            AgentSocketServer("get", settings.socket_path("get"), self.get_handler,
+                              on_error=empty_reply, request_timeout=request_timeout),
+        ]
+        self.supervisor = Supervisor(settings, bus, loader=agent_loader)
+
+    @property
+    def socket_paths(self) -> dict[str, str]:
+        return {server.name: server.path for server in self.servers}
+
+    def start(self) -> None:
+        try:
+            for server in self.servers:
+                server.start()
+            self.supervisor.start()
+        except BaseException:
+            self.stop()
+            raise
+        LOG.info("driver agent started (provider agents: %s)",
+                 ", ".join(self.supervisor.threads) or "none")
+
+    def stop(self) -> None:
+        self.supervisor.stop()
+        for server in self.servers:
+            server.stop()
+        LOG.info("driver agent stopped")
+
+    def __enter__(self) -> DriverAgent:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
