@@ -53,11 +53,30 @@ def version_document(request: Request) -> dict[str, Any]:
     }
 
 
+JSON_ACCEPTS = ("application/json", "*/*", "application/*")
+
+
+async def _json_only(request: Request, call_next: Any) -> Any:
+    """Octavia speaks JSON only: an incompatible Accept is a 406 in the API-WG error shape,
+    and a ``.json`` suffix on a path is accepted and ignored."""
+    accept = request.headers.get("accept")
+    if accept and not any(a in accept for a in JSON_ACCEPTS):
+        return JSONResponse(status_code=406, content={"errors": [{
+            "status": 406, "title": "Not Acceptable",
+            "detail": f"Only application/json is supported, not '{accept}'",
+            "request_id": None}]})
+    path = request.scope["path"]
+    if path.endswith(".json") and path != "/openapi.json":
+        request.scope["path"] = path[: -len(".json")]
+    return await call_next(request)
+
+
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="Statera", version=API_VERSION, docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json")
     app.state.services = services
     install_handlers(app)
+    app.middleware("http")(_json_only)
 
     @app.get("/", include_in_schema=False)
     def root(request: Request) -> JSONResponse:

@@ -201,3 +201,15 @@ def test_quota_exceeded_is_403_and_changes_nothing(api: Api) -> None:
     assert resp.status_code == 403
     assert resp.json()["faultstring"] == "Quota has been met for resources: LoadBalancer"
     assert api.count(m.LoadBalancer) == 1
+
+
+def test_json_only_routing_errors_and_openapi(api: Api) -> None:
+    resp = api.get("/v2/lbaas/loadbalancers", headers={"Accept": "text/html"})
+    assert resp.status_code == 406
+    assert resp.json()["errors"][0]["status"] == 406
+    assert api.get("/v2/lbaas/loadbalancers.json").status_code == 200
+    missing = api.get("/v2/lbaas/nothing")
+    assert missing.status_code == 404 and missing.json()["code"] == 404
+    assert api.patch("/v2/lbaas/loadbalancers").status_code == 405
+    spec = api.get("/openapi.json").json()
+    assert "/v2/lbaas/loadbalancers" in spec["paths"]
