@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -14,6 +15,7 @@ from statera.api.deps import Services
 from statera.api.errors import install_handlers
 
 LOG = logging.getLogger(__name__)
+ACCESS = logging.getLogger("statera.access")
 API_VERSION = "v2.30"
 VERSIONS_UPDATED = "2024-10-01T00:00:00Z"
 LBAAS_RESOURCES = [
@@ -71,12 +73,22 @@ async def _json_only(request: Request, call_next: Any) -> Any:
     return await call_next(request)
 
 
+async def _access_log(request: Request, call_next: Any) -> Any:
+    """One line per request: what happened, to what, how it ended and how long it took."""
+    started = time.perf_counter()
+    response = await call_next(request)
+    ACCESS.info("%s %s -> %s (%.1f ms)", request.method, request.url.path,
+                response.status_code, (time.perf_counter() - started) * 1000)
+    return response
+
+
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="Statera", version=API_VERSION, docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json")
     app.state.services = services
     install_handlers(app)
     app.middleware("http")(_json_only)
+    app.middleware("http")(_access_log)
 
     @app.get("/", include_in_schema=False)
     def root(request: Request) -> JSONResponse:
@@ -92,6 +104,14 @@ def create_app(services: Services) -> FastAPI:
             app.include_router(router, prefix=prefix, include_in_schema=False)
         for router in _routers(OCTAVIA_RESOURCES):
             app.include_router(router, prefix=f"{prefix}/octavia")
+    @app.get("/v3/projects/{project_id}", include_in_schema=False)
+    def keystone_project(project_id: str) -> dict[str, Any]:
+        """Without Keystone, `openstack ... --project P` still looks P up here; any id
+        exists (projects are just strings in noauth mode)."""
+        return {"project": {"id": project_id, "name": project_id, "domain_id": "default",
+                            "enabled": True, "description": "", "is_domain": False,
+                            "parent_id": "default", "tags": []}}
+
     _mount_optional(app, services)
     return app
 
