@@ -1,0 +1,280 @@
+"""The HAProxy converger: desired graph in, running HAProxy and status reports out.
+
+``converge`` works on the whole load balancer (render, compare with what runs, then the
+smallest change: nothing, runtime-API commands, or a validated seamless reload) and returns the
+provisioning report for the reconcile loop to send. ``tick`` is the observation side: every
+``health_poll_interval`` it reads ``show stat`` of every process, restarts dead ones, and reports
+operating statuses that changed; every ``stats_interval`` it reports listener statistics as
+absolute totals. Per-load-balancer locks keep ``converge`` (worker threads) and ``tick`` (the
+loop thread) from touching one process at the same time.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from octavia_lib.api.drivers import data_models as dm
+
+from statera.agent.reconcile import StatusReport, active_report, deleted_report
+from statera.config import Settings
+from statera.providers.haproxy import dynamic, health, render, view
+from statera.providers.haproxy.process import Instance, ProcessError, resolve_binary
+from statera.providers.haproxy.runtime import RuntimeAPIError
+from statera.providers.haproxy.stats import StatsBook
+
+LOG = logging.getLogger(__name__)
+
+
+class Reporter(Protocol):
+    """The part of octavia-lib's DriverLibrary that ``tick`` uses."""
+
+    def update_loadbalancer_status(self, status: dict[str, Any]) -> None: ...
+
+    def update_listener_statistics(self, statistics: dict[str, Any]) -> None: ...
+
+
+def fd_connection_cap() -> int:
+    """Largest global maxconn HAProxy can honour under this host's file-descriptor limit
+    (it needs two descriptors per connection and refuses to start otherwise)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        return 1_000_000
+    return max(100, min(1_000_000, (hard - 200) // 2))
+
+
+def failed_report(lb: dm.LoadBalancer) -> StatusReport:
+    """Every object ERROR: the desired configuration could not be applied (the previous one
+    keeps running)."""
+    report = active_report(lb)
+    for records in report.values():
+        for record in records:
+            record["provisioning_status"] = "ERROR"
+            record.pop("operating_status", None)
+    return report
+
+
+class HAProxyConverger:
+    def __init__(self, settings: Settings, state_dir: Path,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        hs = settings.haproxy
+        self.settings = hs
+        self.state_dir = state_dir
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.binary = resolve_binary(hs.binary)
+        self.options = view.Options(
+            state_dir=str(state_dir),
+            timeout_client_data=hs.timeout_client_data,
+            timeout_member_connect=hs.timeout_member_connect,
+            timeout_member_data=hs.timeout_member_data,
+            timeout_tcp_inspect=hs.timeout_tcp_inspect,
+            max_global_conns=fd_connection_cap(),
+            ping_script=str(render.PING_SCRIPT),
+        )
+        self.clock = clock
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._graphs: dict[str, dm.LoadBalancer] = {}
+        self._reported: dict[str, health.Statuses] = {}
+        self._next_health = 0.0
+        self._next_stats = 0.0
+
+    # --- helpers ----------------------------------------------------------------------------
+    def instance(self, lb_id: str) -> Instance:
+        if not view.escape.is_safe_name(lb_id):
+            raise ValueError(f"unsafe load balancer id {lb_id!r}")
+        return Instance(self.state_dir / lb_id, self.binary)
+
+    def _lock(self, lb_id: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(lb_id, threading.Lock())
+
+    # --- Converger protocol -----------------------------------------------------------------
+    def known_ids(self) -> set[str]:
+        return {p.name for p in self.state_dir.iterdir()
+                if p.is_dir() and view.escape.is_safe_name(p.name)}
+
+    def converge(self, lb_id: str, lb: dm.LoadBalancer | None) -> StatusReport:
+        with self._lock(lb_id):
+            if lb is None:
+                self.instance(lb_id).remove()
+                with self._guard:
+                    self._graphs.pop(lb_id, None)
+                    self._reported.pop(lb_id, None)
+                LOG.info("haproxy %s: removed", lb_id)
+                return deleted_report(lb_id)
+            try:
+                lb_view = view.build_view(lb, self.options)
+                text = render.render_config(lb_view)
+                inst = self.instance(lb_id)
+                self._apply(inst, lb_view, text)
+            except (view.ConfigError, ProcessError) as exc:
+                LOG.error("haproxy %s: configuration not applied, previous one kept: %s",
+                          lb_id, exc)
+                return failed_report(lb)
+            observed = self._observe(inst, lb)
+            with self._guard:
+                self._graphs[lb_id] = lb
+                self._reported[lb_id] = observed
+            return active_report(lb, operating=lambda kind, obj: _pick(observed, kind, obj))
+
+    def _apply(self, inst: Instance, lb_view: view.LBView, text: str) -> None:
+        files = dict(lb_view.files)
+        alive = inst.alive()
+        current = inst.current_config()
+        old = inst.load_view()
+        if alive and current == text and self._files_unchanged(inst, files):
+            return
+        if alive and current is not None:
+            plan = dynamic.runtime_plan(old, lb_view)
+            if plan is not None and self._run(inst, plan):
+                inst.install(text, files)
+                inst.save_view(dynamic.as_json(lb_view))
+                inst.bump("runtime_updates")
+                LOG.info("haproxy %s: %d runtime command(s), no reload (member changes)",
+                         inst.lb_id, len(plan))
+                return
+            reason = "configuration changed"
+            self._run(inst, dynamic.sync_plan(old, lb_view), quiet=True)
+            self._fold_stats(inst)
+        elif alive:
+            reason = "configuration file missing"
+        else:
+            reason = "process not running" if current is not None else "new load balancer"
+        inst.apply(text, files, reason)
+        inst.save_view(dynamic.as_json(lb_view))
+
+    @staticmethod
+    def _files_unchanged(inst: Instance, files: dict[str, str]) -> bool:
+        for name, content in files.items():
+            try:
+                if (inst.dir / name).read_text() != content:
+                    return False
+            except OSError:
+                return False
+        return True
+
+    @staticmethod
+    def _run(inst: Instance, plan: list[dynamic.Command], quiet: bool = False) -> bool:
+        for command, markers in plan:
+            try:
+                inst.runtime.checked(command, *markers)
+            except RuntimeAPIError as exc:
+                if not quiet:
+                    LOG.info("haproxy %s: runtime change refused, reloading instead: %s",
+                             inst.lb_id, exc)
+                return False
+        return True
+
+    def _fold_stats(self, inst: Instance) -> None:
+        """Count what the old process served since the last poll before it is replaced."""
+        with self._guard:
+            lb = self._graphs.get(inst.lb_id)
+        if lb is None:
+            return
+        try:
+            rows = inst.runtime.show_stat()
+        except RuntimeAPIError:
+            return
+        StatsBook(inst.dir / "stats.json").update(inst.pid(), rows, _listener_ids(lb))
+
+    def _observe(self, inst: Instance, lb: dm.LoadBalancer) -> health.Statuses:
+        try:
+            rows = inst.runtime.show_stat()
+        except RuntimeAPIError:
+            rows = []
+        return health.observe(lb, rows)
+
+    # --- observation ------------------------------------------------------------------------
+    def tick(self, lib: Reporter) -> None:
+        now = self.clock()
+        do_health = now >= self._next_health
+        do_stats = now >= self._next_stats
+        if not (do_health or do_stats):
+            return
+        if do_health:
+            self._next_health = now + self.settings.health_poll_interval
+        if do_stats:
+            self._next_stats = now + self.settings.stats_interval
+        with self._guard:
+            graphs = dict(self._graphs)
+        statistics: list[dict[str, Any]] = []
+        for lb_id, lb in sorted(graphs.items()):
+            lock = self._lock(lb_id)
+            if not lock.acquire(blocking=False):
+                continue  # being converged; the next tick sees the result
+            try:
+                report, records = self._tick_one(lb_id, lb, do_health, do_stats)
+            except Exception:
+                LOG.exception("haproxy %s: observation failed", lb_id)
+                continue
+            finally:
+                lock.release()
+            if report:
+                try:
+                    lib.update_loadbalancer_status(report)
+                except Exception:
+                    LOG.exception("haproxy %s: health report failed", lb_id)
+                    with self._guard:
+                        self._reported.pop(lb_id, None)  # send everything next time
+            statistics.extend(records)
+        if statistics:
+            lib.update_listener_statistics({"listeners": statistics})
+
+    def _tick_one(self, lb_id: str, lb: dm.LoadBalancer, do_health: bool, do_stats: bool
+                  ) -> tuple[dict[str, list[dict[str, str]]], list[dict[str, Any]]]:
+        with self._guard:
+            if self._graphs.get(lb_id) is not lb:
+                return {}, []  # removed or replaced meanwhile
+        inst = self.instance(lb_id)
+        if not inst.alive() and inst.current_config() is not None:
+            try:
+                inst.restart("process found dead by the health poll")
+            except ProcessError as exc:
+                LOG.error("haproxy %s: restart failed: %s", lb_id, exc)
+        try:
+            rows = inst.runtime.show_stat()
+        except RuntimeAPIError:
+            rows = []
+        report: dict[str, list[dict[str, str]]] = {}
+        if do_health:
+            observed = health.observe(lb, rows)
+            with self._guard:
+                report = health.changes(observed, self._reported.get(lb_id, {}))
+                self._reported[lb_id] = observed
+        records: list[dict[str, Any]] = []
+        if do_stats and rows:
+            records = StatsBook(inst.dir / "stats.json").update(inst.pid(), rows,
+                                                                _listener_ids(lb))
+        return report, records
+
+    def shutdown(self) -> None:
+        """Stop every HAProxy process this agent runs (state stays; start-up re-creates)."""
+        for lb_id in sorted(self.known_ids()):
+            with self._lock(lb_id):
+                self.instance(lb_id).stop()
+
+    def counters(self, lb_id: str) -> dict[str, int]:
+        """Reload/start/restart/runtime-update counts of one load balancer (for tests, ops)."""
+        return self.instance(lb_id).counters()
+
+
+def _listener_ids(lb: dm.LoadBalancer) -> list[str]:
+    return [str(x.listener_id) for x in view.val(lb.listeners, []) or []]
+
+
+def _pick(observed: health.Statuses, kind: str, obj: Any) -> str:
+    ids = {"loadbalancers": "loadbalancer_id", "listeners": "listener_id", "pools": "pool_id",
+           "members": "member_id"}
+    if kind in ids:
+        status = observed.get((kind, str(getattr(obj, ids[kind]))))
+        if status:
+            return status
+    if view.val(getattr(obj, "admin_state_up", None), True) is False:
+        return "OFFLINE"
+    return "NO_MONITOR" if kind == "members" else "ONLINE"

@@ -1,0 +1,114 @@
+"""Operating status of a load balancer from HAProxy's ``show stat``, with Octavia's roll-up.
+
+Reference §2.4: listeners follow their frontend (OPEN → ONLINE, FULL → DEGRADED and the LB
+DEGRADED, missing while enabled → ERROR); a pool follows its backend (UP → ONLINE, DOWN → ERROR
+and the LB ERROR); members follow their server (UP → ONLINE, DOWN → ERROR, which makes an ONLINE
+pool and LB DEGRADED; DRAIN → DRAINING; MAINT → OFFLINE; "no check" → NO_MONITOR). Pools that
+no listener uses are OFFLINE, their members OFFLINE (NO_MONITOR without a health monitor).
+A pool shared by several listeners appears once per listener; the first backend counts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from octavia_lib.api.drivers import data_models as dm
+
+from statera.providers.haproxy.view import enabled, val
+
+ONLINE, OFFLINE, DEGRADED, ERROR = "ONLINE", "OFFLINE", "DEGRADED", "ERROR"
+DRAINING, NO_MONITOR = "DRAINING", "NO_MONITOR"
+Statuses = dict[tuple[str, str], str]  # (kind, id) -> operating status
+
+
+def member_status(server_status: str, weight: int) -> str | None:
+    text = server_status.strip()
+    if text.startswith("MAINT"):
+        return OFFLINE
+    if text.startswith("DRAIN") or text.startswith("NOLB"):
+        return DRAINING
+    if text.startswith("DOWN"):
+        return ERROR
+    if text.startswith("UP"):
+        return DRAINING if weight == 0 else ONLINE
+    if text == "no check":
+        return DRAINING if weight == 0 else NO_MONITOR
+    return None  # transitional states: keep what was reported before
+
+
+def observe(lb: dm.LoadBalancer, rows: list[dict[str, Any]]) -> Statuses:
+    """Operating status of every LB, listener, pool and member of ``lb``."""
+    out: Statuses = {}
+    lb_id = str(lb.loadbalancer_id)
+    lb_status = ONLINE if enabled(lb) else OFFLINE
+    frontends = {r.get("pxname"): r for r in rows if r.get("svname") == "FRONTEND"}
+    backends = [r for r in rows if r.get("svname") == "BACKEND"]
+    servers = {(r.get("pxname"), r.get("svname")): r for r in rows
+               if r.get("svname") not in ("FRONTEND", "BACKEND")}
+
+    for listener in val(lb.listeners, []) or []:
+        lid = str(listener.listener_id)
+        row = frontends.get(lid)
+        if not enabled(lb) or not enabled(listener):
+            status = OFFLINE
+        elif row is None:
+            status = ERROR
+        elif str(row.get("status")) == "FULL":
+            status = DEGRADED
+            if lb_status == ONLINE:
+                lb_status = DEGRADED
+        elif str(row.get("status")) == "OPEN":
+            status = ONLINE
+        else:
+            status = OFFLINE
+        out[("listeners", lid)] = status
+
+    pools = {str(p.pool_id): p for p in val(lb.pools, []) or []}
+    seen: set[str] = set()
+    for row in backends:
+        pool_id = str(row.get("pxname", "")).split(":", 1)[0]
+        pool = pools.get(pool_id)
+        if pool is None or pool_id in seen:
+            continue
+        seen.add(pool_id)
+        pool_status = ONLINE if str(row.get("status")) == "UP" else ERROR
+        if pool_status == ERROR:
+            lb_status = ERROR
+        for member in val(pool.members, []) or []:
+            mid = str(member.member_id)
+            srv = servers.get((row.get("pxname"), mid))
+            observed = (member_status(str(srv.get("status", "")), int(val(member.weight, 1)))
+                        if srv else OFFLINE)
+            if observed is None:
+                continue
+            if observed == ERROR:
+                if pool_status == ONLINE:
+                    pool_status = DEGRADED
+                if lb_status == ONLINE:
+                    lb_status = DEGRADED
+            out[("members", mid)] = observed
+        out[("pools", pool_id)] = pool_status if enabled(pool) else OFFLINE
+
+    for pool_id, pool in pools.items():
+        if pool_id in seen:
+            continue
+        out[("pools", pool_id)] = OFFLINE
+        has_hm = val(pool.healthmonitor) is not None
+        for member in val(pool.members, []) or []:
+            out[("members", str(member.member_id))] = (
+                NO_MONITOR if enabled(member) and not has_hm else OFFLINE)
+    out[("loadbalancers", lb_id)] = lb_status
+    return out
+
+
+ORDER = ("members", "pools", "listeners", "loadbalancers")
+
+
+def changes(current: Statuses, reported: Statuses) -> dict[str, list[dict[str, str]]]:
+    """Status-socket payload for what differs from ``reported`` (the LB written last)."""
+    report: dict[str, list[dict[str, str]]] = {}
+    for kind in ORDER:
+        for (k, obj_id), status in sorted(current.items()):
+            if k == kind and reported.get((k, obj_id), "").upper() != status:
+                report.setdefault(kind, []).append({"id": obj_id, "operating_status": status})
+    return report
