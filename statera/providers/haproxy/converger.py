@@ -41,11 +41,12 @@ class Reporter(Protocol):
 
 def fd_connection_cap() -> int:
     """Largest global maxconn HAProxy can honour under this host's file-descriptor limit
-    (it needs two descriptors per connection and refuses to start otherwise)."""
+    (it needs two descriptors per connection plus two per splice pipe, and ``maxpipes``
+    defaults to maxconn/4, so 2.5 per connection; it refuses to start otherwise)."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY:
         return 1_000_000
-    return max(100, min(1_000_000, (hard - 200) // 2))
+    return max(100, min(1_000_000, (hard - 500) * 2 // 5))
 
 
 def failed_report(lb: dm.LoadBalancer) -> StatusReport:
