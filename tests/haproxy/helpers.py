@@ -1,4 +1,4 @@
-"""Helpers and fixtures for HAProxy provider tests: real haproxy, real backends on loopback, real traffic.
+"""Helpers and fixtures for HAProxy provider tests: real haproxy, backends and traffic.
 
 Every test gets its own state directory; the converger fixture stops every HAProxy process it
 started and checks that none whose command line names that directory survives.
