@@ -4,13 +4,43 @@ The extension ``{"object": "loadbalancer_ids", "provider": P}`` answers
 ``{"loadbalancer_ids": [...]}``: every load balancer of provider P that is not DELETED, so an
 agent can converge all of them on start-up and on its periodic resync. Plain octavia-lib
 clients never send it, so the wire stays compatible.
+
+octavia-lib's ``get_*`` helpers build only the top-level model (``Model.from_dict`` is
+shallow): a load balancer's listeners and pools, a listener's default pool and L7 policies, a
+pool's members and health monitor, a policy's rules all stay dicts. The getters here rebuild
+the whole graph as data models, so providers walk it one way (``pool.members[0].address``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from octavia_lib.api.drivers import data_models as dm
 from octavia_lib.api.drivers import driver_lib
+from octavia_lib.api.drivers import exceptions as lib_exc
+from octavia_lib.common import constants as lib_consts
+
+#: For each model, the fields that hold child models (a list of them or a single one).
+_CHILDREN: dict[type[Any], dict[str, type[Any]]] = {
+    dm.LoadBalancer: {"listeners": dm.Listener, "pools": dm.Pool},
+    dm.Listener: {"default_pool": dm.Pool, "l7policies": dm.L7Policy},
+    dm.Pool: {"members": dm.Member, "healthmonitor": dm.HealthMonitor},
+    dm.L7Policy: {"rules": dm.L7Rule},
+}
+
+
+def model_from_dict(model: type[Any], data: dict[str, Any]) -> Any:
+    """Build ``model`` and, recursively, every child model from a get-socket dict."""
+    values = dict(data)
+    for field, child in _CHILDREN.get(model, {}).items():
+        value = values.get(field)
+        if isinstance(value, list):
+            values[field] = [
+                model_from_dict(child, item) if isinstance(item, dict) else item for item in value
+            ]
+        elif isinstance(value, dict):
+            values[field] = model_from_dict(child, value)
+    return model(**values)
 
 
 class StateraDriverLibrary(driver_lib.DriverLibrary):  # type: ignore[misc]
@@ -19,3 +49,33 @@ class StateraDriverLibrary(driver_lib.DriverLibrary):  # type: ignore[misc]
             self.get_socket, {"object": "loadbalancer_ids", "provider": provider}
         )
         return list(reply.get("loadbalancer_ids", []))
+
+    def _get_model(self, kind: str, model: type[Any], obj_id: str) -> Any:
+        data = self._get_resource(kind, obj_id)
+        if not data:
+            return None
+        if lib_consts.STATUS_CODE in data:  # the agent could not read it (not: it is absent)
+            message = str(data.get(lib_consts.FAULT_STRING) or "the driver agent failed")
+            raise lib_exc.DriverError(user_fault_string=message, operator_fault_string=message)
+        return model_from_dict(model, data)
+
+    def get_loadbalancer(self, loadbalancer_id: str) -> Any:
+        return self._get_model(lib_consts.LOADBALANCERS, dm.LoadBalancer, loadbalancer_id)
+
+    def get_listener(self, listener_id: str) -> Any:
+        return self._get_model(lib_consts.LISTENERS, dm.Listener, listener_id)
+
+    def get_pool(self, pool_id: str) -> Any:
+        return self._get_model(lib_consts.POOLS, dm.Pool, pool_id)
+
+    def get_member(self, member_id: str) -> Any:
+        return self._get_model(lib_consts.MEMBERS, dm.Member, member_id)
+
+    def get_healthmonitor(self, healthmonitor_id: str) -> Any:
+        return self._get_model(lib_consts.HEALTHMONITORS, dm.HealthMonitor, healthmonitor_id)
+
+    def get_l7policy(self, l7policy_id: str) -> Any:
+        return self._get_model(lib_consts.L7POLICIES, dm.L7Policy, l7policy_id)
+
+    def get_l7rule(self, l7rule_id: str) -> Any:
+        return self._get_model(lib_consts.L7RULES, dm.L7Rule, l7rule_id)

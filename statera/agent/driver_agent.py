@@ -11,6 +11,7 @@ The database object is shared by every request thread; each request opens its ow
 from __future__ import annotations
 
 import logging
+import threading
 from types import TracebackType
 
 from statera.agent.get import GetHandler
@@ -77,8 +78,13 @@ class DriverAgent:
 
     def stop(self) -> None:
         self.supervisor.stop()
-        for server in self.servers:
-            server.stop()
+        # In parallel: each server's stop waits for its accept loop's poll and its requests.
+        stoppers = [threading.Thread(target=server.stop, name=f"stop-{server.name}-socket")
+                    for server in self.servers]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
         LOG.info("driver agent stopped")
 
     def __enter__(self) -> DriverAgent:

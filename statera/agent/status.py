@@ -11,10 +11,11 @@ Statera adds generations (see ``statera.db.models``) so that provisioning status
 * an ACTIVE or ERROR report for an object whose generation is newer than the generation last
   served to the provider speaks about an older version of it and does not touch its
   provisioning status (operating status, which is observed health, is still applied);
-* an ACTIVE report for a load balancer marks the served generation applied. If nothing newer
-  is wanted, the load balancer becomes ACTIVE and every still-pending object it had seen is
-  finalised, even if the provider forgot to report it; otherwise the load balancer stays
-  pending and the provider is hinted to converge again;
+* an ACTIVE report for a load balancer marks the served generation applied and finalises
+  every still-pending object of that generation or older, even if the provider forgot to
+  report it (PENDING_DELETE rows are removed). If nothing newer is wanted, the load balancer
+  becomes ACTIVE; otherwise it stays pending and the provider is hinted to converge again;
+* an ERROR report for a load balancer fails its pending objects of the served generation;
 * when no generation was ever served (a provider that never uses the get socket), reports
   are applied exactly as Octavia would apply them.
 
@@ -256,12 +257,13 @@ class StatusHandler:
         if lb.provisioning_status == ProvisioningStatus.PENDING_DELETE:
             # The provider converged to a graph it read before the delete: not done yet.
             return self._hint_for(lb)
+        # What the provider was served is in place, whether or not something newer waits.
+        self._finalise(session, lb, lb.applied_generation, now)
         if lb.desired_generation > lb.applied_generation:
             LOG.info("load balancer %s: generation %d applied, %d wanted; converging again",
                      lb.id, lb.applied_generation, lb.desired_generation)
             return self._hint_for(lb)
         _set(lb, "provisioning_status", ProvisioningStatus.ACTIVE, now)
-        self._finalise(session, lb, lb.applied_generation, now)
         return []
 
     @staticmethod

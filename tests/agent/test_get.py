@@ -1,0 +1,246 @@
+"""Get socket through octavia-lib's DriverLibrary: full graphs of the desired data plane, the
+served generation recorded, and the loadbalancer_ids extension."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Any
+
+import pytest
+from octavia_lib.api.drivers import data_models as dm
+from octavia_lib.api.drivers import driver_lib
+from octavia_lib.api.drivers import exceptions as lib_exc
+
+from statera.agent.client import StateraDriverLibrary
+from statera.config import Settings
+from statera.db import models as m
+from statera.db.engine import Database
+from tests.agent.conftest import (
+    CertStore,
+    Graph,
+    build_graph,
+    bump,
+    frame,
+    raw_request,
+    row,
+    update,
+)
+
+UNKNOWN = "00000000-0000-0000-0000-000000000000"
+
+
+def fields(model: type[Any]) -> set[str]:
+    return set(inspect.signature(model.__init__).parameters) - {"self"}
+
+
+def test_load_balancer_full_graph(
+    slib: driver_lib.DriverLibrary, lib: driver_lib.DriverLibrary, settings: Settings,
+    database: Database,
+) -> None:
+    with database.session() as s:
+        profile = m.FlavorProfile(name="fp", provider_name="noop",
+                                  flavor_data=json.dumps({"noop_option": "x"}))
+        s.add(profile)
+        s.flush()
+        flavor = m.Flavor(name="small", flavor_profile_id=profile.id)
+        az_profile = m.AvailabilityZoneProfile(
+            name="azp", provider_name="noop", availability_zone_data='{"noop_zone": "z1"}')
+        s.add_all([flavor, az_profile])
+        s.flush()
+        s.add(m.AvailabilityZone(name="az1", availability_zone_profile_id=az_profile.id))
+        flavor_id = flavor.id
+    g = build_graph(database, flavor_id=flavor_id, availability_zone="az1")
+
+    lb = slib.get_loadbalancer(g.lb)
+
+    assert isinstance(lb, dm.LoadBalancer)
+    assert (lb.loadbalancer_id, lb.name, lb.admin_state_up, lb.project_id) == (
+        g.lb, "lb1", True, "p1")
+    assert (lb.vip_address, lb.vip_subnet_id, lb.vip_port_id, lb.vip_sg_ids) == (
+        "127.0.100.5", "sub-1", "port-1", ["sg-1"])
+    assert lb.flavor == {"noop_option": "x"}
+    assert lb.availability_zone == {"noop_zone": "z1"}
+    assert [p.pool_id for p in lb.pools] == [g.pool, g.pool2]
+    (listener,) = lb.listeners
+    assert isinstance(listener, dm.Listener)
+    assert (listener.listener_id, listener.loadbalancer_id, listener.protocol,
+            listener.protocol_port) == (g.listener, g.lb, "HTTP", 80)
+    assert listener.insert_headers == {"X-Forwarded-For": "true"}
+    assert listener.allowed_cidrs == ["10.0.0.0/8"]
+    assert listener.default_pool_id == g.pool
+    pool = listener.default_pool
+    assert isinstance(pool, dm.Pool)
+    assert (pool.pool_id, pool.listener_id, pool.lb_algorithm) == (
+        g.pool, g.listener, "ROUND_ROBIN")
+    assert pool.session_persistence == {"type": "HTTP_COOKIE"}
+    assert [(x.member_id, x.address, x.weight, x.backup) for x in pool.members] == [
+        (g.member, "127.0.0.11", 3, False), (g.member2, "127.0.0.12", 1, True)]
+    hm = pool.healthmonitor
+    assert isinstance(hm, dm.HealthMonitor)
+    assert (hm.healthmonitor_id, hm.max_retries, hm.max_retries_down, hm.url_path,
+            hm.pool_id) == (g.hm, 2, 4, "/health", g.pool)
+    (policy,) = listener.l7policies
+    assert (policy.l7policy_id, policy.action, policy.redirect_pool_id) == (
+        g.l7policy, "REDIRECT_TO_POOL", g.pool2)
+    (rule,) = policy.rules
+    assert (rule.l7rule_id, rule.type, rule.compare_type, rule.value) == (
+        g.l7rule, "PATH", "STARTS_WITH", "/api")
+
+    # On the wire every field of every model is present (unset ones as null), nothing more.
+    wire = raw_request(settings.socket_path("get"), frame({"object": "loadbalancers", "id": g.lb}))
+    assert set(wire) == fields(dm.LoadBalancer)
+    assert set(wire["listeners"][0]) == fields(dm.Listener)
+    assert set(wire["pools"][0]) == fields(dm.Pool)
+    assert set(wire["pools"][0]["members"][0]) == fields(dm.Member)
+    assert set(wire["pools"][0]["healthmonitor"]) == fields(dm.HealthMonitor)
+    assert set(wire["listeners"][0]["l7policies"][0]) == fields(dm.L7Policy)
+    assert set(wire["listeners"][0]["l7policies"][0]["rules"][0]) == fields(dm.L7Rule)
+    assert wire["listeners"][0]["default_tls_container_data"] is None
+    # The rebuilt graph renders back to exactly what was sent, and octavia-lib's own
+    # (shallow) get sees the same data.
+    assert lb.to_dict(recurse=True, render_unsets=True) == wire
+    plain = lib.get_loadbalancer(g.lb)
+    assert isinstance(plain, dm.LoadBalancer)
+    assert {k: getattr(plain, k) for k in wire} == wire
+
+
+def test_get_every_object_type(lib: driver_lib.DriverLibrary, graph: Graph) -> None:
+    listener = lib.get_listener(graph.listener)
+    assert isinstance(listener, dm.Listener)
+    assert listener.listener_id == graph.listener
+    assert listener.default_pool["pool_id"] == graph.pool
+    pool = lib.get_pool(graph.pool2)
+    assert isinstance(pool, dm.Pool)
+    assert (pool.pool_id, pool.listener_id, pool.healthmonitor) == (graph.pool2, None, None)
+    assert [x["member_id"] for x in pool.members] == [graph.member3]
+    member = lib.get_member(graph.member)
+    assert isinstance(member, dm.Member)
+    assert (member.member_id, member.pool_id, member.protocol_port) == (
+        graph.member, graph.pool, 8080)
+    hm = lib.get_healthmonitor(graph.hm)
+    assert isinstance(hm, dm.HealthMonitor)
+    assert (hm.healthmonitor_id, hm.type, hm.delay, hm.timeout) == (graph.hm, "HTTP", 5, 3)
+    policy = lib.get_l7policy(graph.l7policy)
+    assert isinstance(policy, dm.L7Policy)
+    assert (policy.l7policy_id, policy.listener_id) == (graph.l7policy, graph.listener)
+    assert [x["l7rule_id"] for x in policy.rules] == [graph.l7rule]
+    rule = lib.get_l7rule(graph.l7rule)
+    assert isinstance(rule, dm.L7Rule)
+    assert (rule.l7rule_id, rule.l7policy_id, rule.invert) == (graph.l7rule, graph.l7policy, False)
+
+
+def test_unknown_ids_and_types_answer_nothing(
+    lib: driver_lib.DriverLibrary, settings: Settings, graph: Graph
+) -> None:
+    for getter in (lib.get_loadbalancer, lib.get_listener, lib.get_pool, lib.get_member,
+                   lib.get_healthmonitor, lib.get_l7policy, lib.get_l7rule):
+        assert getter(UNKNOWN) is None
+    path = settings.socket_path("get")
+    assert raw_request(path, frame({"object": "amphorae", "id": graph.lb})) == {}
+    assert raw_request(path, frame({"object": "loadbalancers"})) == {}
+
+
+def test_every_get_records_the_served_generation(
+    lib: driver_lib.DriverLibrary, database: Database, graph: Graph
+) -> None:
+    assert row(database, m.LoadBalancer, graph.lb).served_generation is None
+    assert lib.get_loadbalancer(graph.lb) is not None
+    assert row(database, m.LoadBalancer, graph.lb).served_generation == 1
+    bump(database, graph.lb, (m.L7Rule, graph.l7rule, "PENDING_UPDATE"))
+    assert lib.get_l7rule(graph.l7rule) is not None  # resolved to its load balancer
+    assert row(database, m.LoadBalancer, graph.lb).served_generation == 2
+
+
+def test_objects_being_deleted_are_left_out(
+    slib: StateraDriverLibrary, database: Database, graph: Graph
+) -> None:
+    bump(database, graph.lb,
+         (m.Member, graph.member2, "PENDING_DELETE"),
+         (m.Pool, graph.pool2, "PENDING_DELETE"),
+         (m.L7Rule, graph.l7rule, "PENDING_DELETE"))
+    lb = slib.get_loadbalancer(graph.lb)
+    assert [p.pool_id for p in lb.pools] == [graph.pool]
+    assert [x.member_id for x in lb.pools[0].members] == [graph.member]
+    assert lb.listeners[0].l7policies[0].rules == []
+    assert slib.get_member(graph.member2) is None
+    assert slib.get_member(graph.member3) is None  # its pool is going away
+    assert slib.get_pool(graph.pool2) is None
+    assert slib.get_l7rule(graph.l7rule) is None
+
+    bump(database, graph.lb, (m.Pool, graph.pool, "PENDING_DELETE"))
+    listener = slib.get_listener(graph.listener)
+    assert (listener.default_pool, listener.default_pool_id) == (None, None)
+
+    bump(database, graph.lb, (m.Listener, graph.listener, "PENDING_DELETE"))
+    assert slib.get_loadbalancer(graph.lb).listeners == []
+    assert slib.get_l7policy(graph.l7policy) is None
+
+
+@pytest.mark.parametrize("status", ["PENDING_DELETE", "DELETED"])
+def test_load_balancer_going_away_answers_nothing(
+    lib: driver_lib.DriverLibrary, database: Database, graph: Graph, status: str
+) -> None:
+    update(database, m.LoadBalancer, graph.lb, provisioning_status=status)
+    assert lib.get_loadbalancer(graph.lb) is None
+    assert lib.get_listener(graph.listener) is None
+    assert lib.get_member(graph.member) is None
+
+
+def test_certificate_data_comes_from_the_cert_loader(
+    lib: driver_lib.DriverLibrary, database: Database, graph: Graph, cert_store: CertStore
+) -> None:
+    server = {"certificate": "CERT", "private_key": "KEY", "intermediates": ["INT"],
+              "primary_cn": "www.example.com", "passphrase": None, "id": "ref-server"}
+    cert_store.update({
+        "ref-server": server,
+        "ref-sni": {**server, "primary_cn": "api.example.com", "id": "ref-sni"},
+        "ref-ca": "CA-PEM",
+        "ref-crl": "CRL-PEM",
+        "ref-backend": {**server, "id": "ref-backend"},
+    })
+    update(database, m.Listener, graph.listener, protocol="TERMINATED_HTTPS",
+           default_tls_container_ref="ref-server",
+           sni_container_refs=["ref-sni", "ref-unknown"],
+           client_ca_tls_container_ref="ref-ca", client_crl_container_ref="ref-crl")
+    update(database, m.Pool, graph.pool, tls_enabled=True, tls_container_ref="ref-backend",
+           ca_tls_container_ref="ref-ca")
+    listener = lib.get_listener(graph.listener)
+    assert listener.default_tls_container_data == server
+    assert [x["primary_cn"] for x in listener.sni_container_data] == ["api.example.com"]
+    assert listener.sni_container_refs == ["ref-sni", "ref-unknown"]
+    assert (listener.client_ca_tls_container_data, listener.client_crl_container_data) == (
+        "CA-PEM", "CRL-PEM")
+    pool = listener.default_pool
+    assert pool["tls_container_data"]["id"] == "ref-backend"
+    assert (pool["ca_tls_container_data"], pool["crl_container_data"]) == ("CA-PEM", None)
+
+
+def test_a_failing_read_is_not_mistaken_for_absence(
+    lib: driver_lib.DriverLibrary, slib: StateraDriverLibrary, settings: Settings,
+    database: Database, graph: Graph, cert_store: CertStore,
+) -> None:
+    # If the certificate store fails, answering {} would tell the provider the listener should
+    # not exist and it would tear it down. The agent answers a failure; the library raises.
+    cert_store["ref-x"] = RuntimeError("certificate store unavailable")
+    update(database, m.Listener, graph.listener, default_tls_container_ref="ref-x")
+    reply = raw_request(settings.socket_path("get"),
+                        frame({"object": "listeners", "id": graph.listener}))
+    assert reply["status_code"] == 500
+    assert "certificate store unavailable" in reply["fault_string"]
+    with pytest.raises(Exception):  # noqa: B017 - octavia-lib fails building the model
+        lib.get_listener(graph.listener)
+    with pytest.raises(lib_exc.DriverError, match="certificate store unavailable"):
+        slib.get_listener(graph.listener)
+    assert lib.get_member(graph.member) is not None  # and the agent keeps serving
+
+
+def test_loadbalancer_ids_extension(slib: StateraDriverLibrary, database: Database) -> None:
+    active = build_graph(database).lb
+    deleting = build_graph(database, status="PENDING_DELETE").lb
+    deleted = build_graph(database, status="DELETED").lb
+    other = build_graph(database, provider="haproxy").lb
+    assert sorted(slib.list_loadbalancer_ids("noop")) == sorted([active, deleting])
+    assert slib.list_loadbalancer_ids("haproxy") == [other]
+    assert slib.list_loadbalancer_ids("nobody") == []
+    assert deleted not in slib.list_loadbalancer_ids("noop")
