@@ -1,0 +1,175 @@
+"""Health monitors: CRUD and the builder for create graphs.
+
+As for every Statera write (see :mod:`statera.api.resources.listeners`), a monitor change under
+a ``PENDING_*`` load balancer or pool is accepted and coalesced; only a pool (or load balancer)
+being deleted refuses it with 409, where Octavia requires the pool to be ACTIVE. Each change
+flags the pool and the listeners using it ``PENDING_UPDATE``; a DELETE marks the monitor
+``PENDING_DELETE`` (a pool still has "a" monitor until the row goes, so a second one is a 409
+until then).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from statera.api import rules, schemas
+from statera.api.deps import Services, caller, services
+from statera.api.errors import Conflict, InvalidInput
+from statera.api.listing import list_objects
+from statera.api.policy import Identity, authorize
+from statera.api.resources import common
+from statera.api.resources.pools import touch_pool
+from statera.controller import changes, quotas
+from statera.controller.providers import call_provider
+from statera.db import models as m
+
+router = APIRouter()
+SINGLE, PLURAL = "healthmonitor", "healthmonitors"
+#: API name -> column, for the fields a PUT may change.
+COLUMNS = {
+    "name": "name", "admin_state_up": "enabled", "delay": "delay", "timeout": "timeout",
+    "max_retries": "rise_threshold", "max_retries_down": "fall_threshold",
+    "http_method": "http_method", "url_path": "url_path", "expected_codes": "expected_codes",
+    "http_version": "http_version", "domain_name": "domain_name",
+}
+
+
+def _provider_models() -> Any:
+    from statera.controller import provider_models
+
+    return provider_models
+
+
+def build_healthmonitor(session: Session, svc: Services, lb: m.LoadBalancer, pool: m.Pool,
+                        body: schemas.HealthMonitorPost,
+                        project_id: str) -> m.HealthMonitor:
+    """Validate and attach a monitor to ``pool`` (PENDING_CREATE/OFFLINE). 409 if the pool
+    has one; 400 for a type the pool's protocol cannot use or HTTP options on a non-HTTP
+    type. The caller locks the load balancer, checks quotas, flags the parents and calls the
+    driver."""
+    if pool.health_monitor is not None:
+        raise Conflict("This pool already has a health monitor")
+    values = {api: getattr(body, api) for api in COLUMNS}
+    values = rules.apply_nulls(values, rules.HM_NULL_DEFAULTS)
+    values = rules.validate_hm(values, body.model_fields_set, body.type, pool.protocol,
+                               svc.settings)
+    row = m.HealthMonitor(
+        id=m.new_id(), pool_id=pool.id, project_id=project_id, type=body.type,
+        provisioning_status="PENDING_CREATE", operating_status="OFFLINE",
+        generation=lb.desired_generation,
+        **{COLUMNS[api]: value for api, value in values.items()},
+    )
+    pool.health_monitor = row
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict("This pool already has a health monitor") from None
+    common.set_tags(session, row.id, body.tags or [])
+    return row
+
+
+@router.get("/healthmonitors")
+def list_healthmonitors(request: Request, svc: Services = Depends(services),
+                        ident: Identity = Depends(caller)) -> dict[str, Any]:
+    authorize(ident, "healthmonitor", "get_all")
+    spec = common.list_spec(m.HealthMonitor, PLURAL)
+    stmt = common.scoped(select(m.HealthMonitor), m.HealthMonitor, ident)
+    with svc.db.session() as session:
+        return list_objects(session, request, spec, stmt,
+                            max_limit=svc.settings.api.pagination_max_limit,
+                            base_uri=svc.settings.api.api_base_uri)
+
+
+@router.get("/healthmonitors/{hm_id}")
+def show_healthmonitor(hm_id: str, request: Request, svc: Services = Depends(services),
+                       ident: Identity = Depends(caller)) -> dict[str, Any]:
+    with svc.db.session() as session:
+        row = common.fetch_authorized(session, m.HealthMonitor, hm_id, ident, "get_one")
+        return {SINGLE: common.render_one(session, request, row)}
+
+
+@router.post("/healthmonitors", status_code=201)
+def create_healthmonitor(payload: Any = Body(None), svc: Services = Depends(services),
+                         ident: Identity = Depends(caller)) -> dict[str, Any]:
+    body = schemas.parse(schemas.HealthMonitorPost, payload, SINGLE)
+    if body.pool_id is None:
+        raise InvalidInput("pool_id", None, "Mandatory field missing.")
+    with svc.db.session() as session:
+        pool = common.fetch(session, m.Pool, body.pool_id)
+        authorize(ident, "healthmonitor", "post", pool.project_id)
+        lb_id, project = pool.load_balancer_id, str(pool.project_id)
+    with svc.db.session() as session:
+        lb = changes.lock_loadbalancer(session, lb_id)
+        pool = common.fetch(session, m.Pool, body.pool_id)
+        changes.ensure_mutable(pool, "Pool")
+        driver = rules.driver_for(svc, lb)
+        quotas.check(session, svc.settings, project, {"health_monitor": 1})
+        row = build_healthmonitor(session, svc, lb, pool, body, project)
+        touch_pool(pool, lb)
+        call_provider(driver.name, driver.health_monitor_create,
+                      _provider_models().healthmonitor_model(row))
+        result = {SINGLE: common.render(session, row)}
+    common.hint(svc, lb.provider, lb.id)
+    return result
+
+
+@router.put("/healthmonitors/{hm_id}")
+def update_healthmonitor(hm_id: str, payload: Any = Body(None),
+                         svc: Services = Depends(services),
+                         ident: Identity = Depends(caller)) -> dict[str, Any]:
+    body = schemas.parse(schemas.HealthMonitorPut, payload, SINGLE)
+    raw = body.given()
+    for name in rules.HM_REQUIRED_ON_PUT:
+        if name in raw and raw[name] is None:
+            raise rules.invalid_option("None", name)
+    given = rules.apply_nulls(raw, rules.HM_NULL_DEFAULTS)
+    with svc.db.session() as session:
+        row = common.fetch_authorized(session, m.HealthMonitor, hm_id, ident, "put")
+        lb_id = row.pool.load_balancer_id
+    with svc.db.session() as session:
+        lb = changes.lock_loadbalancer(session, lb_id)
+        row = common.fetch(session, m.HealthMonitor, hm_id)
+        rules.refuse_deleting(row, "healthmonitor")
+        changes.ensure_mutable(row.pool, "Pool")
+        driver = rules.driver_for(svc, lb)
+        models = _provider_models()
+        old = models.healthmonitor_model(row)
+        values = {api: getattr(row, col) for api, col in COLUMNS.items()}
+        values.update({k: v for k, v in given.items() if k != "tags"})
+        values = rules.validate_hm(values, given, row.type, row.pool.protocol, svc.settings)
+        for api, value in values.items():
+            setattr(row, COLUMNS[api], value)
+        if "tags" in given:
+            common.set_tags(session, row.id, given["tags"] or [])
+        changes.mark(row, lb, "PENDING_UPDATE")
+        touch_pool(row.pool, lb)
+        session.flush()
+        new = rules.partial_model(models.healthmonitor_model(row), "healthmonitor_id", given)
+        call_provider(driver.name, driver.health_monitor_update, old, new)
+        result = {SINGLE: common.render(session, row)}
+    common.hint(svc, lb.provider, lb.id)
+    return result
+
+
+@router.delete("/healthmonitors/{hm_id}", status_code=204)
+def delete_healthmonitor(hm_id: str, svc: Services = Depends(services),
+                         ident: Identity = Depends(caller)) -> Response:
+    with svc.db.session() as session:
+        row = common.fetch_authorized(session, m.HealthMonitor, hm_id, ident, "delete")
+        lb_id = row.pool.load_balancer_id
+    with svc.db.session() as session:
+        lb = changes.lock_loadbalancer(session, lb_id)
+        row = common.fetch(session, m.HealthMonitor, hm_id)
+        rules.refuse_deleting(row, "healthmonitor")
+        driver = rules.driver_for(svc, lb)
+        model = _provider_models().healthmonitor_model(row)
+        changes.mark(row, lb, "PENDING_DELETE")
+        touch_pool(row.pool, lb)
+        call_provider(driver.name, driver.health_monitor_delete, model)
+    common.hint(svc, lb.provider, lb.id)
+    return Response(status_code=204)

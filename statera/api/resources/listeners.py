@@ -1,0 +1,239 @@
+"""Listeners: CRUD, statistics, and the builder the load-balancer create graph reuses.
+
+Statera differs from Octavia on purpose: a write under a load balancer that is ``PENDING_*``
+is accepted, not refused with 409. Each write row-locks the load balancer and opens a new
+desired generation (:func:`statera.controller.changes.lock_loadbalancer`), so changes made
+while an earlier one is still converging are coalesced into the next convergence. Only a load
+balancer or listener that is being deleted refuses writes (409). A DELETE marks the listener
+(and its L7 policies and rules) ``PENDING_DELETE``; the driver agent removes the rows once the
+provider has converged.
+
+A write runs in two transactions: a short one that finds the object and checks the caller's
+rights, then the change itself, which takes the load-balancer lock as its first statement so
+that on every database it reads what the previous writer committed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from statera.api import rules, schemas
+from statera.api.deps import Services, caller, services
+from statera.api.errors import Conflict, InvalidInput, NotFound
+from statera.api.listing import list_objects
+from statera.api.policy import Identity, authorize
+from statera.api.resources import common
+from statera.controller import changes, quotas
+from statera.controller.providers import call_provider
+from statera.db import models as m
+
+router = APIRouter()
+SINGLE, PLURAL = "listener", "listeners"
+
+#: Listener fields under their API names; the column has the same name except
+#: ``admin_state_up`` (``enabled``).
+FIELDS = (
+    "name", "description", "admin_state_up", "connection_limit", "default_pool_id",
+    "default_tls_container_ref", "sni_container_refs", "client_authentication",
+    "client_ca_tls_container_ref", "client_crl_container_ref", "insert_headers",
+    "timeout_client_data", "timeout_member_connect", "timeout_member_data",
+    "timeout_tcp_inspect", "allowed_cidrs", "tls_ciphers", "tls_versions", "alpn_protocols",
+    "hsts_max_age", "hsts_include_subdomains", "hsts_preload",
+)
+BUNDLE_REFS = ("default_tls_container_ref",)
+PEM_REFS = ("client_ca_tls_container_ref", "client_crl_container_ref")
+
+
+def _column(api_name: str) -> str:
+    return "enabled" if api_name == "admin_state_up" else api_name
+
+
+def _provider_models() -> Any:
+    from statera.controller import provider_models
+
+    return provider_models
+
+
+# Builder ----------------------------------------------------------------------------------
+
+def build_listener(session: Session, svc: Services, lb: m.LoadBalancer,
+                   body: schemas.ListenerPost, project_id: str) -> m.Listener:
+    """Validate and add a listener to ``lb`` (PENDING_CREATE/OFFLINE, the LB's generation).
+
+    Checks the protocol against the deployment, the port against the other listeners of the
+    same L4 family (409), ``default_pool_id`` (404 unless on this LB, 400 if the protocols do
+    not fit) and every cross-field rule of :func:`rules.validate_listener`. The caller locks
+    the load balancer, checks quotas and calls the driver; nested ``default_pool`` and
+    ``l7policies`` of a create graph are the caller's too.
+    """
+    protocol = body.protocol
+    rules.check_listener_protocol_allowed(protocol, svc.settings)
+    for other in lb.listeners:
+        if (other.provisioning_status not in changes.DELETING
+                and other.protocol_port == body.protocol_port
+                and rules.ports_collide(other.protocol, protocol)):
+            raise Conflict(f"Another Listener on this Load Balancer is already using protocol "
+                           f"{other.protocol} and protocol_port {body.protocol_port}")
+    requested = {name: getattr(body, name) for name in FIELDS}
+    values = rules.apply_nulls(requested, rules.listener_null_defaults(svc.settings))
+    pool = None
+    if body.default_pool_id is not None:
+        pool = _default_pool(session, lb, body.default_pool_id, protocol)
+    values = rules.validate_listener(values, protocol, lb, svc.settings)
+    row = m.Listener(
+        id=m.new_id(), load_balancer_id=lb.id, project_id=project_id, protocol=protocol,
+        protocol_port=body.protocol_port, provisioning_status="PENDING_CREATE",
+        operating_status="OFFLINE", generation=lb.desired_generation,
+        **{_column(k): v for k, v in values.items()},
+    )
+    row.default_pool = pool
+    lb.listeners.append(row)
+    session.flush()
+    common.set_tags(session, row.id, body.tags)
+    return row
+
+
+def _default_pool(session: Session, lb: m.LoadBalancer, pool_id: str,
+                  protocol: str) -> m.Pool:
+    pool = session.get(m.Pool, pool_id)
+    if pool is None or pool.load_balancer_id != lb.id:
+        raise NotFound("Pool", pool_id)
+    changes.ensure_mutable(pool, "Pool")
+    rules.check_pool_protocol(protocol, pool.protocol)
+    return pool
+
+
+def _refs(values: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Certificate references among ``values``: (server bundles, CA/CRL PEMs)."""
+    bundles = [values[k] for k in BUNDLE_REFS if values.get(k)]
+    bundles += list(values.get("sni_container_refs") or [])
+    pems = [values[k] for k in PEM_REFS if values.get(k)]
+    return bundles, pems
+
+
+# Routes -----------------------------------------------------------------------------------
+
+@router.get("/listeners")
+def list_listeners(request: Request, svc: Services = Depends(services),
+                   ident: Identity = Depends(caller)) -> dict[str, Any]:
+    authorize(ident, "listener", "get_all")
+    spec = common.list_spec(m.Listener, PLURAL)
+    stmt = common.scoped(select(m.Listener), m.Listener, ident).options(
+        selectinload(m.Listener.l7policies))
+    with svc.db.session() as session:
+        return list_objects(session, request, spec, stmt,
+                            max_limit=svc.settings.api.pagination_max_limit,
+                            base_uri=svc.settings.api.api_base_uri)
+
+
+@router.get("/listeners/{listener_id}")
+def show_listener(listener_id: str, request: Request, svc: Services = Depends(services),
+                  ident: Identity = Depends(caller)) -> dict[str, Any]:
+    with svc.db.session() as session:
+        row = common.fetch_authorized(session, m.Listener, listener_id, ident, "get_one")
+        return {SINGLE: common.render_one(session, request, row)}
+
+
+@router.get("/listeners/{listener_id}/stats")
+def listener_stats(listener_id: str, svc: Services = Depends(services),
+                   ident: Identity = Depends(caller)) -> dict[str, Any]:
+    from statera.api.resources.loadbalancers import listener_stats as summed
+
+    with svc.db.session() as session:
+        row = common.fetch(session, m.Listener, listener_id)
+        authorize(ident, "listener", "get_stats", row.project_id)
+        return {"stats": summed(session, [row.id])}
+
+
+@router.post("/listeners", status_code=201)
+def create_listener(payload: Any = Body(None), svc: Services = Depends(services),
+                    ident: Identity = Depends(caller)) -> dict[str, Any]:
+    body = schemas.parse(schemas.ListenerPost, payload, SINGLE)
+    if body.loadbalancer_id is None:
+        raise InvalidInput("loadbalancer_id", None, "Mandatory field missing.")
+    if body.default_pool is not None or body.l7policies:
+        raise InvalidInput("default_pool" if body.default_pool is not None else "l7policies",
+                           "...", "Only accepted inside a load balancer create graph.")
+    with svc.db.session() as session:
+        lb = common.fetch(session, m.LoadBalancer, body.loadbalancer_id)
+        authorize(ident, "listener", "post", lb.project_id)
+        project = str(lb.project_id)
+    rules.check_cert_refs(svc.certs, project, *_refs(body.model_dump()))
+    with svc.db.session() as session:
+        lb = changes.lock_loadbalancer(session, body.loadbalancer_id)
+        driver = rules.driver_for(svc, lb)
+        quotas.check(session, svc.settings, project, {"listener": 1})
+        row = build_listener(session, svc, lb, body, project)
+        call_provider(driver.name, driver.listener_create,
+                      _provider_models().listener_model(row))
+        result = {SINGLE: common.render(session, row)}
+    common.hint(svc, lb.provider, lb.id)
+    return result
+
+
+@router.put("/listeners/{listener_id}")
+def update_listener(listener_id: str, payload: Any = Body(None),
+                    svc: Services = Depends(services),
+                    ident: Identity = Depends(caller)) -> dict[str, Any]:
+    body = schemas.parse(schemas.ListenerPut, payload, SINGLE)
+    given = rules.apply_nulls(body.given(), rules.listener_null_defaults(svc.settings))
+    with svc.db.session() as session:
+        row = common.fetch_authorized(session, m.Listener, listener_id, ident, "put")
+        lb_id, project = row.load_balancer_id, str(row.project_id)
+    rules.check_cert_refs(svc.certs, project, *_refs(given))
+    with svc.db.session() as session:
+        lb = changes.lock_loadbalancer(session, lb_id)
+        row = common.fetch(session, m.Listener, listener_id)
+        rules.refuse_deleting(row, "listener")
+        driver = rules.driver_for(svc, lb)
+        models = _provider_models()
+        old = models.listener_model(row)
+        values = {name: getattr(row, _column(name)) for name in FIELDS}
+        values.update({k: v for k, v in given.items() if k != "tags"})
+        pool = row.default_pool
+        if "default_pool_id" in given:
+            pool_id = given["default_pool_id"]
+            pool = _default_pool(session, lb, pool_id, row.protocol) if pool_id else None
+        if (given.get("client_ca_tls_container_ref", "") is None
+                and values.get("client_crl_container_ref")):
+            raise rules.validation("A client authentication CA reference cannot be removed "
+                                   "while a revocation list is set.")
+        values = rules.validate_listener(values, row.protocol, lb, svc.settings)
+        for name, value in values.items():
+            setattr(row, _column(name), value)
+        row.default_pool = pool
+        if "tags" in given:
+            common.set_tags(session, row.id, given["tags"] or [])
+        changes.mark(row, lb, "PENDING_UPDATE")
+        session.flush()
+        new = rules.partial_model(models.listener_model(row), "listener_id", given)
+        call_provider(driver.name, driver.listener_update, old, new)
+        result = {SINGLE: common.render(session, row)}
+    common.hint(svc, lb.provider, lb.id)
+    return result
+
+
+@router.delete("/listeners/{listener_id}", status_code=204)
+def delete_listener(listener_id: str, svc: Services = Depends(services),
+                    ident: Identity = Depends(caller)) -> Response:
+    with svc.db.session() as session:
+        row = common.fetch_authorized(session, m.Listener, listener_id, ident, "delete")
+        lb_id = row.load_balancer_id
+    with svc.db.session() as session:
+        lb = changes.lock_loadbalancer(session, lb_id)
+        row = common.fetch(session, m.Listener, listener_id)
+        rules.refuse_deleting(row, "listener")
+        driver = rules.driver_for(svc, lb)
+        model = _provider_models().listener_model(row)
+        changes.mark(row, lb, "PENDING_DELETE")
+        for policy in row.l7policies:
+            changes.mark(policy, lb, "PENDING_DELETE")
+            for rule in policy.rules:
+                changes.mark(rule, lb, "PENDING_DELETE")
+        call_provider(driver.name, driver.listener_delete, model)
+    common.hint(svc, lb.provider, lb.id)
+    return Response(status_code=204)

@@ -1,0 +1,290 @@
+"""Pools: CRUD and the builder the load-balancer create graph reuses.
+
+As for every Statera write (see :mod:`statera.api.resources.listeners`), a pool change under
+a ``PENDING_*`` load balancer is accepted and coalesced rather than refused with 409; only a
+load balancer, listener or pool that is being deleted refuses (409). Deleting a pool marks it,
+its members and its health monitor ``PENDING_DELETE`` and clears ``default_pool_id`` on the
+listeners that used it at once (Octavia clears it when the row goes); a pool still named by an
+L7 policy cannot be deleted (409).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from statera.api import rules, schemas
+from statera.api.deps import Services, caller, services
+from statera.api.errors import ApiError, Conflict, InvalidInput
+from statera.api.listing import list_objects
+from statera.api.policy import Identity, authorize
+from statera.api.resources import common
+from statera.controller import changes, quotas
+from statera.controller.providers import call_provider
+from statera.db import models as m
+
+router = APIRouter()
+SINGLE, PLURAL = "pool", "pools"
+
+#: Pool fields under their API names (column ``enabled`` for ``admin_state_up``).
+FIELDS = (
+    "name", "description", "admin_state_up", "lb_algorithm", "session_persistence",
+    "tls_enabled", "tls_container_ref", "ca_tls_container_ref", "crl_container_ref",
+    "tls_ciphers", "tls_versions", "alpn_protocols",
+)
+
+
+def _column(api_name: str) -> str:
+    return "enabled" if api_name == "admin_state_up" else api_name
+
+
+def _provider_models() -> Any:
+    from statera.controller import provider_models
+
+    return provider_models
+
+
+def pool_listeners(pool: m.Pool) -> list[m.Listener]:
+    """Listeners that send traffic to ``pool`` (default pool or an L7 redirect), except those
+    being deleted."""
+    out = []
+    for listener in pool.load_balancer.listeners:
+        if listener.provisioning_status in changes.DELETING:
+            continue
+        if listener.default_pool_id == pool.id or any(
+                p.redirect_pool_id == pool.id and p.provisioning_status not in changes.DELETING
+                for p in listener.l7policies):
+            out.append(listener)
+    return out
+
+
+def touch(obj: Any, lb: m.LoadBalancer) -> None:
+    """Flag a parent PENDING_UPDATE in this generation (one being deleted stays so)."""
+    if obj.provisioning_status not in changes.DELETING:
+        changes.mark(obj, lb, "PENDING_UPDATE")
+
+
+def touch_pool(pool: m.Pool, lb: m.LoadBalancer) -> None:
+    """A member or monitor changed: flag the pool and the listeners using it, as Octavia does."""
+    touch(pool, lb)
+    for listener in pool_listeners(pool):
+        touch(listener, lb)
+
+
+# Builder ----------------------------------------------------------------------------------
+
+def build_pool(session: Session, svc: Services, lb: m.LoadBalancer, body: schemas.PoolPost,
+               project_id: str, listener: m.Listener | None) -> m.Pool:
+    """Validate and add a pool to ``lb`` (PENDING_CREATE/OFFLINE, the LB's generation).
+
+    With ``listener`` the pool becomes its default pool (409 if it has one, 400 if the
+    protocols do not fit). ``body.members`` and ``body.healthmonitor`` are built too, as in a
+    create graph. The caller locks the load balancer, checks quotas, flags the listener and
+    calls the driver.
+    """
+    from statera.api.resources.healthmonitors import build_healthmonitor
+    from statera.api.resources.members import build_member
+
+    if listener is not None:
+        changes.ensure_mutable(listener, "Listener")
+        if listener.default_pool_id is not None:
+            raise Conflict("This listener already has a default pool")
+        rules.check_pool_protocol(listener.protocol, body.protocol)
+    requested = {name: getattr(body, name) for name in FIELDS}
+    if body.session_persistence is not None:
+        requested["session_persistence"] = body.session_persistence.model_dump()
+    values = rules.apply_nulls(requested, rules.POOL_NULL_DEFAULTS)
+    values = rules.validate_pool(values, body.protocol, svc.settings)
+    row = m.Pool(
+        id=m.new_id(), load_balancer_id=lb.id, project_id=project_id, protocol=body.protocol,
+        provisioning_status="PENDING_CREATE", operating_status="OFFLINE",
+        generation=lb.desired_generation, **{_column(k): v for k, v in values.items()},
+    )
+    lb.pools.append(row)
+    session.flush()
+    common.set_tags(session, row.id, body.tags)
+    if listener is not None:
+        listener.default_pool = row
+        listener.default_pool_id = row.id
+    for member in body.members or []:
+        build_member(session, svc, lb, row, member, project_id)
+    if body.healthmonitor is not None:
+        build_healthmonitor(session, svc, lb, row, body.healthmonitor, project_id)
+    return row
+
+
+def _refs(values: dict[str, Any]) -> tuple[list[str], list[str]]:
+    bundles = [values["tls_container_ref"]] if values.get("tls_container_ref") else []
+    pems = [values[k] for k in ("ca_tls_container_ref", "crl_container_ref") if values.get(k)]
+    return bundles, pems
+
+
+def _graph_counts(body: schemas.PoolPost) -> dict[str, int]:
+    return {"pool": 1, "member": len(body.members or []),
+            "health_monitor": 1 if body.healthmonitor is not None else 0}
+
+
+def _all_refs(body: schemas.PoolPost) -> tuple[list[str], list[str]]:
+    return _refs(body.model_dump())
+
+
+# Routes -----------------------------------------------------------------------------------
+
+def _list_options() -> list[Any]:
+    return [
+        selectinload(m.Pool.load_balancer).selectinload(m.LoadBalancer.listeners)
+        .selectinload(m.Listener.l7policies),
+        selectinload(m.Pool.members),
+        selectinload(m.Pool.health_monitor),
+    ]
+
+
+@router.get("/pools")
+def list_pools(request: Request, svc: Services = Depends(services),
+               ident: Identity = Depends(caller)) -> dict[str, Any]:
+    authorize(ident, "pool", "get_all")
+    spec = common.list_spec(m.Pool, PLURAL)
+    stmt = common.scoped(select(m.Pool), m.Pool, ident).options(*_list_options())
+    with svc.db.session() as session:
+        return list_objects(session, request, spec, stmt,
+                            max_limit=svc.settings.api.pagination_max_limit,
+                            base_uri=svc.settings.api.api_base_uri)
+
+
+@router.get("/pools/{pool_id}")
+def show_pool(pool_id: str, request: Request, svc: Services = Depends(services),
+              ident: Identity = Depends(caller)) -> dict[str, Any]:
+    with svc.db.session() as session:
+        row = common.fetch_authorized(session, m.Pool, pool_id, ident, "get_one")
+        return {SINGLE: common.render_one(session, request, row)}
+
+
+@router.post("/pools", status_code=201)
+def create_pool(payload: Any = Body(None), svc: Services = Depends(services),
+                ident: Identity = Depends(caller)) -> dict[str, Any]:
+    body = schemas.parse(schemas.PoolPost, payload, SINGLE)
+    if body.loadbalancer_id is None and body.listener_id is None:
+        raise InvalidInput("loadbalancer_id", None,
+                           "Either loadbalancer_id or listener_id must be specified.")
+    with svc.db.session() as session:
+        lb_id = body.loadbalancer_id
+        if body.listener_id is not None:
+            listener = common.fetch(session, m.Listener, body.listener_id)
+            if lb_id is not None and listener.load_balancer_id != lb_id:
+                raise rules.validation(f"Listener {body.listener_id} does not belong to load "
+                                       f"balancer {lb_id}.")
+            lb_id = listener.load_balancer_id
+        assert lb_id is not None
+        lb = common.fetch(session, m.LoadBalancer, lb_id)
+        authorize(ident, "pool", "post", lb.project_id)
+        project = str(lb.project_id)
+    rules.check_cert_refs(svc.certs, project, *_all_refs(body))
+    with svc.db.session() as session:
+        lb = changes.lock_loadbalancer(session, lb_id)
+        listener = None
+        if body.listener_id is not None:
+            listener = common.fetch(session, m.Listener, body.listener_id)
+        driver = rules.driver_for(svc, lb)
+        quotas.check(session, svc.settings, project, _graph_counts(body))
+        row = build_pool(session, svc, lb, body, project, listener)
+        if listener is not None:
+            touch(listener, lb)
+        session.flush()
+        call_provider(driver.name, driver.pool_create, _provider_models().pool_model(row))
+        result = {SINGLE: common.render(session, row)}
+    common.hint(svc, lb.provider, lb.id)
+    return result
+
+
+def _merge_persistence(stored: dict[str, Any] | None,
+                       given: schemas.SessionPersistence | None) -> dict[str, Any] | None:
+    """PUT semantics: null removes it; an omitted ``type`` keeps the stored one; a new type
+    starts from a clean object (a cookie name does not outlive APP_COOKIE)."""
+    if given is None:
+        return None
+    fields = given.given()
+    base = dict(stored or {})
+    if "type" in fields and fields["type"] != base.get("type"):
+        base = {}
+    base.update(fields)
+    return base
+
+
+@router.put("/pools/{pool_id}")
+def update_pool(pool_id: str, payload: Any = Body(None), svc: Services = Depends(services),
+                ident: Identity = Depends(caller)) -> dict[str, Any]:
+    body = schemas.parse(schemas.PoolPut, payload, SINGLE)
+    given = rules.apply_nulls(body.given(), rules.POOL_NULL_DEFAULTS)
+    if "lb_algorithm" in given and given["lb_algorithm"] is None:
+        raise InvalidInput("lb_algorithm", None, "Mandatory field missing.")
+    with svc.db.session() as session:
+        row = common.fetch_authorized(session, m.Pool, pool_id, ident, "put")
+        lb_id, project = row.load_balancer_id, str(row.project_id)
+    rules.check_cert_refs(svc.certs, project, *_refs(given))
+    with svc.db.session() as session:
+        lb = changes.lock_loadbalancer(session, lb_id)
+        row = common.fetch(session, m.Pool, pool_id)
+        rules.refuse_deleting(row, "pool")
+        driver = rules.driver_for(svc, lb)
+        models = _provider_models()
+        old = models.pool_model(row)
+        values = {name: getattr(row, _column(name)) for name in FIELDS}
+        values.update({k: v for k, v in given.items() if k != "tags"})
+        if "session_persistence" in given:
+            values["session_persistence"] = _merge_persistence(row.session_persistence,
+                                                               body.session_persistence)
+        if given.get("ca_tls_container_ref", "") is None and values.get("crl_container_ref"):
+            raise rules.validation("A CA reference cannot be removed when a certificate "
+                                   "revocation list is present.")
+        values = rules.validate_pool(values, row.protocol, svc.settings)
+        for name, value in values.items():
+            setattr(row, _column(name), value)
+        if "tags" in given:
+            common.set_tags(session, row.id, given["tags"] or [])
+        changes.mark(row, lb, "PENDING_UPDATE")
+        for listener in pool_listeners(row):
+            touch(listener, lb)
+        session.flush()
+        new = rules.partial_model(models.pool_model(row), "pool_id", given)
+        call_provider(driver.name, driver.pool_update, old, new)
+        result = {SINGLE: common.render(session, row)}
+    common.hint(svc, lb.provider, lb.id)
+    return result
+
+
+@router.delete("/pools/{pool_id}", status_code=204)
+def delete_pool(pool_id: str, svc: Services = Depends(services),
+                ident: Identity = Depends(caller)) -> Response:
+    with svc.db.session() as session:
+        row = common.fetch_authorized(session, m.Pool, pool_id, ident, "delete")
+        lb_id = row.load_balancer_id
+    with svc.db.session() as session:
+        lb = changes.lock_loadbalancer(session, lb_id)
+        row = common.fetch(session, m.Pool, pool_id)
+        rules.refuse_deleting(row, "pool")
+        policy = session.scalars(select(m.L7Policy).where(
+            m.L7Policy.redirect_pool_id == row.id,
+            m.L7Policy.provisioning_status.not_in(changes.DELETING))).first()
+        if policy is not None:
+            raise Conflict(f"Pool {row.id} is in use by L7 policy {policy.id}")
+        driver = rules.driver_for(svc, lb)
+        model = _provider_models().pool_model(row)
+        for listener in pool_listeners(row):
+            touch(listener, lb)
+            if listener.default_pool_id == row.id:
+                listener.default_pool = None
+                listener.default_pool_id = None
+        changes.mark(row, lb, "PENDING_DELETE")
+        for member in row.members:
+            changes.mark(member, lb, "PENDING_DELETE")
+        if row.health_monitor is not None:
+            changes.mark(row.health_monitor, lb, "PENDING_DELETE")
+        call_provider(driver.name, driver.pool_delete, model)
+    common.hint(svc, lb.provider, lb.id)
+    return Response(status_code=204)
+
+
+__all__ = ["ApiError", "build_pool", "pool_listeners", "router", "touch", "touch_pool"]
