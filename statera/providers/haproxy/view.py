@@ -21,6 +21,7 @@ templates quote them (``escape.quote``). Identifiers must be safe names or the v
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -462,6 +463,23 @@ def backend_view(pool: dm.Pool, listener: dm.Listener, opts: Options,
     )
 
 
+def required(value: Any, what: str) -> str:
+    text = str(val(value, ""))
+    if not text:
+        raise ConfigError(f"{what} is empty")
+    return text
+
+
+def valid_regex(pattern: str) -> bool:
+    """Whether HAProxy's PCRE will likely accept ``pattern`` (Python's ``re`` as a proxy, as
+    Octavia's API validation does)."""
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False
+    return True
+
+
 # --- L7 ---------------------------------------------------------------------------------------
 
 def acl_view(rule: dm.L7Rule) -> AclView:
@@ -473,6 +491,8 @@ def acl_view(rule: dm.L7Rule) -> AclView:
         raise ConfigError(f"compare_type {compare!r} is not supported")
     value = str(val(rule.value, ""))
     key = val(rule.key)
+    if compare == "REGEX" and not valid_regex(value):
+        return AclView(rule_id, None)  # the API should have refused it; it can match nothing
     if rule_type == "HOST_NAME":
         return AclView(rule_id, "req.hdr(host)", f"-i {flags}", value)
     if rule_type == "PATH":
@@ -520,10 +540,12 @@ def policy_views(listener: dm.Listener, pools: dict[str, dm.Pool]
             policies.append(PolicyView("deny", condition, guard))
         elif action == "REDIRECT_TO_URL":
             policies.append(PolicyView("redirect", condition, guard,
-                                       location=str(val(policy.redirect_url, "")), code=code))
+                                       location=required(policy.redirect_url, "redirect_url"),
+                                       code=code))
         elif action == "REDIRECT_PREFIX":
             policies.append(PolicyView("redirect", condition, guard,
-                                       prefix=str(val(policy.redirect_prefix, "")), code=code))
+                                       prefix=required(policy.redirect_prefix,
+                                                       "redirect_prefix"), code=code))
         elif action == "REDIRECT_TO_POOL":
             pool_id = str(val(policy.redirect_pool_id, ""))
             pool = pools.get(pool_id)
