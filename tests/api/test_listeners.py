@@ -37,7 +37,7 @@ def assert_fault(resp: Any, status: int, text: str = "") -> None:
 
 def set_status(api: Api, model: Any, obj_id: str, status: str) -> None:
     with api.db.session() as s:
-        s.get(model, obj_id).provisioning_status = status
+        s.get_one(model, obj_id).provisioning_status = status
 
 
 def self_signed(cn: str = "www.example.com") -> tuple[str, str]:
@@ -92,8 +92,8 @@ def test_create_show_defaults_and_hint(api: Api) -> None:
     for prefix in ("/v2", "/v2.0/lbaas", "/v2.0"):
         assert api.get(f"{prefix}/listeners/{lst['id']}").status_code == 200
     with api.db.session() as s:
-        row = s.get(m.Listener, lst["id"])
-        assert row.generation == s.get(m.LoadBalancer, lb["id"]).desired_generation
+        row = s.get_one(m.Listener, lst["id"])
+        assert row.generation == s.get_one(m.LoadBalancer, lb["id"]).desired_generation
     # Configured timeouts are the defaults, and the API shows what it stored.
     api.services.settings.haproxy.timeout_client_data = 1234
     other = api.listener(lb["id"], protocol_port=81)
@@ -153,7 +153,7 @@ def test_update_and_null_resets(api: Api) -> None:
     resp = api.put(f"{URL}/{lst['id']}", json={"listener": {"allowed_cidrs": None}})
     assert resp.status_code == 200 and resp.json()["listener"]["allowed_cidrs"] is None
     with api.db.session() as s:
-        assert s.get(m.Listener, lst["id"]).generation == s.get(
+        assert s.get_one(m.Listener, lst["id"]).generation == s.get_one(
             m.LoadBalancer, lb["id"]).desired_generation
     # An object never created yet stays PENDING_CREATE when it is updated again.
     fresh = api.listener(lb["id"], protocol_port=81)
@@ -173,7 +173,7 @@ def test_delete_marks_and_refuses_second_delete(api: Api) -> None:
     assert api.get(f"{URL}/{lst['id']}").json()["listener"][
         "provisioning_status"] == "PENDING_DELETE"
     with api.db.session() as s:
-        assert s.get(m.L7Policy, MISSING).provisioning_status == "PENDING_DELETE"
+        assert s.get_one(m.L7Policy, MISSING).provisioning_status == "PENDING_DELETE"
         assert {r.provisioning_status for r in s.scalars(select(m.L7Rule))} == {
             "PENDING_DELETE"}
     before = snapshot(api)
