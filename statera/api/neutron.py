@@ -1,0 +1,296 @@
+"""The read-only subset of Neutron's API that the openstack CLI and openstacksdk call.
+
+``openstack loadbalancer create --vip-subnet-id X`` resolves X through the network endpoint
+(``GET /v2.0/subnets?id=X``, or ``?name=X`` for a non-UUID) before it talks to the
+load-balancer API; with ``network_endpoint_override`` pointing at Statera, these routes answer
+from the configured network driver. Only reads exist: networks and subnets are configuration,
+ports are created by VIP allocation. ``GET /`` (version discovery) is served by the API core,
+which answers for both services with one document.
+
+Query semantics follow Neutron: every non-reserved query key is an exact-match filter on a
+top-level attribute (repeat a key to accept any of several values; an unknown attribute is a
+400), ``fields`` (repeated or comma-separated) selects attributes, ``sort_key``/``sort_dir``
+sort, ``limit``/``marker`` page with a ``<collection>_links`` next link. A ``?id=`` filter is
+answered through the driver's look-up by id, so the noop driver, which lists nothing, still
+resolves any id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from statera.network.base import InvalidSubresource, NetworkDriver
+from statera.network.neutron_shapes import NETWORK_FIELDS, PORT_FIELDS, SUBNET_FIELDS
+
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+
+# Query keys that are not attribute filters.
+_RESERVED = frozenset({"fields", "limit", "marker", "sort_key", "sort_dir", "page_reverse"})
+_TAG_FILTERS = frozenset({"tags", "tags-any", "not-tags", "not-tags-any"})
+
+# resource -> (Neutron NotFound type, message template)
+_NOT_FOUND = {
+    "network": ("NetworkNotFound", "Network {id} could not be found."),
+    "subnet": ("SubnetNotFound", "Subnet {id} could not be found."),
+    "port": ("PortNotFound", "Port {id} could not be found."),
+    "policy": ("QosPolicyNotFound", "QoS policy {id} could not be found."),
+    "security_group": ("SecurityGroupNotFound", "Security group {id} does not exist"),
+}
+
+
+class _QueryError(Exception):
+    pass
+
+
+def neutron_error(status: int, type_: str, message: str) -> JSONResponse:
+    """Neutron's error body: ``{"NeutronError": {"type", "message", "detail"}}``."""
+    return JSONResponse(
+        {"NeutronError": {"type": type_, "message": message, "detail": ""}}, status_code=status
+    )
+
+
+def neutron_router(
+    get_driver: Callable[[], NetworkDriver], get_session: SessionFactory
+) -> APIRouter:
+    """Routes for ``/v2.0/{networks,subnets,ports,qos/policies,security-groups}[/{id}]``.
+
+    ``get_driver`` returns the network driver (called per request, so a test can swap it);
+    ``get_session`` opens a session in a transaction, as ``Database.session`` does. Neither is a
+    FastAPI dependency, so the router works in any app the core builds.
+    """
+    router = APIRouter(tags=["neutron"])
+
+    def network_lister(ids: list[str] | None) -> list[dict[str, Any]]:
+        driver = get_driver()
+        if ids is not None:
+            return _by_ids(driver.get_network, ids)
+        return driver.list_networks()
+
+    def subnet_lister(ids: list[str] | None) -> list[dict[str, Any]]:
+        driver = get_driver()
+        if ids is not None:
+            return _by_ids(driver.get_subnet, ids)
+        return driver.list_subnets()
+
+    def port_lister(ids: list[str] | None) -> list[dict[str, Any]]:
+        driver = get_driver()
+        with get_session() as session:
+            if ids is not None:
+                return _by_ids(lambda port_id: driver.get_port(session, port_id), ids)
+            return driver.list_ports(session)
+
+    @router.get("/v2.0/networks")
+    def list_networks(request: Request) -> JSONResponse:
+        return _collection(request, "networks", NETWORK_FIELDS, network_lister)
+
+    @router.get("/v2.0/networks/{network_id}")
+    def show_network(network_id: str, request: Request) -> JSONResponse:
+        return _single(request, "network", lambda: get_driver().get_network(network_id))
+
+    @router.get("/v2.0/subnets")
+    def list_subnets(request: Request) -> JSONResponse:
+        return _collection(request, "subnets", SUBNET_FIELDS, subnet_lister)
+
+    @router.get("/v2.0/subnets/{subnet_id}")
+    def show_subnet(subnet_id: str, request: Request) -> JSONResponse:
+        return _single(request, "subnet", lambda: get_driver().get_subnet(subnet_id))
+
+    @router.get("/v2.0/ports")
+    def list_ports(request: Request) -> JSONResponse:
+        return _collection(request, "ports", PORT_FIELDS, port_lister)
+
+    @router.get("/v2.0/ports/{port_id}")
+    def show_port(port_id: str, request: Request) -> JSONResponse:
+        def fetch() -> dict[str, Any]:
+            with get_session() as session:
+                return get_driver().get_port(session, port_id)
+
+        return _single(request, "port", fetch)
+
+    # Statera has no QoS policies or security groups; the CLI only looks them up, and an empty
+    # answer makes it report "No QosPolicy found for X" before the load-balancer call.
+    @router.get("/v2.0/qos/policies")
+    def list_qos_policies() -> JSONResponse:
+        return JSONResponse({"policies": []})
+
+    @router.get("/v2.0/qos/policies/{policy_id}")
+    def show_qos_policy(policy_id: str) -> JSONResponse:
+        return _not_found("policy", policy_id)
+
+    @router.get("/v2.0/security-groups")
+    def list_security_groups() -> JSONResponse:
+        return JSONResponse({"security_groups": []})
+
+    @router.get("/v2.0/security-groups/{group_id}")
+    def show_security_group(group_id: str) -> JSONResponse:
+        return _not_found("security_group", group_id)
+
+    return router
+
+
+def _by_ids(get: Callable[[str], dict[str, Any]], ids: list[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for item_id in dict.fromkeys(ids):
+        try:
+            found.append(get(item_id))
+        except InvalidSubresource:
+            continue
+    return found
+
+
+def _not_found(resource: str, item_id: str) -> JSONResponse:
+    type_, template = _NOT_FOUND[resource]
+    return neutron_error(404, type_, template.format(id=item_id))
+
+
+def _single(request: Request, resource: str, fetch: Callable[[], dict[str, Any]]) -> JSONResponse:
+    try:
+        item = fetch()
+    except InvalidSubresource as exc:
+        return _not_found(resource, exc.id)
+    fields = _fields(request)
+    return JSONResponse({resource: _select(item, fields)})
+
+
+def _collection(
+    request: Request,
+    collection: str,
+    known: frozenset[str],
+    lister: Callable[[list[str] | None], list[dict[str, Any]]],
+) -> JSONResponse:
+    query = _multi(request)
+    try:
+        filters = {k: v for k, v in query.items() if k not in _RESERVED and k not in _TAG_FILTERS}
+        unknown = sorted(k for k in filters if k not in known)
+        if unknown:
+            raise _QueryError(f"{unknown} is invalid attribute for filtering")
+        items = lister(filters.get("id"))
+        items = [item for item in items if _matches(item, filters, query)]
+        items = _sorted(items, query, known)
+        items, links = _paginate(request, collection, items, query)
+    except _QueryError as exc:
+        return neutron_error(400, "HTTPBadRequest", str(exc))
+    fields = _fields(request)
+    body: dict[str, Any] = {collection: [_select(item, fields) for item in items]}
+    if links:
+        body[f"{collection}_links"] = links
+    return JSONResponse(body)
+
+
+def _multi(request: Request) -> dict[str, list[str]]:
+    query: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        query.setdefault(key, []).append(value)
+    return query
+
+
+def _fields(request: Request) -> list[str]:
+    fields: list[str] = []
+    for value in request.query_params.getlist("fields"):
+        fields.extend(f.strip() for f in value.split(",") if f.strip())
+    return fields
+
+
+def _select(item: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    if not fields:
+        return item
+    return {key: item[key] for key in fields if key in item}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _matches(
+    item: dict[str, Any], filters: dict[str, list[str]], query: dict[str, list[str]]
+) -> bool:
+    for key, wanted in filters.items():
+        value = item.get(key)
+        if key == "fixed_ips":
+            if not _fixed_ips_match(value or [], wanted):
+                return False
+            continue
+        if isinstance(value, list):
+            if not {_text(v) for v in value} & set(wanted):
+                return False
+            continue
+        if isinstance(value, bool):
+            if _text(value) not in {w.lower() for w in wanted}:
+                return False
+            continue
+        if _text(value) not in wanted:
+            return False
+    # Nothing here carries tags: "has these tags" matches nothing, "lacks them" everything.
+    return not any(query.get(key) for key in ("tags", "tags-any"))
+
+
+def _fixed_ips_match(fixed_ips: Iterable[dict[str, Any]], wanted: list[str]) -> bool:
+    """``fixed_ips=ip_address=1.2.3.4`` / ``fixed_ips=subnet_id=X`` (all must match)."""
+    for condition in wanted:
+        key, sep, expected = condition.partition("=")
+        if not sep or key not in ("ip_address", "subnet_id", "ip_address_substr"):
+            raise _QueryError(f"Invalid fixed_ips filter {condition!r}")
+        if key == "ip_address_substr":
+            ok = any(expected in str(ip.get("ip_address", "")) for ip in fixed_ips)
+        else:
+            ok = any(str(ip.get(key, "")) == expected for ip in fixed_ips)
+        if not ok:
+            return False
+    return True
+
+
+def _sorted(
+    items: list[dict[str, Any]], query: dict[str, list[str]], known: frozenset[str]
+) -> list[dict[str, Any]]:
+    keys = [k for value in query.get("sort_key", []) for k in value.split(",") if k]
+    dirs = [d for value in query.get("sort_dir", []) for d in value.split(",") if d]
+    for position in range(len(keys) - 1, -1, -1):  # last key first: sorts are stable
+        key = keys[position]
+        direction = dirs[position] if position < len(dirs) else "asc"
+        if key not in known:
+            raise _QueryError(f"{key} is invalid attribute for sort_keys")
+        if direction not in ("asc", "desc"):
+            raise _QueryError(f"{direction} is invalid value for sort_dirs")
+        items = sorted(
+            items,
+            key=lambda item: (item.get(key) is not None, _text(item.get(key))),
+            reverse=direction == "desc",
+        )
+    return items
+
+
+def _paginate(
+    request: Request, collection: str, items: list[dict[str, Any]], query: dict[str, list[str]]
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    limit_text = (query.get("limit") or [""])[-1]
+    marker = (query.get("marker") or [""])[-1]
+    if marker:
+        ids = [item.get("id") for item in items]
+        if marker not in ids:
+            raise _QueryError(f"Marker {marker} could not be found")
+        items = items[ids.index(marker) + 1 :]
+    if not limit_text:
+        return items, []
+    try:
+        limit = int(limit_text)
+    except ValueError:
+        raise _QueryError(f"Invalid value for limit: {limit_text!r}") from None
+    if limit <= 0:
+        return items, []
+    page = items[:limit]
+    links: list[dict[str, str]] = []
+    if len(items) > limit:
+        params = [(k, v) for k, vs in query.items() if k != "marker" for v in vs]
+        params.append(("marker", str(page[-1]["id"])))
+        href = f"{str(request.url).split('?', 1)[0]}?{urlencode(params)}"
+        links.append({"rel": "next", "href": href})
+    return page, links
