@@ -1,0 +1,116 @@
+"""Flavors: ``/flavors[/{id}]``. Readers may list and show; only admins write.
+
+A flavor points at a flavor profile (a nonexistent one is a 400, not Octavia's 500). Names are
+unique (409). Only name, description and enabled change on PUT. A flavor used by a load
+balancer that is not DELETED cannot be deleted (409); DELETED load-balancer rows, which Statera
+keeps as Octavia does, have their reference cleared instead of blocking the delete.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from sqlalchemy import select, update
+
+from statera.api import schemas, views
+from statera.api.deps import Services, caller, services
+from statera.api.errors import ApiError, Conflict, InvalidInput
+from statera.api.policy import Identity, authorize
+from statera.api.resources.flavorprofiles import (
+    NIL_UUID,
+    count,
+    flush_unique,
+    get_or_404,
+    list_rows,
+    require_values,
+    show,
+    simple_spec,
+)
+from statera.db import models as m
+
+router = APIRouter()
+SINGLE, PLURAL = "flavor", "flavors"
+POLICY_TYPE = "flavor"
+
+_SPEC = simple_spec(m.Flavor, PLURAL, "flavors_links", views.flavor,
+                    ["id", "name", "description", "enabled", "flavor_profile_id"])
+
+
+def _name_taken(session: Any, name: str) -> None:
+    if session.scalar(select(m.Flavor.id).where(m.Flavor.name == name)) is not None:
+        raise Conflict(f"A flavor of {name} already exists.")
+
+
+@router.get("/flavors")
+def list_flavors(request: Request, svc: Services = Depends(services),
+                 ident: Identity = Depends(caller)) -> dict[str, Any]:
+    authorize(ident, POLICY_TYPE, "get_all")
+    with svc.db.session() as session:
+        result: dict[str, Any] = list_rows(session, request, svc, _SPEC)
+        return result
+
+
+@router.get("/flavors/{flavor_id}")
+def show_flavor(flavor_id: str, request: Request, svc: Services = Depends(services),
+                ident: Identity = Depends(caller)) -> dict[str, Any]:
+    authorize(ident, POLICY_TYPE, "get_one")
+    with svc.db.session() as session:
+        row = get_or_404(session, m.Flavor, flavor_id, "Flavor")
+        return {SINGLE: show(request, views.flavor(row))}
+
+
+@router.post("/flavors", status_code=201)
+def create_flavor(payload: Any = Body(None), svc: Services = Depends(services),
+                  ident: Identity = Depends(caller)) -> dict[str, Any]:
+    authorize(ident, POLICY_TYPE, "post")
+    body = schemas.parse(schemas.FlavorPost, payload, SINGLE)
+    if body.id == NIL_UUID:
+        raise InvalidInput("id", body.id, "The nil UUID is reserved.")
+    with svc.db.session() as session:
+        if session.get(m.FlavorProfile, body.flavor_profile_id) is None:
+            raise ApiError(f"{body.flavor_profile_id} is not a valid option for "
+                           "flavor_profile_id")
+        _name_taken(session, body.name)
+        if body.id and session.get(m.Flavor, body.id) is not None:
+            raise Conflict(f"A flavor of {body.id} already exists.")
+        row = m.Flavor(id=body.id or m.new_id(), name=body.name, description=body.description,
+                       enabled=body.enabled, flavor_profile_id=body.flavor_profile_id)
+        session.add(row)
+        flush_unique(session, f"A flavor of {body.name} already exists.")
+        return {SINGLE: views.flavor(row)}
+
+
+@router.put("/flavors/{flavor_id}")
+def update_flavor(flavor_id: str, payload: Any = Body(None), svc: Services = Depends(services),
+                  ident: Identity = Depends(caller)) -> dict[str, Any]:
+    authorize(ident, POLICY_TYPE, "put")
+    body = schemas.parse(schemas.FlavorPut, payload, SINGLE)
+    given = body.given()
+    require_values(given, ("name",))
+    with svc.db.session() as session:
+        row = get_or_404(session, m.Flavor, flavor_id, "Flavor")
+        if "name" in given and given["name"] != row.name:
+            _name_taken(session, given["name"])
+        for field in ("name", "description"):
+            if field in given:
+                setattr(row, field, given[field])
+        if "enabled" in given:
+            row.enabled = bool(given["enabled"])  # null means false, as for admin_state_up
+        flush_unique(session, f"A flavor of {row.name} already exists.")
+        return {SINGLE: views.flavor(row)}
+
+
+@router.delete("/flavors/{flavor_id}", status_code=204)
+def delete_flavor(flavor_id: str, svc: Services = Depends(services),
+                  ident: Identity = Depends(caller)) -> Response:
+    authorize(ident, POLICY_TYPE, "delete")
+    with svc.db.session() as session:
+        row = get_or_404(session, m.Flavor, flavor_id, "Flavor")
+        if count(session, m.LoadBalancer.flavor_id, row.id,
+                 m.LoadBalancer.provisioning_status != "DELETED"):
+            raise Conflict(f"Flavor {row.id} is in use and cannot be modified.")
+        session.execute(update(m.LoadBalancer).where(m.LoadBalancer.flavor_id == row.id)
+                        .values(flavor_id=None))
+        session.delete(row)
+    return Response(status_code=204)
