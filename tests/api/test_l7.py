@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from octavia_lib.api.drivers import exceptions as lib_exc
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from statera.db import models as m
 from statera.providers.noop.driver import NoopProviderDriver
@@ -250,7 +250,9 @@ def test_bad_policy_input_changes_nothing(api: Api, body: dict[str, Any], status
 def test_policy_put_bad_input_and_wrong_envelope(api: Api) -> None:
     lst = listener(api, api.lb()["id"])
     pol = policy(api, lst, name="keep")
-    for body in ({"listener_id": lst}, {"position": -1}, {"name": 5}, {"rules": []}):
+    bodies: list[dict[str, Any]] = [{"listener_id": lst}, {"position": -1}, {"name": 5},
+                                    {"rules": []}]
+    for body in bodies:
         assert_fault(api.put(f"{P}/{pol['id']}", json={"l7policy": body}), 400)
     assert_fault(api.put(f"{P}/{pol['id']}", json={"policy": {"name": "x"}}), 400)
     assert_fault(api.put(f"{P}/{NOWHERE}", json={"l7policy": {"name": "x"}}), 404)
@@ -279,7 +281,7 @@ def test_policy_with_rules_quota_and_driver_errors(api: Api, monkeypatch: Any) -
         "type": "PATH", "compare_type": "CONTAINS", "value": "x"}}), 403, "L7Rule")
     assert api.count(m.L7Policy) == 1 and api.count(m.L7Rule) == 3
     with api.db.session() as s:
-        s.execute(m.Quota.__table__.delete())
+        s.execute(delete(m.Quota))
 
     def unsupported(self: Any, *args: Any) -> None:
         raise lib_exc.UnsupportedOptionError(user_fault_string="no L7 here",

@@ -1,0 +1,146 @@
+"""Amphorae (admin only), mounted under ``/v2/octavia``: ``/amphorae[/{id}]``,
+``/amphorae/{id}/stats``, ``/amphorae/{id}/failover`` and ``/amphorae/{id}/config``.
+
+For Statera's own providers an "amphora" is the data-plane instance serving one load balancer
+(the amphora table is written by the driver side). List and show render ``views.amphora`` with
+Octavia's filters and pagination; stats come from the ``listener_statistics`` rows that the
+instance reported.
+
+Failover does not call a provider (Octavia sends it to its amphora worker, not to a provider
+driver): it opens a new desired generation of the load balancer, as every Statera write does
+instead of Octavia's ``PENDING_UPDATE`` lock, and hints the provider agent, which re-converges
+(and so rebuilds) the data plane. Config re-sends the hint only. Delete is allowed only from
+ERROR (409 otherwise).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from statera.api import views
+from statera.api.deps import Services, caller, services
+from statera.api.errors import ApiError, Conflict, NotFound
+from statera.api.listing import ListSpec, fields_of, list_objects, prune
+from statera.api.policy import Identity, authorize
+from statera.api.resources import common
+from statera.controller import changes
+from statera.db import models as m
+
+router = APIRouter()
+SINGLE, PLURAL = "amphora", "amphorae"
+POLICY_TYPE = "amphora"
+STAT_FIELDS = ("active_connections", "bytes_in", "bytes_out", "request_errors",
+               "total_connections")
+
+_COLUMNS: dict[str, Any] = {
+    ("loadbalancer_id" if col.name == "load_balancer_id" else col.name): getattr(m.Amphora,
+                                                                                col.name)
+    for col in m.Amphora.__table__.columns
+}
+_SPEC = ListSpec(model=m.Amphora, plural=PLURAL, links_key="amphorae_links",
+                 render=views.amphora, columns=_COLUMNS, tagged=False)
+
+
+def _amphora(session: Session, amphora_id: str) -> m.Amphora:
+    row = session.get(m.Amphora, amphora_id)
+    if row is None or row.status == "DELETED":
+        raise NotFound("Amphora", amphora_id)
+    return row
+
+
+def _live_lb(session: Session, amphora: m.Amphora) -> m.LoadBalancer | None:
+    if not amphora.load_balancer_id:
+        return None
+    lb = session.get(m.LoadBalancer, amphora.load_balancer_id)
+    return None if lb is None or lb.provisioning_status == "DELETED" else lb
+
+
+@router.get("/amphorae")
+def list_amphorae(request: Request, svc: Services = Depends(services),
+                  ident: Identity = Depends(caller)) -> dict[str, Any]:
+    authorize(ident, POLICY_TYPE, "get_all")
+    with svc.db.session() as session:
+        return list_objects(session, request, _SPEC, select(m.Amphora),
+                            max_limit=svc.settings.api.pagination_max_limit,
+                            base_uri=svc.settings.api.api_base_uri)
+
+
+@router.get("/amphorae/{amphora_id}")
+def show_amphora(amphora_id: str, request: Request, svc: Services = Depends(services),
+                 ident: Identity = Depends(caller)) -> dict[str, Any]:
+    authorize(ident, POLICY_TYPE, "get_one")
+    with svc.db.session() as session:
+        return {SINGLE: prune(views.amphora(_amphora(session, amphora_id)), fields_of(request))}
+
+
+@router.get("/amphorae/{amphora_id}/stats")
+def amphora_stats(amphora_id: str, svc: Services = Depends(services),
+                  ident: Identity = Depends(caller)) -> dict[str, Any]:
+    authorize(ident, POLICY_TYPE, "get_stats")
+    with svc.db.session() as session:
+        amphora = _amphora(session, amphora_id)
+        rows = session.scalars(
+            select(m.ListenerStatistics)
+            .where(m.ListenerStatistics.amphora_id == amphora.id)
+            .order_by(m.ListenerStatistics.listener_id)
+        ).all()
+        if not rows:
+            raise NotFound("Amphora stats for", amphora_id)
+        out = []
+        for row in rows:
+            listener = session.get(m.Listener, row.listener_id)
+            item: dict[str, Any] = {"id": amphora.id, "listener_id": row.listener_id,
+                                    "loadbalancer_id": listener.load_balancer_id
+                                    if listener is not None else amphora.load_balancer_id}
+            item.update({f: int(getattr(row, f) or 0) for f in STAT_FIELDS})
+            out.append(item)
+        return {"amphora_stats": out}
+
+
+@router.put("/amphorae/{amphora_id}/failover", status_code=202)
+def failover_amphora(amphora_id: str, svc: Services = Depends(services),
+                     ident: Identity = Depends(caller)) -> Response:
+    authorize(ident, POLICY_TYPE, "put_failover")
+    with svc.db.session() as session:
+        amphora = _amphora(session, amphora_id)
+        lb = _live_lb(session, amphora)
+        if lb is None:
+            raise ApiError(f"Amphora {amphora_id} is not serving a load balancer; there is "
+                           "nothing to fail over.", 409)
+        lb = changes.lock_loadbalancer(session, lb.id)
+        amphora.updated_at = m.utcnow()
+    common.hint(svc, lb.provider, lb.id)
+    return Response(status_code=202)
+
+
+@router.put("/amphorae/{amphora_id}/config", status_code=202)
+def configure_amphora(amphora_id: str, svc: Services = Depends(services),
+                      ident: Identity = Depends(caller)) -> Response:
+    authorize(ident, POLICY_TYPE, "put_config")
+    with svc.db.session() as session:
+        lb = _live_lb(session, _amphora(session, amphora_id))
+    if lb is not None:
+        common.hint(svc, lb.provider, lb.id)
+    return Response(status_code=202)
+
+
+@router.delete("/amphorae/{amphora_id}", status_code=204)
+def delete_amphora(amphora_id: str, svc: Services = Depends(services),
+                   ident: Identity = Depends(caller)) -> Response:
+    authorize(ident, POLICY_TYPE, "delete")
+    with svc.db.session() as session:
+        amphora = session.scalars(
+            select(m.Amphora).where(m.Amphora.id == amphora_id).with_for_update()).first()
+        if amphora is None:
+            raise NotFound("Amphora", amphora_id)
+        if amphora.status != "ERROR":
+            raise Conflict(f"Amphora {amphora_id} is immutable and cannot be updated.")
+        lb = _live_lb(session, amphora)
+        session.delete(amphora)
+    if lb is not None:
+        common.hint(svc, lb.provider, lb.id)
+    return Response(status_code=204)
