@@ -109,10 +109,11 @@ def build_pool(session: Session, svc: Services, lb: m.LoadBalancer, body: schema
     if listener is not None:
         listener.default_pool = row
         listener.default_pool_id = row.id
-    for member in body.members or []:
-        build_member(session, svc, lb, row, member, project_id)
+    # The monitor first: members of a monitored pool start OFFLINE, not NO_MONITOR.
     if body.healthmonitor is not None:
         build_healthmonitor(session, svc, lb, row, body.healthmonitor, project_id)
+    for member in body.members or []:
+        build_member(session, svc, lb, row, member, project_id)
     return row
 
 
