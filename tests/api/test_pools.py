@@ -184,7 +184,7 @@ def test_update_marks_pool_and_listeners(api: Api) -> None:
         gen = s.get_one(m.LoadBalancer, lb["id"]).desired_generation
         for model, obj_id in ((m.LoadBalancer, lb["id"]), (m.Listener, lst["id"]),
                               (m.Pool, pool["id"])):
-            row = s.get_one(model, obj_id)
+            row: Any = s.get_one(model, obj_id)
             assert row.provisioning_status == "PENDING_UPDATE"
             if model is not m.LoadBalancer:
                 assert row.generation == gen
