@@ -94,18 +94,23 @@ class GetHandler:
                 lb.served_generation = lb.desired_generation
             if any(r.provisioning_status in GONE for r in (row, *dbgraph.ancestors(row))):
                 return {}
-            # Render inside the transaction: the graph is lazily loaded from this session.
-            result: Reply = self._model(row).to_dict(recurse=True, render_unsets=True)
-            return result
+            # Built inside the transaction: the graph is lazily loaded from this session.
+            model = self._model(row)
+        # Certificates after the commit: the store reads them in its own transaction, which on
+        # SQLite would wait for this one's write lock.
+        if self.cert_loader is not None:
+            pm.fill_certificate_data(model, self.cert_loader)
+        result: Reply = model.to_dict(recurse=True, render_unsets=True)
+        return result
 
-    def _model(self, row: dbgraph.GraphRow) -> Any:
-        loader = self.cert_loader
+    @staticmethod
+    def _model(row: dbgraph.GraphRow) -> Any:
         if isinstance(row, LoadBalancer):
-            return pm.loadbalancer_model(row, graph=True, cert_loader=loader)
+            return pm.loadbalancer_model(row, graph=True)
         if isinstance(row, Listener):
-            return pm.listener_model(row, cert_loader=loader)
+            return pm.listener_model(row)
         if isinstance(row, Pool):
-            return pm.pool_model(row, cert_loader=loader)
+            return pm.pool_model(row)
         if isinstance(row, Member):
             return pm.member_model(row)
         if isinstance(row, HealthMonitor):

@@ -13,9 +13,12 @@ get the graph as stored, e.g. to describe what is being deleted.
 
 Certificates are fetched through an injected ``cert_loader(ref)``: a dict (``certificate``,
 ``private_key``, ``intermediates``, ``primary_cn``, ``passphrase``, ``id``) for server
-certificates, a PEM string for CA and CRL references. Without one, ``*_data`` fields stay
-Unset. A loader that raises makes the conversion raise: serving a TLS listener without its
-certificate would break it.
+certificates, a PEM string (or a dict whose ``certificate`` is used) for CA and CRL references.
+Without one, ``*_data`` fields stay Unset. A loader that raises makes the conversion raise:
+serving a TLS listener without its certificate would break it. A loader that opens its own
+database transaction must not run inside another one on SQLite (the second waits for the
+first's write lock): build the models without it, then call ``fill_certificate_data`` after
+the commit, as the get socket does.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import copy
 import inspect
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +51,7 @@ from statera.db.models import (
 
 __all__ = [
     "CertLoader",
+    "fill_certificate_data",
     "healthmonitor_model",
     "l7policy_model",
     "l7rule_model",
@@ -142,7 +146,6 @@ def _scalars(row: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class _Options:
-    cert_loader: CertLoader | None
     include_pending_delete: bool
 
     def visible(self, row: Any) -> bool:
@@ -160,21 +163,23 @@ def loadbalancer_model(
     include_pending_delete: bool = False,
 ) -> Any:
     """A ``LoadBalancer``; with ``graph``, its listeners and pools (each with their children)."""
-    return _loadbalancer(row, graph, _Options(cert_loader, include_pending_delete))
+    return _with_certificates(
+        _loadbalancer(row, graph, _Options(include_pending_delete)), cert_loader
+    )
 
 
 def listener_model(
     row: Listener, *, cert_loader: CertLoader | None = None, include_pending_delete: bool = False
 ) -> Any:
     """A ``Listener`` with its default pool and L7 policies (with rules)."""
-    return _listener(row, _Options(cert_loader, include_pending_delete))
+    return _with_certificates(_listener(row, _Options(include_pending_delete)), cert_loader)
 
 
 def pool_model(
     row: Pool, *, cert_loader: CertLoader | None = None, include_pending_delete: bool = False
 ) -> Any:
     """A ``Pool`` with its members and health monitor."""
-    return _pool(row, _Options(cert_loader, include_pending_delete))
+    return _with_certificates(_pool(row, _Options(include_pending_delete)), cert_loader)
 
 
 def member_model(row: Member) -> Any:
@@ -187,7 +192,7 @@ def healthmonitor_model(row: HealthMonitor) -> Any:
 
 def l7policy_model(row: L7Policy, *, include_pending_delete: bool = False) -> Any:
     """An ``L7Policy`` with its rules."""
-    return _l7policy(row, _Options(None, include_pending_delete))
+    return _l7policy(row, _Options(include_pending_delete))
 
 
 def l7rule_model(row: L7Rule) -> Any:
@@ -220,7 +225,6 @@ def _listener(row: Listener, opts: _Options) -> Any:
         values["default_pool"] = None
         values["default_pool_id"] = None
     values["l7policies"] = [_l7policy(x, opts) for x in row.l7policies if opts.visible(x)]
-    _fill_listener_tls(values, row, opts.cert_loader)
     return dm.Listener(**values)
 
 
@@ -237,7 +241,6 @@ def _pool(row: Pool, opts: _Options) -> Any:
          if x.default_pool_id == row.id and opts.visible(x)),
         None,
     )
-    _fill_pool_tls(values, row, opts.cert_loader)
     return dm.Pool(**values)
 
 
@@ -247,34 +250,73 @@ def _l7policy(row: L7Policy, opts: _Options) -> Any:
     return dm.L7Policy(**values)
 
 
-def _fill_listener_tls(values: dict[str, Any], row: Listener, loader: CertLoader | None) -> None:
-    if loader is None:
-        return
-    if row.default_tls_container_ref:
-        values["default_tls_container_data"] = _bundle(loader, row.default_tls_container_ref)
-    if row.sni_container_refs:
-        bundles = [_bundle(loader, ref) for ref in row.sni_container_refs]
-        values["sni_container_data"] = [b for b in bundles if b is not dm.Unset]
-    if row.client_ca_tls_container_ref:
-        values["client_ca_tls_container_data"] = _pem(loader, row.client_ca_tls_container_ref)
-    if row.client_crl_container_ref:
-        values["client_crl_container_data"] = _pem(loader, row.client_crl_container_ref)
+# Certificates ------------------------------------------------------------------------------
+
+#: Per model: (reference field, data field, shape). A "bundle" is a server certificate dict, a
+#: "pem" a CA or CRL string; a list of references gives a list of bundles.
+_CERT_FIELDS: dict[type[Any], tuple[tuple[str, str, str], ...]] = {
+    dm.Listener: (
+        ("default_tls_container_ref", "default_tls_container_data", "bundle"),
+        ("sni_container_refs", "sni_container_data", "bundle"),
+        ("client_ca_tls_container_ref", "client_ca_tls_container_data", "pem"),
+        ("client_crl_container_ref", "client_crl_container_data", "pem"),
+    ),
+    dm.Pool: (
+        ("tls_container_ref", "tls_container_data", "bundle"),
+        ("ca_tls_container_ref", "ca_tls_container_data", "pem"),
+        ("crl_container_ref", "crl_container_data", "pem"),
+    ),
+}
 
 
-def _fill_pool_tls(values: dict[str, Any], row: Pool, loader: CertLoader | None) -> None:
-    if loader is None:
-        return
-    if row.tls_container_ref:
-        values["tls_container_data"] = _bundle(loader, row.tls_container_ref)
-    if row.ca_tls_container_ref:
-        values["ca_tls_container_data"] = _pem(loader, row.ca_tls_container_ref)
-    if row.crl_container_ref:
-        values["crl_container_data"] = _pem(loader, row.crl_container_ref)
+def fill_certificate_data(model: Any, cert_loader: CertLoader) -> Any:
+    """Fill every ``*_data`` certificate field of ``model`` and its graph from its ``*_ref``.
+
+    Works on built models, so it can run after the database transaction that built them: a
+    loader that opens its own transaction (the local certificate store does) would otherwise
+    wait on the lock SQLite gives the first one. Each reference is loaded once. Returns
+    ``model``.
+    """
+    cache: dict[str, Any] = {}
+
+    def load(ref: str) -> Any:
+        if ref not in cache:
+            cache[ref] = cert_loader(ref)
+        return cache[ref]
+
+    for obj in _walk(model):
+        for ref_field, data_field, shape in _CERT_FIELDS.get(type(obj), ()):
+            refs = getattr(obj, ref_field)
+            if not refs:
+                continue
+            if isinstance(refs, list):
+                bundles = [_bundle(load(ref), ref) for ref in refs]
+                setattr(obj, data_field, [b for b in bundles if b is not dm.Unset])
+            elif shape == "bundle":
+                setattr(obj, data_field, _bundle(load(refs), refs))
+            else:
+                setattr(obj, data_field, _pem(load(refs)))
+    return model
 
 
-def _bundle(loader: CertLoader, ref: str) -> Any:
+def _with_certificates(model: Any, cert_loader: CertLoader | None) -> Any:
+    return model if cert_loader is None else fill_certificate_data(model, cert_loader)
+
+
+def _walk(model: Any) -> Iterator[Any]:
+    """Every model in a graph (a pool reachable twice is visited twice: two objects)."""
+    yield model
+    for child_field in ("listeners", "pools", "default_pool", "l7policies"):
+        value = getattr(model, child_field, None)
+        if isinstance(value, list):
+            for item in value:
+                yield from _walk(item)
+        elif isinstance(value, dm.BaseDataModel):
+            yield from _walk(value)
+
+
+def _bundle(data: Any, ref: str) -> Any:
     """A server-certificate dict; a bare PEM from the loader becomes ``{"certificate": ...}``."""
-    data = loader(ref)
     if data is None:
         return dm.Unset
     if isinstance(data, str):
@@ -282,9 +324,8 @@ def _bundle(loader: CertLoader, ref: str) -> Any:
     return dict(data)
 
 
-def _pem(loader: CertLoader, ref: str) -> Any:
+def _pem(data: Any) -> Any:
     """A CA or CRL PEM string; from a dict loader result, its ``certificate``."""
-    data = loader(ref)
     if data is None:
         return dm.Unset
     if isinstance(data, dict):

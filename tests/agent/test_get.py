@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import time
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from octavia_lib.api.drivers import driver_lib
 from octavia_lib.api.drivers import exceptions as lib_exc
 
 from statera.agent.client import StateraDriverLibrary
+from statera.agent.driver_agent import DriverAgent
+from statera.bus.inprocess import InProcessBus
 from statera.config import Settings
 from statera.db import models as m
 from statera.db.engine import Database
@@ -22,6 +25,7 @@ from tests.agent.conftest import (
     build_graph,
     bump,
     frame,
+    library,
     raw_request,
     row,
     update,
@@ -244,3 +248,30 @@ def test_loadbalancer_ids_extension(slib: StateraDriverLibrary, database: Databa
     assert slib.list_loadbalancer_ids("haproxy") == [other]
     assert slib.list_loadbalancer_ids("nobody") == []
     assert deleted not in slib.list_loadbalancer_ids("noop")
+
+
+def test_a_cert_loader_with_its_own_transaction_does_not_deadlock_on_sqlite(
+    settings: Settings, database: Database, graph: Graph
+) -> None:
+    # The local certificate store reads in its own transaction. Called inside the get's
+    # transaction it would wait 30 s for SQLite's write lock and fail.
+    with database.session() as s:
+        s.add(m.Certificate(id="cert-1", certificate="CERT-PEM", private_key="KEY-PEM"))
+
+    def load_from_db(ref: str) -> dict[str, Any] | None:
+        with database.session() as s:
+            cert = s.get(m.Certificate, ref)
+            return None if cert is None else {
+                "id": cert.id, "certificate": cert.certificate, "private_key": cert.private_key,
+                "intermediates": [], "primary_cn": None, "passphrase": None}
+
+    update(database, m.Listener, graph.listener, default_tls_container_ref="cert-1")
+    agent = DriverAgent(settings, database, InProcessBus(), cert_loader=load_from_db)
+    agent.start()
+    try:
+        started = time.monotonic()
+        lb = library(settings, StateraDriverLibrary).get_loadbalancer(graph.lb)
+        assert time.monotonic() - started < 5
+    finally:
+        agent.stop()
+    assert lb.listeners[0].default_tls_container_data["private_key"] == "KEY-PEM"
