@@ -15,10 +15,11 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from statera.api import schemas
 from statera.api.deps import Services, caller, services
-from statera.api.errors import ApiError, InvalidInput, NotFound
+from statera.api.errors import ApiError, Conflict, InvalidInput, NotFound
 from statera.api.listing import ListSpec, list_objects
 from statera.api.policy import Identity, authorize
 from statera.api.resources.l7policies import list_scope
@@ -134,6 +135,18 @@ def update_quota(project_id: str, payload: Any = Body(None), svc: Services = Dep
                            "and were given different values.")
         if sent:
             wanted[column] = given[sent[0]]
+    for attempt in (1, 2):
+        try:
+            return {SINGLE: _store(svc, project_id, wanted)}
+        except IntegrityError:
+            if attempt == 2:
+                raise Conflict(f"Quotas of project {project_id} changed concurrently; "
+                               "retry.") from None
+    raise AssertionError("unreachable")
+
+
+def _store(svc: Services, project_id: str, wanted: dict[str, int | None]) -> dict[str, Any]:
+    """Upsert the project's row; a concurrent first insert loses with IntegrityError."""
     with svc.db.session() as session:
         row = session.scalars(
             select(m.Quota).where(m.Quota.project_id == project_id).with_for_update()
@@ -144,7 +157,7 @@ def update_quota(project_id: str, payload: Any = Body(None), svc: Services = Dep
         for column, value in wanted.items():
             setattr(row, column, value)  # null: back to the configured default
         session.flush()
-        return {SINGLE: render(project_id, effective(svc.settings, row))}
+        return render(project_id, effective(svc.settings, row))
 
 
 @router.delete("/quotas/{project_id}", status_code=202)
