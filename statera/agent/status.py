@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+import time
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
@@ -119,8 +121,19 @@ def _status_value(record: dict[str, Any], key: str, allowed: type[StrEnum]) -> s
     return value
 
 
+#: Seconds between two re-hints of one load balancer. The API hints on every write itself;
+#: re-hints are a backstop, and a provider that keeps reporting ACTIVE without reading the
+#: new generation must not turn them into a busy loop between it and the driver agent.
+REHINT_INTERVAL = 1.0
+
+
 class StatusHandler:
-    """Answers one status-socket request; thread-safe (one session per record)."""
+    """Answers one status-socket request; thread-safe (one session per record).
+
+    ``release_vip`` is called for every load balancer reported DELETED, inside the transaction
+    that tombstones it, whoever owns the VIP: the network layer deletes an address it allocated
+    and only detaches a port the user brought (``lb.vip_octavia_owned`` says which).
+    """
 
     def __init__(
         self,
@@ -128,10 +141,14 @@ class StatusHandler:
         *,
         release_vip: ReleaseVip | None = None,
         rehint: Rehint | None = None,
+        rehint_interval: float = REHINT_INTERVAL,
     ) -> None:
         self.database = database
         self.release_vip = release_vip or _no_vip_release
         self.rehint = rehint or _no_rehint
+        self.rehint_interval = rehint_interval
+        self._hinted: dict[str, float] = {}
+        self._hint_lock = threading.Lock()
 
     def __call__(self, request: dict[str, Any]) -> Reply:
         for kind in ORDER:
@@ -157,6 +174,16 @@ class StatusHandler:
         return {lib_consts.STATUS_CODE: lib_consts.DRVR_STATUS_CODE_OK}
 
     def _send_hint(self, provider: str, lb_id: str) -> None:
+        now = time.monotonic()
+        with self._hint_lock:
+            last = self._hinted.get(lb_id)
+            if last is not None and now - last < self.rehint_interval:
+                LOG.debug("load balancer %s was re-hinted %.2f s ago; not again", lb_id, now - last)
+                return
+            self._hinted[lb_id] = now
+            if len(self._hinted) > 4096:  # forget load balancers not hinted recently
+                self._hinted = {k: t for k, t in self._hinted.items()
+                                if now - t < self.rehint_interval}
         try:
             self.rehint(provider, lb_id)
         except Exception:  # the periodic resync converges it anyway

@@ -273,6 +273,10 @@ def test_load_balancer_active_with_a_newer_change_pending_stays_pending_and_rehi
     # What generation 2 carried is done; generation 3's change is not.
     assert row(database, m.Member, graph.member).provisioning_status == "ACTIVE"
     assert row(database, m.Member, graph.member2).provisioning_status == "PENDING_UPDATE"
+    # A provider repeating the stale report does not start a hint storm.
+    lib.update_loadbalancer_status(
+        {"loadbalancers": [{"id": graph.lb, "provisioning_status": "ACTIVE"}]})
+    assert hints.get(timeout=0.2) is None
     hints.close()
 
 
