@@ -4,7 +4,9 @@ The API core validates ``vip_network_id`` / ``vip_subnet_id`` / ``vip_port_id`` 
 VIP through a :class:`NetworkDriver` inside its own database transaction, so an allocation is
 committed with the load balancer or rolled back with it. Every error here carries the HTTP
 status and the exact Octavia-style message, so the API maps all of them with one ``except
-NetworkError as e`` (``e.status_code``, ``e.faultstring``).
+NetworkError as e`` (``e.status_code``, ``e.faultstring``). For callers that only know the
+two errors Octavia names, every 400 here is an :class:`InvalidSubresource` and every 409 a
+:class:`VipInUse`.
 """
 
 from __future__ import annotations
@@ -82,14 +84,19 @@ class PortInUse(InvalidSubresource):
         return f"Validation failure: Port {self.id} is already used by device {self.device_id}."
 
 
-class VipValidationError(NetworkError):
-    """The VIP request is inconsistent (no reference given, address outside the subnet, ...)."""
+class VipValidationError(InvalidSubresource):
+    """The VIP request is inconsistent (no reference given, address outside the subnet, ...).
 
-    status_code = 400
+    Octavia's ``ValidationException`` (400); an :class:`InvalidSubresource` only so that code
+    catching that one still answers 400 with this message.
+    """
 
     def __init__(self, detail: str) -> None:
         self.detail = detail
-        super().__init__(f"Validation failure: {detail}")
+        super().__init__("VIP", "")
+
+    def _message(self) -> str:
+        return f"Validation failure: {self.detail}"
 
 
 class VipInUse(NetworkError):
@@ -113,14 +120,21 @@ class VipInUse(NetworkError):
         return f"The VIP IP address is already in use: {self}"
 
 
-class NoFreeAddress(NetworkError):
-    """Every allocatable address of the subnet(s) is taken (Neutron's 409 wording)."""
+class NoFreeAddress(VipInUse):
+    """Every allocatable address of the subnet(s) is taken (Neutron's 409 wording).
 
-    status_code = 409
+    A :class:`VipInUse` (409) so that code catching that one still answers 409.
+    """
 
     def __init__(self, what: str) -> None:
         self.what = what
-        super().__init__(f"No more IP addresses available on {what}.")
+        NetworkError.__init__(self, f"No more IP addresses available on {what}.")
+        self.address = ""
+        self.subnet_id = None
+
+    @property
+    def faultstring(self) -> str:
+        return str(self)
 
 
 class NetworkDriver(Protocol):
