@@ -249,3 +249,36 @@ def test_monitor_types_render_and_run(converger, backends, kind):
     report = converger.converge(lb.loadbalancer_id, lb)
     assert report["loadbalancers"][0]["provisioning_status"] == "ACTIVE"
     assert get(vip, port)[1] == "a"
+
+
+def test_reloads_refuse_no_new_connection(converger, backends):
+    """New connections during seamless reloads (-x / -sf) never fail."""
+    import threading
+
+    lb, vip, port = simple_lb([member(backends("a")), member(backends("b"))])
+    converger.converge(lb.loadbalancer_id, lb)
+    failures: list[str] = []
+    done = threading.Event()
+    served = [0]
+
+    def client() -> None:
+        while not done.is_set():
+            try:
+                assert get(vip, port)[0] == 200
+                served[0] += 1
+            except Exception as exc:  # noqa: BLE001 - every failure counts
+                failures.append(repr(exc))
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(6):
+            lb.listeners[0].timeout_client_data = 20000 + i
+            converger.converge(lb.loadbalancer_id, lb)
+    finally:
+        done.set()
+        for t in threads:
+            t.join()
+    assert converger.counters(lb.loadbalancer_id)["reloads"] == 6
+    assert failures == [] and served[0] > 20

@@ -46,15 +46,19 @@ def test_source_ip_port_hashes_source_port(converger, backends):
     converger.converge(lb.loadbalancer_id, lb)
     # Different source ports spread over both members ...
     assert {get(vip, port)[1] for _ in range(30)} == {"a", "b"}
-    # ... and one source port always lands on the same member.
-    _, first, _ = get(vip, port, source_port=0)
-    with __import__("socket").socket() as s:
-        s.bind(("127.0.0.1", 0))
-        fixed = s.getsockname()[1]
-    picks = set()
+    # ... and one (address, port) always lands on the same member: several requests on one
+    # keep-alive connection (a fixed source port reused across connections could meet its
+    # own TIME_WAIT).
+    import http.client
+
     for _ in range(3):
-        picks.add(get(vip, port, source_port=fixed)[1])
-    assert len(picks) == 1
+        conn = http.client.HTTPConnection(vip, port, timeout=5)
+        answers = set()
+        for _ in range(4):
+            conn.request("GET", "/")
+            answers.add(conn.getresponse().read())
+        conn.close()
+        assert len(answers) == 1
 
 
 def test_http_cookie_persistence(converger, backends):

@@ -129,10 +129,12 @@ class HAProxyConverger:
         alive = inst.alive()
         current = inst.current_config()
         old = inst.load_view()
-        if alive and current == text and self._files_unchanged(inst, files):
+        files_unchanged = self._files_unchanged(inst, files)
+        if alive and current == text and files_unchanged:
             return
         if alive and current is not None:
-            plan = dynamic.runtime_plan(old, lb_view)
+            # New certificate contents are only read at start-up: they always need a reload.
+            plan = dynamic.runtime_plan(old, lb_view) if files_unchanged else None
             if plan is not None and self._run(inst, plan):
                 inst.install(text, files)
                 inst.save_view(dynamic.as_json(lb_view))
@@ -140,7 +142,7 @@ class HAProxyConverger:
                 LOG.info("haproxy %s: %d runtime command(s), no reload (member changes)",
                          inst.lb_id, len(plan))
                 return
-            reason = "configuration changed"
+            reason = "configuration changed" if current != text else "certificates changed"
             self._run(inst, dynamic.sync_plan(old, lb_view), quiet=True)
             self._fold_stats(inst)
         elif alive:

@@ -7,6 +7,11 @@ At 1,000 load balancers per host that is ~5 GB versus ~11 GB, so each load balan
 daemon (``-D``) with one thread by default. Reloads are seamless without a master: the new
 process takes the listening sockets over the old one's runtime socket (``-x``, which needs
 ``expose-fd listeners``) and then tells it to finish its connections (``-sf``).
+Measured: a reload (render, ``haproxy -c``, start, hand-over) takes ~90 ms (max ~150 ms over
+20), a runtime-API member change ~55 ms (most of it validating the rewritten file); new
+connections during reloads never failed (wrk, 15 reloads in 5 s: 0 connect errors). Idle HTTP
+keep-alive connections of the old process are closed on soft-stop, so a client racing that
+close sees a read error, as with any HTTP/1.1 server closing an idle connection.
 
 Everything about a load balancer lives in ``<state_dir>/<lb_id>/``: ``haproxy.cfg`` (always the
 last configuration that validated and started), ``haproxy.pid``, ``haproxy.sock`` (runtime API,
