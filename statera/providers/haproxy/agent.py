@@ -10,7 +10,7 @@ import logging
 import threading
 
 from statera.agent.contract import AgentContext
-from statera.agent.reconcile import ReconcileLoop
+from statera.agent.reconcile import Converger, ReconcileLoop
 from statera.providers.haproxy.converger import HAProxyConverger
 
 LOG = logging.getLogger(__name__)
@@ -23,9 +23,10 @@ def run(exit_event: threading.Event, context: AgentContext | None = None) -> Non
         exit_event.wait()
         return
     converger = HAProxyConverger(context.settings, context.state_dir)
+    checked: Converger = converger  # mypy: the converger fulfils the loop's protocol
     tick = min(1.0, context.settings.haproxy.health_poll_interval,
                context.settings.haproxy.stats_interval)
     try:
-        ReconcileLoop(context, converger, tick_interval=tick).run(exit_event)
+        ReconcileLoop(context, checked, tick_interval=tick).run(exit_event)
     finally:
         converger.shutdown()
