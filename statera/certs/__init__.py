@@ -6,8 +6,10 @@ Barbican-style ``.../v1/containers/<uuid>``) into key material, validating uploa
 HTTP (the upload API is ``statera.api.certificates``) and writing PEM files for a data plane,
 which a provider agent does.
 
-Wiring: the API core builds ``LocalCertManager(db.session)``; code that fills octavia-lib
-models uses :func:`cert_loader` (ref -> container dict) and :func:`pem_loader` (ref -> PEM).
+Wiring: the API core builds ``LocalCertManager(db.session)`` and checks refs with
+``load(ref, project_id)`` (server certificates) and ``load_pem(ref, project_id)`` (CA bundles,
+CRLs); code that fills octavia-lib models uses :func:`cert_loader` (ref -> container dict or
+None) and :func:`pem_loader` (ref -> PEM or None).
 """
 
 from __future__ import annotations

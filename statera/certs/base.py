@@ -115,11 +115,12 @@ class CertManager(Protocol):
         ...
 
     def load(self, ref: str, project_id: str | None = None) -> TLSContainer:
-        """The bundle named by ``ref``; with ``project_id``, only if that project owns it."""
+        """The server certificate named by ``ref`` (it must include a private key); with
+        ``project_id``, only if that project owns it."""
         ...
 
     def load_pem(self, ref: str, project_id: str | None = None) -> str:
-        """Just the certificate field: the PEM of a CA bundle or CRL ref."""
+        """Just the certificate field: the PEM of a CA bundle or CRL ref (any stored ref)."""
         ...
 
     def delete(self, ref: str) -> None: ...

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from statera.certs.base import (
     CertificateNotFound,
+    InvalidCertificate,
     TLSContainer,
     cert_id_from_ref,
     ref_for,
@@ -68,27 +69,36 @@ class LocalCertManager:
         return self._save(project_id, name, parse_pkcs12(pkcs12, passphrase))
 
     def load(self, ref: str, project_id: str | None = None) -> TLSContainer:
-        cert_id = cert_id_from_ref(ref)
+        container = self.find(ref, project_id)
+        if container is None or container.private_key is None:
+            # A CA bundle or CRL is not a server certificate: HAProxy could not use it.
+            raise CertificateNotFound(ref)
+        return container
+
+    def load_pem(self, ref: str, project_id: str | None = None) -> str:
+        container = self.find(ref, project_id)
+        if container is None:
+            raise CertificateNotFound(ref)
+        return container.certificate
+
+    def find(self, ref: str, project_id: str | None = None) -> TLSContainer | None:
+        """Whatever ``ref`` names (with or without a key), or None if unknown or malformed."""
+        try:
+            cert_id = cert_id_from_ref(ref)
+        except CertificateNotFound:
+            return None
         with self._session() as session:
             row = session.get(Certificate, cert_id)
             if row is None or (project_id is not None and row.project_id != project_id):
-                raise CertificateNotFound(ref)
+                return None
             return TLSContainer(
                 id=row.id,
                 certificate=row.certificate,
                 private_key=row.private_key,
                 intermediates=split_pem_certificates(row.intermediates),
-                primary_cn=primary_cn_of_pem(row.certificate),
+                primary_cn=_primary_cn(row.certificate),
                 passphrase=row.passphrase,
             )
-
-    def load_pem(self, ref: str, project_id: str | None = None) -> str:
-        cert_id = cert_id_from_ref(ref)
-        with self._session() as session:
-            row = session.get(Certificate, cert_id)
-            if row is None or (project_id is not None and row.project_id != project_id):
-                raise CertificateNotFound(ref)
-            return row.certificate
 
     def delete(self, ref: str) -> None:
         cert_id = cert_id_from_ref(ref)
@@ -119,21 +129,42 @@ class LocalCertManager:
         return ref_for(row.id)
 
 
-def cert_loader(session_factory: SessionFactory) -> Callable[[str], dict[str, Any]]:
-    """``load(ref) -> dict`` for ``default_tls_container_data`` / ``sni_container_data`` /
-    ``tls_container_data``: ``{"certificate", "private_key", "intermediates", "primary_cn",
-    "passphrase", "id"}`` as octavia-lib providers expect. Raises CertificateNotFound."""
+def _primary_cn(pem: str) -> str | None:
+    # Rows are written by this manager, so this only guards rows put there by other means.
+    try:
+        return primary_cn_of_pem(pem)
+    except InvalidCertificate:
+        return None
+
+
+def cert_loader(session_factory: SessionFactory) -> Callable[[str], dict[str, Any] | None]:
+    """``load(ref) -> dict | None``: the octavia-lib container data for any stored ref.
+
+    The dict is ``{"certificate", "private_key", "intermediates", "primary_cn", "passphrase",
+    "id"}``, what providers expect in ``default_tls_container_data``, ``sni_container_data`` and
+    a pool's ``tls_container_data``. For a CA bundle or CRL ``private_key`` is None and
+    ``certificate`` is the PEM that ``client_ca_tls_container_data`` and friends carry, so one
+    loader serves every ``*_data`` field. An unknown or malformed ref gives None (the ref was
+    checked when the listener or pool was written; the certificate may be gone since).
+    Not project-scoped: the API checks ownership with ``CertManager.load(ref, project_id)``.
+    """
     manager = LocalCertManager(session_factory)
 
-    def load(ref: str) -> dict[str, Any]:
-        return manager.load(ref).to_dict()
+    def load(ref: str) -> dict[str, Any] | None:
+        container = manager.find(ref)
+        return container.to_dict() if container is not None else None
 
     return load
 
 
-def pem_loader(session_factory: SessionFactory) -> Callable[[str], str]:
-    """``load(ref) -> str`` for ``client_ca_tls_container_data``, ``client_crl_container_data``,
-    ``ca_tls_container_data`` and ``crl_container_data``: the PEM text of the CA bundle or CRL.
-    Raises CertificateNotFound."""
+def pem_loader(session_factory: SessionFactory) -> Callable[[str], str | None]:
+    """``load(ref) -> str | None``: just the PEM text of a CA bundle or CRL ref (the
+    ``certificate`` field), for ``client_ca_tls_container_data``, ``client_crl_container_data``,
+    ``ca_tls_container_data`` and ``crl_container_data``; None if unknown or malformed."""
     manager = LocalCertManager(session_factory)
-    return manager.load_pem
+
+    def load(ref: str) -> str | None:
+        container = manager.find(ref)
+        return container.certificate if container is not None else None
+
+    return load

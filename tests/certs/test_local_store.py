@@ -198,8 +198,12 @@ def test_ca_bundle_and_crl_without_keys(manager: LocalCertManager, pki: Pki) -> 
     ca_bundle = cert_pem(pki.ca) + cert_pem(pki.inter)
     ca_ref = manager.store("p", "client-ca", ca_bundle)
     assert manager.load_pem(ca_ref) == ca_bundle
-    assert manager.load(ca_ref).private_key is None
-    assert manager.load(ca_ref).primary_cn == "Statera Test Root CA"
+    found = manager.find(ca_ref)
+    assert found is not None and found.private_key is None
+    assert found.primary_cn == "Statera Test Root CA"
+    # Not a server certificate: the API's check of a default_tls_container_ref refuses it.
+    with pytest.raises(CertificateNotFound):
+        manager.load(ca_ref)
     crl = crl_pem(pki.ca_key, pki.ca, [pki.leaf.serial_number])
     crl_ref = manager.store("p", "crl", crl)
     assert manager.load_pem(crl_ref) == crl
@@ -222,13 +226,20 @@ def test_loaders_for_provider_models(db: Database, manager: LocalCertManager, pk
     ref = manager.store("p", "n", pki.leaf_pem, pki.leaf_key_pem, pki.chain_pem)
     ca_ref = manager.store("p", "ca", cert_pem(pki.ca))
     data = cert_loader(db.session)(ref)
+    assert data is not None
     assert set(data) == {"certificate", "private_key", "intermediates", "primary_cn",
                          "passphrase", "id"}
     assert data["primary_cn"] == "www.example.com"
     assert data["intermediates"] == [pki.chain_pem]
     assert pem_loader(db.session)(ca_ref) == cert_pem(pki.ca)
-    with pytest.raises(CertificateNotFound):
-        cert_loader(db.session)("statera://certificates/" + str(uuid.uuid4()))
+    # One loader serves the CA/CRL fields too: their PEM is the "certificate".
+    ca_data = cert_loader(db.session)(ca_ref)
+    assert ca_data is not None
+    assert (ca_data["certificate"], ca_data["private_key"]) == (cert_pem(pki.ca), None)
+    # A ref that is gone or malformed is None, as the provider-model builder expects.
+    for missing in ("statera://certificates/" + str(uuid.uuid4()), "garbage"):
+        assert cert_loader(db.session)(missing) is None
+        assert pem_loader(db.session)(missing) is None
 
 
 def test_nothing_secret_reaches_the_logs(
