@@ -233,7 +233,7 @@ class LocalNetworkDriver:
         owned_name = vip_port_name(lb_id)
         rows = session.scalars(
             select(VipPort).where(VipPort.device_id == lb_id, VipPort.ip_address != LOCK_ADDRESS)
-        )
+        ).all()
         for row in rows:
             if row.name == owned_name:
                 session.delete(row)

@@ -196,6 +196,21 @@ def test_release_frees_the_address(db: Database, driver: LocalNetworkDriver) -> 
     assert again.ip_address == "127.0.100.2"
 
 
+def test_release_frees_every_vip_of_the_load_balancer(
+    db: Database, driver: LocalNetworkDriver
+) -> None:
+    """Additional VIPs are further allocations for the same load balancer; one release frees
+    them all."""
+    owner = lb()
+    with db.session() as s:
+        driver.allocate_vip(s, lb_id=owner, project_id="p", subnet_id=LOOPBACK_SUBNET)
+        driver.allocate_vip(s, lb_id=owner, project_id="p", subnet_id=V6_SUBNET)
+    assert len(ports(db)) == 2
+    with db.session() as s:
+        driver.release_vip(s, owner)
+    assert ports(db) == []
+
+
 def test_allocation_rolls_back_with_the_callers_transaction(
     db: Database, driver: LocalNetworkDriver
 ) -> None:
