@@ -8,11 +8,13 @@ Every fixture stops what it starts.
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,9 +45,19 @@ def settings(tmp_path: Any) -> Settings:
     return make_settings(tmp_path)
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per session; each test gets a copy (migrating is the slow
+    part of a test's set-up)."""
+    path = tmp_path_factory.mktemp("template") / "statera.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def database(settings: Settings) -> Iterator[Database]:
-    upgrade(settings.database_url)
+def database(settings: Settings, migrated_template: Path) -> Iterator[Database]:
+    target = settings.database_url.removeprefix("sqlite:///")
+    shutil.copyfile(migrated_template, target)
     db = Database(settings.database_url)
     yield db
     db.dispose()
