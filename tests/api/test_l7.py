@@ -235,14 +235,14 @@ BAD_POLICIES: list[tuple[dict[str, Any], int, str]] = [
 ]
 
 
-@pytest.mark.parametrize("body,status,needle", BAD_POLICIES)
-def test_bad_policy_input_changes_nothing(api: Api, body: dict[str, Any], status: int,
-                                          needle: str) -> None:
+def test_bad_policy_input_changes_nothing(api: Api) -> None:
     lb = api.lb()
     lst = listener(api, lb["id"])
     gen = generation(api, lb["id"])
-    resp = api.post(P, json={"l7policy": {"listener_id": lst, **body}})
-    assert_fault(resp, status, needle)
+    for body, status, needle in BAD_POLICIES:
+        resp = api.post(P, json={"l7policy": {"listener_id": lst, **body}})
+        assert resp.status_code == status, (body, resp.text)
+        assert_fault(resp, status, needle)
     assert api.count(m.L7Policy) == 0
     assert generation(api, lb["id"]) == gen
 

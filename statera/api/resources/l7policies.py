@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +24,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from statera.api import schemas
+from statera.api import rules, schemas
 from statera.api.deps import Services, caller, services
 from statera.api.errors import ApiError, Forbidden, InvalidInput, NotFound
 from statera.api.listing import list_objects
@@ -43,17 +42,6 @@ REJECT, TO_URL, TO_POOL, PREFIX = (
     "REJECT", "REDIRECT_TO_URL", "REDIRECT_TO_POOL", "REDIRECT_PREFIX")
 REDIRECT_FIELDS = ("redirect_pool_id", "redirect_url", "redirect_prefix", "redirect_http_code")
 DEFAULT_REDIRECT_CODE = 302
-
-#: listener protocol -> pool protocols it can send traffic to (octavia.md §1.4 "Pools").
-POOL_PROTOCOLS: Mapping[str, frozenset[str]] = {
-    "TCP": frozenset({"HTTP", "HTTPS", "PROXY", "PROXYV2", "TCP"}),
-    "HTTP": frozenset({"HTTP", "PROXY", "PROXYV2"}),
-    "HTTPS": frozenset({"HTTPS", "PROXY", "PROXYV2", "TCP"}),
-    "TERMINATED_HTTPS": frozenset({"HTTP", "PROXY", "PROXYV2"}),
-    "UDP": frozenset({"UDP"}),
-    "SCTP": frozenset({"SCTP"}),
-    "PROMETHEUS": frozenset(),
-}
 
 # RFC 3986 characters only: no spaces, quotes, backslashes, control or non-ASCII characters,
 # so a redirect target can never split or extend a rendered `redirect location` line.
@@ -162,9 +150,7 @@ def check_redirect_pool(session: Session, lb: m.LoadBalancer, listener: m.Listen
     if pool is None or pool.load_balancer_id != lb.id:
         raise NotFound("Pool", pool_id)
     changes.ensure_mutable(pool, "Pool")
-    if pool.protocol not in POOL_PROTOCOLS.get(listener.protocol, frozenset()):
-        raise ApiError(f"The pool protocol '{pool.protocol}' is invalid while the listener "
-                       f"protocol is '{listener.protocol}'.")
+    rules.check_pool_protocol(listener.protocol, pool.protocol)
     return pool
 
 
