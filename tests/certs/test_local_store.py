@@ -78,8 +78,9 @@ def test_every_ref_form_names_the_same_certificate(manager: LocalCertManager, pk
 
 
 @pytest.mark.parametrize("ref", [
-    "", "garbage", "statera://certificates/not-a-uuid", "https://x/v1/orders/" + str(uuid.uuid4()),
-    "statera://certificates/" + str(uuid.uuid4()),  # well-formed, unknown
+    "", "garbage", "statera://certificates/not-a-uuid",
+    "https://x/v1/orders/0b7e1c9a-4f4e-4d7e-9a4a-7f2b3c4d5e6f",
+    "statera://certificates/0b7e1c9a-4f4e-4d7e-9a4a-7f2b3c4d5e6f",  # well-formed, unknown
 ])
 def test_unknown_or_malformed_refs(manager: LocalCertManager, ref: str) -> None:
     with pytest.raises(CertificateNotFound) as err:
