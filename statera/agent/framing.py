@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from typing import Any
 
 #: Digits allowed in the length line: 12 digits is ~1 TB, far beyond any real message, and
@@ -26,15 +27,29 @@ class FrameError(ValueError):
     """A request that does not follow the framing or is not a JSON object."""
 
 
-def read_frame(sock: socket.socket, max_bytes: int = MAX_BODY_BYTES) -> bytes:
+def read_frame(
+    sock: socket.socket, max_bytes: int = MAX_BODY_BYTES, timeout: float | None = None
+) -> bytes:
     """Read one frame's payload; ``FrameError`` on anything but a well-formed frame.
 
     The length line is read one byte at a time so that nothing beyond the newline is consumed
     before we know how much to read (the client sends the line in its own ``send``).
+    ``timeout`` bounds the whole request, not each read, so a client trickling one byte at a
+    time cannot hold the connection longer than a silent one.
     """
+    deadline = None if timeout is None else time.monotonic() + timeout
+
+    def arm() -> None:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            sock.settimeout(remaining)
+
     header = bytearray()
     try:
         while True:
+            arm()
             char = sock.recv(1)
             if not char:
                 raise FrameError(
@@ -62,6 +77,7 @@ def read_frame(sock: socket.socket, max_bytes: int = MAX_BODY_BYTES) -> bytes:
         view = memoryview(body)
         got = 0
         while got < size:
+            arm()
             n = sock.recv_into(view[got:], size - got)
             if n == 0:
                 raise FrameError(f"short body: connection closed after {got} of {size} bytes")
@@ -69,7 +85,8 @@ def read_frame(sock: socket.socket, max_bytes: int = MAX_BODY_BYTES) -> bytes:
         return bytes(body)
     except TimeoutError as exc:  # socket.timeout is TimeoutError since Python 3.10
         raise FrameError(
-            f"timed out waiting for the request (read so far: length line {bytes(header[:32])!r})"
+            f"timed out after {timeout} s waiting for the request "
+            f"(read so far: length line {bytes(header[:32])!r})"
         ) from exc
 
 

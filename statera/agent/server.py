@@ -56,7 +56,24 @@ class _Server(socketserver.ThreadingUnixStreamServer):
 
     def __init__(self, path: str, owner: AgentSocketServer) -> None:
         self.owner = owner
+        # At most this many requests in flight; beyond it the accept loop waits and the kernel
+        # queues connections in the backlog, so a stalled database cannot pile up threads.
+        self.slots = threading.BoundedSemaphore(owner.max_workers)
         super().__init__(path, _RequestHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.slots.acquire()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
 
 class _RequestHandler(socketserver.BaseRequestHandler):
@@ -65,9 +82,10 @@ class _RequestHandler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         owner = self.server.owner
         sock: socket.socket = self.request
-        sock.settimeout(owner.request_timeout)
         try:
-            request = decode_request(read_frame(sock, owner.max_request_bytes))
+            request = decode_request(
+                read_frame(sock, owner.max_request_bytes, timeout=owner.request_timeout)
+            )
         except FrameError as exc:
             LOG.warning("%s socket: malformed request: %s", owner.name, exc)
             self._reply(sock, owner.on_error(f"malformed request: {exc}"))
@@ -83,6 +101,8 @@ class _RequestHandler(socketserver.BaseRequestHandler):
         self._reply(sock, reply)
 
     def _reply(self, sock: socket.socket, reply: Reply) -> None:
+        # A client that does not read its reply gets the same bound as one that does not write.
+        sock.settimeout(self.server.owner.request_timeout)
         try:
             write_frame(sock, reply)
         except OSError as exc:  # the client went away; nothing left to tell it
@@ -101,6 +121,7 @@ class AgentSocketServer:
         on_error: ErrorReply = failure_reply,
         request_timeout: float = 5.0,
         max_request_bytes: int = 64 * 1024 * 1024,
+        max_workers: int = 256,
     ) -> None:
         self.name = name
         self.path = path
@@ -108,6 +129,7 @@ class AgentSocketServer:
         self.on_error = on_error
         self.request_timeout = request_timeout
         self.max_request_bytes = max_request_bytes
+        self.max_workers = max_workers
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._inode: int | None = None
@@ -166,6 +188,11 @@ def _remove_stale_socket(path: str) -> None:
     try:
         probe.settimeout(1.0)
         probe.connect(path)
+    except TimeoutError:
+        # Someone listens but its backlog is full: a live, busy agent.
+        raise FileExistsError(f"another driver agent is already serving {path}") from None
+    except FileNotFoundError:
+        return
     except OSError:
         os.unlink(path)  # nobody listens: a leftover from a crashed agent
         return

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +156,63 @@ def test_a_regular_file_in_the_way_is_not_deleted(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError, match="not a socket"):
         server.start()
     assert path.read_text() == "precious"
+
+
+def test_a_trickling_client_is_bounded_by_the_whole_request_timeout(tmp_path: Path) -> None:
+    server = AgentSocketServer("test", str(tmp_path / "s.sock"), lambda request: {},
+                               request_timeout=0.5)
+    server.start()
+    try:
+        slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        slow.settimeout(5)
+        slow.connect(server.path)
+        started = time.monotonic()
+        reply: dict[str, Any] | None = None
+        for byte in b"9999\n" + b"x" * 20:  # one byte every 0.1 s, never finishing
+            try:
+                slow.sendall(bytes([byte]))
+            except OSError:
+                break  # the server gave up and closed
+            time.sleep(0.1)
+        reply = read_reply(slow)
+        slow.close()
+        assert "timed out" in reply["fault_string"]
+        assert time.monotonic() - started < 3
+    finally:
+        server.stop()
+
+
+def test_requests_beyond_the_worker_cap_wait_in_the_backlog(tmp_path: Path) -> None:
+    in_flight = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def slow_handler(request: dict[str, Any]) -> dict[str, Any]:
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        time.sleep(0.05)
+        with lock:
+            in_flight -= 1
+        return {"n": request["n"]}
+
+    server = AgentSocketServer("test", str(tmp_path / "s.sock"), slow_handler, max_workers=3)
+    server.start()
+    replies: list[dict[str, Any]] = []
+
+    def client(n: int) -> None:
+        reply = raw_request(server.path, frame({"n": n}))
+        with lock:
+            replies.append(reply)
+
+    try:
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        server.stop()
+    assert sorted(r["n"] for r in replies) == list(range(20))
+    assert peak <= 3
