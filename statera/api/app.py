@@ -56,6 +56,8 @@ def version_document(request: Request) -> dict[str, Any]:
 
 
 JSON_ACCEPTS = ("application/json", "*/*", "application/*")
+NEUTRON_ON_V2 = tuple(f"/v2/{r}" for r in ("networks", "subnets", "ports", "qos/",
+                                          "security-groups"))
 
 
 async def _json_only(request: Request, call_next: Any) -> Any:
@@ -69,7 +71,10 @@ async def _json_only(request: Request, call_next: Any) -> Any:
             "request_id": None}]})
     path = request.scope["path"]
     if path.endswith(".json") and path != "/openapi.json":
-        request.scope["path"] = path[: -len(".json")]
+        path = request.scope["path"] = path[: -len(".json")]
+    if path.startswith(NEUTRON_ON_V2):
+        # The shared version document lets keystoneauth pick /v2 for the network service too.
+        request.scope["path"] = "/v2.0" + path[len("/v2"):]
     return await call_next(request)
 
 

@@ -96,9 +96,9 @@ def cli(server: Server) -> Callable[..., Any]:
     env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(server.clouds_yaml()),
            "OS_CLOUD": "statera"}
 
-    def run(*args: str, parse: bool = True) -> Any:
+    def run(*args: str, parse: bool = True, fmt: bool = True) -> Any:
         cmd = [str(VENV_BIN / "openstack"), *args]
-        if parse:
+        if parse and fmt:
             cmd += ["-f", "json"]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:

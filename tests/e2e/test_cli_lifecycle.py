@@ -36,7 +36,7 @@ def test_cli_full_lifecycle(cli: Any) -> None:
 
     cli("loadbalancer", "set", "--name", "cli-lb2", "cli-lb", "--wait", parse=False)
     assert cli("loadbalancer", "show", "cli-lb2")["name"] == "cli-lb2"
-    status = cli("loadbalancer", "status", "show", "cli-lb2")
+    status = cli("loadbalancer", "status", "show", "cli-lb2", fmt=False)  # prints JSON itself
     listener = status["loadbalancer"]["listeners"][0]
     assert listener["pools"][0]["members"][0]["provisioning_status"] == "ACTIVE"
     assert listener["pools"][0]["health_monitor"]["name"] == "cli-hm"
