@@ -18,6 +18,7 @@ from typing import Any
 from octavia_lib.api.drivers import driver_lib
 
 from bench.common import statera_server
+from statera.agent.client import StateraDriverLibrary
 
 SUBNET = "7b1c6e3a-1d5e-4f5e-9a57-3c1f00000002"
 
@@ -66,9 +67,17 @@ def main() -> None:
         lb_id = lb["loadbalancer"]["id"]
         listener_id = lb["loadbalancer"]["listeners"][0]["id"]
         run_dir = data / "run"
-        lib = driver_lib.DriverLibrary(status_socket=str(run_dir / "status.sock"),
-                                       stats_socket=str(run_dir / "stats.sock"),
-                                       get_socket=str(run_dir / "get.sock"))
+        sockets = {"status_socket": str(run_dir / "status.sock"),
+                   "stats_socket": str(run_dir / "stats.sock"),
+                   "get_socket": str(run_dir / "get.sock")}
+        for label, lib in (("octavia-lib DriverLibrary", driver_lib.DriverLibrary(**sockets)),
+                           ("StateraDriverLibrary", StateraDriverLibrary(**sockets))):
+            print(f"-- client: {label}")
+            measure(lib, lb_id, listener_id, args.seconds, args.clients)
+
+
+def measure(lib: Any, lb_id: str, listener_id: str, seconds: float, clients: int) -> None:
+    if True:
         counter = iter(range(10**9))
         calls: dict[str, Callable[[], Any]] = {
             "status update": lambda: lib.update_loadbalancer_status({"loadbalancers": [
@@ -79,10 +88,10 @@ def main() -> None:
             "get loadbalancer": lambda: lib.get_loadbalancer(lb_id),
         }
         for name, fn in calls.items():
-            serial, ref1, fail1 = run(fn, args.seconds, 1)
-            conc, ref2, fail2 = run(fn, args.seconds, args.clients)
+            serial, ref1, fail1 = run(fn, seconds, 1)
+            conc, ref2, fail2 = run(fn, seconds, clients)
             print(f"{name:18s} serial {serial:8.0f}/s (refused {ref1}, failed {fail1})   "
-                  f"{args.clients} clients {conc:8.0f}/s (refused {ref2}, failed {fail2})")
+                  f"{clients} clients {conc:8.0f}/s (refused {ref2}, failed {fail2})")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@ the whole graph as data models, so providers walk it one way (``pool.members[0].
 
 from __future__ import annotations
 
+import json
+import socket
+import time
 from typing import Any
 
 from octavia_lib.api.drivers import data_models as dm
@@ -44,6 +47,39 @@ def model_from_dict(model: type[Any], data: dict[str, Any]) -> Any:
 
 
 class StateraDriverLibrary(driver_lib.DriverLibrary):  # type: ignore[misc]
+    """DriverLibrary for Statera's own agents: same wire, faster reader, full-graph getters."""
+
+    def _recv(self, sock: socket.socket) -> Any:
+        """Read one reply frame with blocking reads.
+
+        octavia-lib's reader sleeps 10 ms after every byte of the length line and after every
+        chunk of the body, which caps one client at about 30 calls per second whatever the
+        agent does; the frame format is unchanged.
+        """
+        deadline = time.monotonic() + driver_lib.DRIVER_AGENT_TIMEOUT
+        buf = bytearray()
+        while b"\n" not in buf:
+            buf += self._chunk(sock, deadline)
+        head, _, body = bytes(buf).partition(b"\n")
+        size = int(head)
+        data = bytearray(body)
+        while len(data) < size:
+            data += self._chunk(sock, deadline)
+        return json.loads(bytes(data[:size]))
+
+    @staticmethod
+    def _chunk(sock: socket.socket, deadline: float) -> bytes:
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                chunk = None
+            if chunk:
+                return chunk
+            if chunk == b"" or time.monotonic() > deadline:
+                raise lib_exc.DriverAgentTimeout(
+                    fault_string="The driver agent closed the connection or did not answer.")
+
     def list_loadbalancer_ids(self, provider: str) -> list[str]:
         reply: dict[str, Any] = self._send(
             self.get_socket, {"object": "loadbalancer_ids", "provider": provider}

@@ -60,31 +60,58 @@ NEUTRON_ON_V2 = tuple(f"/v2/{r}" for r in ("networks", "subnets", "ports", "qos/
                                           "security-groups"))
 
 
-async def _json_only(request: Request, call_next: Any) -> Any:
-    """Octavia speaks JSON only: an incompatible Accept is a 406 in the API-WG error shape,
-    and a ``.json`` suffix on a path is accepted and ignored."""
-    accept = request.headers.get("accept")
-    if accept and not any(a in accept for a in JSON_ACCEPTS):
-        return JSONResponse(status_code=406, content={"errors": [{
-            "status": 406, "title": "Not Acceptable",
-            "detail": f"Only application/json is supported, not '{accept}'",
-            "request_id": None}]})
-    path = request.scope["path"]
-    if path.endswith(".json") and path != "/openapi.json":
-        path = request.scope["path"] = path[: -len(".json")]
-    if path.startswith(NEUTRON_ON_V2):
-        # The shared version document lets keystoneauth pick /v2 for the network service too.
-        request.scope["path"] = "/v2.0" + path[len("/v2"):]
-    return await call_next(request)
+class EdgeMiddleware:
+    """Plain ASGI middleware (no per-request task or body copy, unlike BaseHTTPMiddleware):
+
+    - Octavia speaks JSON only: an incompatible Accept is a 406 in the API-WG error shape;
+    - a ``.json`` suffix on a path is accepted and ignored;
+    - the shared version document lets keystoneauth pick /v2 for the network service too, so
+      Neutron paths under /v2 are served as /v2.0;
+    - one access-log line per request: method, path, status and duration.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        accept = _header(scope, b"accept")
+        if accept and not any(a in accept for a in JSON_ACCEPTS):
+            response = JSONResponse(status_code=406, content={"errors": [{
+                "status": 406, "title": "Not Acceptable",
+                "detail": f"Only application/json is supported, not '{accept}'",
+                "request_id": None}]})
+            await response(scope, receive, send)
+            return
+        path = scope["path"]
+        if path.endswith(".json") and path != "/openapi.json":
+            path = path[: -len(".json")]
+        if path.startswith(NEUTRON_ON_V2):
+            path = "/v2.0" + path[len("/v2"):]
+        if path != scope["path"]:
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+        started = time.perf_counter()
+        status = [0]
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            ACCESS.info("%s %s -> %s (%.1f ms)", scope["method"], scope["path"], status[0],
+                        (time.perf_counter() - started) * 1000)
 
 
-async def _access_log(request: Request, call_next: Any) -> Any:
-    """One line per request: what happened, to what, how it ended and how long it took."""
-    started = time.perf_counter()
-    response = await call_next(request)
-    ACCESS.info("%s %s -> %s (%.1f ms)", request.method, request.url.path,
-                response.status_code, (time.perf_counter() - started) * 1000)
-    return response
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def create_app(services: Services) -> FastAPI:
@@ -92,8 +119,7 @@ def create_app(services: Services) -> FastAPI:
                   openapi_url="/openapi.json")
     app.state.services = services
     install_handlers(app)
-    app.middleware("http")(_json_only)
-    app.middleware("http")(_access_log)
+    app.add_middleware(EdgeMiddleware)
 
     @app.get("/", include_in_schema=False)
     def root(request: Request) -> JSONResponse:

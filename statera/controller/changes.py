@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from statera.api.errors import Conflict
+from statera.api.errors import Conflict, NotFound
 from statera.db.models import LoadBalancer, utcnow
 
 DELETING = {"PENDING_DELETE", "DELETED"}
@@ -24,7 +24,9 @@ def lock_loadbalancer(session: Session, lb_id: str) -> LoadBalancer:
     """Row-lock the load balancer and open a new desired generation (409 if it is going away)."""
     lb = session.scalars(
         select(LoadBalancer).where(LoadBalancer.id == lb_id).with_for_update()
-    ).one()
+    ).first()
+    if lb is None:
+        raise NotFound("Load Balancer", lb_id)
     if lb.provisioning_status in DELETING:
         raise Conflict(f"Invalid state {lb.provisioning_status} of loadbalancer resource {lb_id}")
     lb.desired_generation += 1

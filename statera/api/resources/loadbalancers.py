@@ -358,6 +358,7 @@ def _build_graph(session: Session, svc: Services, lb: m.LoadBalancer,
     from statera.api.resources.l7policies import build_l7policy
     from statera.api.resources.listeners import build_listener
     from statera.api.resources.pools import build_pool
+    from statera.api.rules import check_pool_protocol
 
     by_name: dict[str, m.Pool] = {}
     for pbody in body.pools or []:
@@ -370,6 +371,7 @@ def _build_graph(session: Session, svc: Services, lb: m.LoadBalancer,
         listener = build_listener(session, svc, lb, plain, project)
         if default_pool is not None:
             pool = _graph_pool(session, svc, lb, default_pool, project, by_name)
+            check_pool_protocol(listener.protocol, pool.protocol)
             listener.default_pool_id = pool.id
         for polbody in policies:
             if polbody.redirect_pool is not None:
