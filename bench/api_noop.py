@@ -12,6 +12,8 @@ Usage: .venv/bin/python -m bench.api_noop [--n 200]
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import time
 from typing import Any
 
@@ -32,6 +34,24 @@ GRAPH = {
         },
     }],
 }
+
+
+def _raw_create_get(url: str, n: int) -> list[float]:
+    """The same create+get over one keep-alive connection, without the SDK's own overhead."""
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port))
+    body = json.dumps({"loadbalancer": {"vip_subnet_id": SUBNET}})
+    headers = {"Content-Type": "application/json"}
+    samples: list[float] = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        conn.request("POST", "/v2/lbaas/loadbalancers", body, headers)
+        lb_id = json.loads(conn.getresponse().read())["loadbalancer"]["id"]
+        conn.request("GET", f"/v2/lbaas/loadbalancers/{lb_id}")
+        conn.getresponse().read()
+        samples.append(time.perf_counter() - t0)
+    conn.close()
+    return samples
 
 
 def main() -> None:
@@ -55,6 +75,8 @@ def main() -> None:
             session.get_load_balancer(lb.id)
             create_get.append(time.perf_counter() - t0)
 
+        raw_create_get = _raw_create_get(url, args.n)
+
         to_active: list[float] = []
         for _ in range(args.n):
             t0 = time.perf_counter()
@@ -77,7 +99,9 @@ def main() -> None:
             count = len(http.get(f"{base}/loadbalancers").json()["loadbalancers"])
             listing.append(time.perf_counter() - t0)
 
-    print(f"create+get LB (n={args.n}):            {fmt_ms(percentiles(create_get))}")
+    print(f"create+get LB, openstacksdk (n={args.n}):   {fmt_ms(percentiles(create_get))}")
+    print(f"create+get LB, raw HTTP keep-alive (n={args.n}): "
+          f"{fmt_ms(percentiles(raw_create_get))}")
     print(f"create->ACTIVE full LB graph (n={args.n}): {fmt_ms(percentiles(to_active))}")
     print(f"list {count} LBs (n=20):              {fmt_ms(percentiles(listing))}")
 
