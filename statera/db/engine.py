@@ -41,8 +41,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def _sqlite_begin_immediate(conn: Any) -> None:
     # Take the write lock at the start of a transaction: read-then-write transactions (the
     # API's checks, the driver agent's updates) then serialise instead of failing with
-    # "database is locked" on upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # "database is locked" on upgrade. Read-only sessions take no lock (WAL readers never
+    # block or wait for the writer).
+    if conn.get_execution_options().get("statera_readonly"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -52,11 +56,19 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_factory = sessionmaker(
+            self.engine.execution_options(statera_readonly=True), expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error."""
         with self._factory() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for reads only (GETs): on SQLite it does not take the write lock."""
+        with self._read_factory() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

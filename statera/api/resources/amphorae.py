@@ -63,7 +63,7 @@ def _live_lb(session: Session, amphora: m.Amphora) -> m.LoadBalancer | None:
 def list_amphorae(request: Request, svc: Services = Depends(services),
                   ident: Identity = Depends(caller)) -> dict[str, Any]:
     authorize(ident, POLICY_TYPE, "get_all")
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         return list_objects(session, request, _SPEC, select(m.Amphora),
                             max_limit=svc.settings.api.pagination_max_limit,
                             base_uri=svc.settings.api.api_base_uri)
@@ -73,7 +73,7 @@ def list_amphorae(request: Request, svc: Services = Depends(services),
 def show_amphora(amphora_id: str, request: Request, svc: Services = Depends(services),
                  ident: Identity = Depends(caller)) -> dict[str, Any]:
     authorize(ident, POLICY_TYPE, "get_one")
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         return {SINGLE: prune(views.amphora(_amphora(session, amphora_id)), fields_of(request))}
 
 
@@ -81,7 +81,7 @@ def show_amphora(amphora_id: str, request: Request, svc: Services = Depends(serv
 def amphora_stats(amphora_id: str, svc: Services = Depends(services),
                   ident: Identity = Depends(caller)) -> dict[str, Any]:
     authorize(ident, POLICY_TYPE, "get_stats")
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         amphora = _amphora(session, amphora_id)
         rows = session.scalars(
             select(m.ListenerStatistics)

@@ -49,7 +49,7 @@ def _in_use(session: Any, profile_id: str) -> None:
 def list_az_profiles(request: Request, svc: Services = Depends(services),
                      ident: Identity = Depends(caller)) -> dict[str, Any]:
     authorize(ident, POLICY_TYPE, "get_all")
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         result: dict[str, Any] = list_rows(session, request, svc, _SPEC)
         return result
 
@@ -58,7 +58,7 @@ def list_az_profiles(request: Request, svc: Services = Depends(services),
 def show_az_profile(profile_id: str, request: Request, svc: Services = Depends(services),
                     ident: Identity = Depends(caller)) -> dict[str, Any]:
     authorize(ident, POLICY_TYPE, "get_one")
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         row = get_or_404(session, m.AvailabilityZoneProfile, profile_id, LABEL)
         return {SINGLE: show(request, views.availability_zone_profile(row))}
 

@@ -41,7 +41,7 @@ _SPEC = simple_spec(m.AvailabilityZone, PLURAL, "availability_zones_links",
 def list_azs(request: Request, svc: Services = Depends(services),
              ident: Identity = Depends(caller)) -> dict[str, Any]:
     authorize(ident, POLICY_TYPE, "get_all")
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         result: dict[str, Any] = list_rows(session, request, svc, _SPEC)
         return result
 
@@ -50,7 +50,7 @@ def list_azs(request: Request, svc: Services = Depends(services),
 def show_az(name: str, request: Request, svc: Services = Depends(services),
             ident: Identity = Depends(caller)) -> dict[str, Any]:
     authorize(ident, POLICY_TYPE, "get_one")
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         row = get_or_404(session, m.AvailabilityZone, name, LABEL)
         return {SINGLE: show(request, views.availability_zone(row))}
 

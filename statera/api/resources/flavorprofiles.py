@@ -104,7 +104,7 @@ _SPEC = simple_spec(m.FlavorProfile, PLURAL, LINKS, views.flavorprofile,
 def list_flavorprofiles(request: Request, svc: Services = Depends(services),
                         ident: Identity = Depends(caller)) -> dict[str, Any]:
     authorize(ident, POLICY_TYPE, "get_all")
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         result: dict[str, Any] = list_rows(session, request, svc, _SPEC)
         return result
 
@@ -113,7 +113,7 @@ def list_flavorprofiles(request: Request, svc: Services = Depends(services),
 def show_flavorprofile(profile_id: str, request: Request, svc: Services = Depends(services),
                        ident: Identity = Depends(caller)) -> dict[str, Any]:
     authorize(ident, POLICY_TYPE, "get_one")
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         row = get_or_404(session, m.FlavorProfile, profile_id, "Flavor profile")
         return {SINGLE: show(request, views.flavorprofile(row))}
 

@@ -46,7 +46,7 @@ def _name_taken(session: Any, name: str) -> None:
 def list_flavors(request: Request, svc: Services = Depends(services),
                  ident: Identity = Depends(caller)) -> dict[str, Any]:
     authorize(ident, POLICY_TYPE, "get_all")
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         result: dict[str, Any] = list_rows(session, request, svc, _SPEC)
         return result
 
@@ -55,7 +55,7 @@ def list_flavors(request: Request, svc: Services = Depends(services),
 def show_flavor(flavor_id: str, request: Request, svc: Services = Depends(services),
                 ident: Identity = Depends(caller)) -> dict[str, Any]:
     authorize(ident, POLICY_TYPE, "get_one")
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         row = get_or_404(session, m.Flavor, flavor_id, "Flavor")
         return {SINGLE: show(request, views.flavor(row))}
 

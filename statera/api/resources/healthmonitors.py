@@ -79,7 +79,7 @@ def list_healthmonitors(request: Request, svc: Services = Depends(services),
     authorize(ident, "healthmonitor", "get_all")
     spec = common.list_spec(m.HealthMonitor, PLURAL)
     stmt = common.scoped(select(m.HealthMonitor), m.HealthMonitor, ident)
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         return list_objects(session, request, spec, stmt,
                             max_limit=svc.settings.api.pagination_max_limit,
                             base_uri=svc.settings.api.api_base_uri)
@@ -88,7 +88,7 @@ def list_healthmonitors(request: Request, svc: Services = Depends(services),
 @router.get("/healthmonitors/{hm_id}")
 def show_healthmonitor(hm_id: str, request: Request, svc: Services = Depends(services),
                        ident: Identity = Depends(caller)) -> dict[str, Any]:
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         row = common.fetch_authorized(session, m.HealthMonitor, hm_id, ident, "get_one")
         return {SINGLE: common.render_one(session, request, row)}
 

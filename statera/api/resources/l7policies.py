@@ -250,14 +250,14 @@ def list_l7policies(request: Request, svc: Services = Depends(services),
     stmt = select(m.L7Policy)
     if project is not None:
         stmt = stmt.where(m.L7Policy.project_id == project)
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         return listed(session, request, svc, common.list_spec(m.L7Policy, PLURAL), stmt)
 
 
 @router.get("/l7policies/{l7policy_id}")
 def show_l7policy(l7policy_id: str, request: Request, svc: Services = Depends(services),
                   ident: Identity = Depends(caller)) -> dict[str, Any]:
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         policy = common.fetch_authorized(session, m.L7Policy, l7policy_id, ident, "get_one")
         return {SINGLE: common.render_one(session, request, policy)}
 

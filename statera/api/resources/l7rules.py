@@ -147,7 +147,7 @@ def _rule(session: Session, policy: m.L7Policy, l7rule_id: str) -> m.L7Rule:
 @router.get("/l7policies/{l7policy_id}/rules")
 def list_l7rules(l7policy_id: str, request: Request, svc: Services = Depends(services),
                  ident: Identity = Depends(caller)) -> dict[str, Any]:
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         policy = _policy(session, l7policy_id)
         authorize(ident, POLICY_TYPE, "get_all", policy.project_id)
         stmt = select(m.L7Rule).where(m.L7Rule.l7policy_id == policy.id)
@@ -158,7 +158,7 @@ def list_l7rules(l7policy_id: str, request: Request, svc: Services = Depends(ser
 def show_l7rule(l7policy_id: str, l7rule_id: str, request: Request,
                 svc: Services = Depends(services),
                 ident: Identity = Depends(caller)) -> dict[str, Any]:
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         rule = _rule(session, _policy(session, l7policy_id), l7rule_id)
         authorize(ident, POLICY_TYPE, "get_one", rule.project_id)
         return {SINGLE: common.render_one(session, request, rule)}

@@ -124,7 +124,7 @@ def list_listeners(request: Request, svc: Services = Depends(services),
     spec = common.list_spec(m.Listener, PLURAL)
     stmt = common.scoped(select(m.Listener), m.Listener, ident).options(
         selectinload(m.Listener.l7policies))
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         return list_objects(session, request, spec, stmt,
                             max_limit=svc.settings.api.pagination_max_limit,
                             base_uri=svc.settings.api.api_base_uri)
@@ -133,7 +133,7 @@ def list_listeners(request: Request, svc: Services = Depends(services),
 @router.get("/listeners/{listener_id}")
 def show_listener(listener_id: str, request: Request, svc: Services = Depends(services),
                   ident: Identity = Depends(caller)) -> dict[str, Any]:
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         row = common.fetch_authorized(session, m.Listener, listener_id, ident, "get_one")
         return {SINGLE: common.render_one(session, request, row)}
 
@@ -143,7 +143,7 @@ def listener_stats(listener_id: str, svc: Services = Depends(services),
                    ident: Identity = Depends(caller)) -> dict[str, Any]:
     from statera.api.resources.loadbalancers import listener_stats as summed
 
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         row = common.fetch(session, m.Listener, listener_id)
         authorize(ident, "listener", "get_stats", row.project_id)
         return {"stats": summed(session, [row.id])}

@@ -37,7 +37,7 @@ def list_loadbalancers(request: Request, svc: Services = Depends(services),
     stmt = select(m.LoadBalancer).where(m.LoadBalancer.provisioning_status != "DELETED")
     stmt = common.scoped(stmt, m.LoadBalancer, ident).options(
         selectinload(m.LoadBalancer.listeners), selectinload(m.LoadBalancer.pools))
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         return list_objects(session, request, spec, stmt,
                             max_limit=svc.settings.api.pagination_max_limit,
                             base_uri=svc.settings.api.api_base_uri)
@@ -46,7 +46,7 @@ def list_loadbalancers(request: Request, svc: Services = Depends(services),
 @router.get("/loadbalancers/{lb_id}")
 def show_loadbalancer(lb_id: str, request: Request, svc: Services = Depends(services),
                       ident: Identity = Depends(caller)) -> dict[str, Any]:
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         lb = common.fetch_authorized(session, m.LoadBalancer, lb_id, ident, "get_one")
         return {SINGLE: common.render_one(session, request, lb)}
 
@@ -114,7 +114,7 @@ def delete_loadbalancer(lb_id: str, cascade: str = "false",
 @router.get("/loadbalancers/{lb_id}/statuses")
 def status_tree(lb_id: str, svc: Services = Depends(services),
                 ident: Identity = Depends(caller)) -> dict[str, Any]:
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         lb = common.fetch(session, m.LoadBalancer, lb_id)
         authorize(ident, "loadbalancer", "get_status", lb.project_id)
         return {"statuses": {"loadbalancer": _status_tree(lb)}}
@@ -123,7 +123,7 @@ def status_tree(lb_id: str, svc: Services = Depends(services),
 @router.get("/loadbalancers/{lb_id}/stats")
 def lb_stats(lb_id: str, svc: Services = Depends(services),
              ident: Identity = Depends(caller)) -> dict[str, Any]:
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         lb = common.fetch(session, m.LoadBalancer, lb_id)
         authorize(ident, "loadbalancer", "get_stats", lb.project_id)
         return {"stats": listener_stats(session, [lst.id for lst in lb.listeners])}

@@ -139,7 +139,7 @@ def _member(session: Session, pool_id: str, member_id: str) -> m.Member:
 def list_members(pool_id: str, request: Request, svc: Services = Depends(services),
                  ident: Identity = Depends(caller)) -> dict[str, Any]:
     spec = common.list_spec(m.Member, PLURAL)
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         pool = _parent(session, pool_id)
         authorize(ident, "member", "get_all", pool.project_id)
         stmt = common.scoped(select(m.Member).where(m.Member.pool_id == pool_id), m.Member,
@@ -153,7 +153,7 @@ def list_members(pool_id: str, request: Request, svc: Services = Depends(service
 def show_member(pool_id: str, member_id: str, request: Request,
                 svc: Services = Depends(services),
                 ident: Identity = Depends(caller)) -> dict[str, Any]:
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         row = _member(session, pool_id, member_id)
         authorize(ident, "member", "get_one", row.project_id)
         return {SINGLE: common.render_one(session, request, row)}

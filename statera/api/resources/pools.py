@@ -149,7 +149,7 @@ def list_pools(request: Request, svc: Services = Depends(services),
     authorize(ident, "pool", "get_all")
     spec = common.list_spec(m.Pool, PLURAL)
     stmt = common.scoped(select(m.Pool), m.Pool, ident).options(*_list_options())
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         return list_objects(session, request, spec, stmt,
                             max_limit=svc.settings.api.pagination_max_limit,
                             base_uri=svc.settings.api.api_base_uri)
@@ -158,7 +158,7 @@ def list_pools(request: Request, svc: Services = Depends(services),
 @router.get("/pools/{pool_id}")
 def show_pool(pool_id: str, request: Request, svc: Services = Depends(services),
               ident: Identity = Depends(caller)) -> dict[str, Any]:
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         row = common.fetch_authorized(session, m.Pool, pool_id, ident, "get_one")
         return {SINGLE: common.render_one(session, request, row)}
 

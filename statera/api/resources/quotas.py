@@ -86,7 +86,7 @@ def list_quotas(request: Request, svc: Services = Depends(services),
     stmt = select(m.Quota)
     if project is not None:
         stmt = stmt.where(m.Quota.project_id == project)
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         return list_objects(session, request, _SPEC, stmt,
                             max_limit=svc.settings.api.pagination_max_limit,
                             base_uri=svc.settings.api.api_base_uri)
@@ -106,7 +106,7 @@ def show_quota(project_id: str, svc: Services = Depends(services),
                ident: Identity = Depends(caller)) -> dict[str, Any]:
     _check_project(project_id)
     authorize(ident, POLICY_TYPE, "get_one", project_id)
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         row = session.get(m.Quota, project_id)
         return {SINGLE: render(project_id, effective(svc.settings, row))}
 
