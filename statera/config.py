@@ -196,14 +196,13 @@ def sample_config() -> str:
     """Render a commented TOML sample of every option with its default."""
     lines: list[str] = ["# Statera configuration (TOML). Every option may also be set from the",
                         "# environment as STATERA_<SECTION>__<OPTION>.", ""]
-    defaults = Settings.model_construct()
     for name, field in Settings.model_fields.items():
         value = getattr(Settings(), name)
         if isinstance(value, BaseModel):
             continue
         lines.append(f"# {field.description or ''}")
         lines.append(f"{name} = {_toml(value)}")
-    for name, field in Settings.model_fields.items():
+    for name in Settings.model_fields:
         value = getattr(Settings(), name)
         if not isinstance(value, BaseModel):
             continue
@@ -217,7 +216,6 @@ def sample_config() -> str:
                 lines.append(f"# {opt} = {_toml([v.model_dump() for v in optval])}")
             else:
                 lines.append(f"# {opt} = {_toml(optval)}")
-    del defaults
     return "\n".join(lines) + "\n"
 
 

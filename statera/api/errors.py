@@ -18,6 +18,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 LOG = logging.getLogger(__name__)
 
 
+POLICY_DENIED = "Policy does not allow this request to be performed."
+
+
 class ApiError(Exception):
     status = 400
 
@@ -47,7 +50,7 @@ class Conflict(ApiError):
 class Forbidden(ApiError):
     status = 403
 
-    def __init__(self, message: str = "Policy does not allow this request to be performed.") -> None:
+    def __init__(self, message: str = POLICY_DENIED) -> None:
         super().__init__(message)
 
 

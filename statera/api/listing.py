@@ -3,13 +3,14 @@ sorting, marker pagination with links, and ``fields`` selection (octavia.md §1.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
-from sqlalchemy import Boolean, Integer, Select, and_, exists, false, or_, select
+from sqlalchemy import Boolean, DateTime, Float, Integer, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from statera.api.errors import ApiError, PecanError
@@ -124,7 +125,7 @@ def _sort_keys(request: Request) -> list[tuple[str, str]]:
         dirs = [d.strip() for d in params.get("sort_dir", "").split(",") if d.strip()]
         keys = [(n, dirs[i] if i < len(dirs) else (dirs[-1] if dirs else "asc"))
                 for i, n in enumerate(names)]
-    for name, direction in keys:
+    for _name, direction in keys:
         if direction not in ("asc", "desc"):
             raise PecanError(400, "Bad Request", f"Invalid sort direction '{direction}'")
     return keys
@@ -159,16 +160,19 @@ def list_objects(
     """Run the list query and build Octavia's ``{plural: [...], links_key: [...]}`` body."""
     stmt = apply_filters(stmt, spec, request)
     sort = _sort_keys(request)
-    order: list[tuple[InstrumentedAttribute[Any], str]] = []
+    order: list[tuple[Any, str]] = []
+    used: list[Any] = []
     for name, direction in sort:
         column = spec.columns.get(name)
         if column is None:
             raise PecanError(400, "Bad Request", f"Invalid sort key '{name}'")
-        order.append((column, direction))
+        used.append(column)
+        order.append((_sort_expr(column), direction))
     for tie in ("created_at", spec.id_column):
         col = getattr(spec.model, tie, None)
-        if col is not None and all(c is not col for c, _ in order):
-            order.append((col, "asc"))
+        if col is not None and all(c is not col for c in used):
+            used.append(col)
+            order.append((_sort_expr(col), "asc"))
     reverse = request.query_params.get("page_reverse") == "True"
     marker = request.query_params.get("marker")
     if marker:
@@ -191,33 +195,45 @@ def list_objects(
     return body
 
 
+def _sort_expr(column: InstrumentedAttribute[Any]) -> Any:
+    """The column with NULL replaced by the type's lowest value.
+
+    Databases disagree on where NULL sorts (first on SQLite and MariaDB, last on PostgreSQL)
+    and comparisons with NULL are never true, so keyset pagination works on this expression.
+    """
+    col = column.property.columns[0]
+    if not col.nullable:
+        return column
+    col_type = col.type
+    if isinstance(col_type, Boolean):
+        low: Any = False
+    elif isinstance(col_type, Integer):
+        low = -(2**31)
+    elif isinstance(col_type, Float):
+        low = -1.0e300
+    elif isinstance(col_type, DateTime):
+        low = dt.datetime(1970, 1, 1)
+    else:
+        low = ""
+    return func.coalesce(column, low)
+
+
 def _after_marker(
     session: Session,
     spec: ListSpec,
-    order: list[tuple[InstrumentedAttribute[Any], str]],
+    order: list[tuple[Any, str]],
     marker: str,
     reverse: bool,
 ) -> Any:
     id_col = getattr(spec.model, spec.id_column)
-    row = session.execute(
-        select(*[c for c, _ in order]).where(id_col == marker)
-    ).first()
+    row = session.execute(select(*[c for c, _ in order]).where(id_col == marker)).first()
     if row is None:
         raise ApiError(f"Marker {marker} could not be found.")
     clauses = []
     for i, (column, direction) in enumerate(order):
-        value = row[i]
         forward = (direction == "asc") != reverse
-        prefix = [
-            (c == row[j]) if row[j] is not None else c.is_(None) for j, (c, _) in enumerate(order[:i])
-        ]
-        if value is None:
-            # NULL sorts first ascending on SQLite/MariaDB; approximate with "is not null".
-            step = column.is_not(None) if forward else false()
-        else:
-            step = (column > value) if forward else (column < value)
-            if forward is False:
-                step = or_(step, column.is_(None))
+        prefix = [c == row[j] for j, (c, _) in enumerate(order[:i])]
+        step = (column > row[i]) if forward else (column < row[i])
         clauses.append(and_(*prefix, step))
     return or_(*clauses)
 
@@ -241,7 +257,8 @@ def _links(
             params[key] = request.query_params[key]
     links: list[dict[str, str]] = []
     if marker and rows:
-        q = urlencode({**params, "marker": getattr(rows[0], spec.id_column), "page_reverse": "True"})
+        first = getattr(rows[0], spec.id_column)
+        q = urlencode({**params, "marker": first, "page_reverse": "True"})
         links.append({"rel": "previous", "href": f"{base}?{q}"})
     if limit is not None and rows and len(rows) >= limit:
         q = urlencode({**params, "marker": getattr(rows[-1], spec.id_column)})

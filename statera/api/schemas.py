@@ -76,6 +76,15 @@ RedirectCode = Literal[301, 302, 303, 307, 308]
 QuotaValue = Annotated[int, Field(ge=-1, le=2000000000)]
 
 
+def _http_version(value: float) -> float:
+    if value not in (1.0, 1.1):
+        raise ValueError("Value should be one of: 1.0, 1.1")
+    return value
+
+
+HttpVersion = Annotated[float, AfterValidator(_http_version)]
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -135,7 +144,7 @@ class HealthMonitorFields(Body):
     http_method: HttpMethod | None = None
     url_path: Annotated[str, Field(max_length=2048)] | None = None
     expected_codes: Annotated[str, Field(max_length=64)] | None = None
-    http_version: Literal[1.0, 1.1] | None = None
+    http_version: HttpVersion | None = None
     domain_name: Annotated[str, Field(min_length=1, max_length=255)] | None = None
     tags: Tags | None = None
 

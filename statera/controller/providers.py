@@ -23,7 +23,9 @@ class ProviderError(ApiError):
 
 @lru_cache(maxsize=32)
 def _driver_class(name: str) -> Any:
-    mgr = stevedore_driver.DriverManager(namespace=DRIVER_GROUP, name=name, invoke_on_load=False)
+    mgr: Any = stevedore_driver.DriverManager(
+        namespace=DRIVER_GROUP, name=name, invoke_on_load=False
+    )
     return mgr.driver
 
 
