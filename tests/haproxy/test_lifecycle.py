@@ -10,6 +10,7 @@ import socket
 import pytest
 from octavia_lib.api.drivers import data_models as dm
 
+from statera.providers.haproxy.converger import HUNG_POLLS, amphora_id
 from tests.haproxy.helpers import (
     Recorder,
     free_vip,
@@ -40,7 +41,8 @@ def test_stopped_backend_reports_member_error_pool_degraded(converger, backends)
                                                               expected_codes="200"))
     p = lb.pools[0]
     report = converger.converge(lb.loadbalancer_id, lb)
-    operating = {r["id"]: r["operating_status"] for k in report for r in report[k]}
+    operating = {r["id"]: r["operating_status"] for k in report for r in report[k]
+                 if "operating_status" in r}
     assert operating[ma.member_id] == "ONLINE" and operating[lb.loadbalancer_id] == "ONLINE"
     rec = Recorder()
     tick(converger, rec)
@@ -69,7 +71,8 @@ def test_operating_status_without_monitor_and_when_disabled(converger, backends)
     mc = member(b, weight=0)
     lb, vip, port = simple_lb([ma, mb, mc])
     report = converger.converge(lb.loadbalancer_id, lb)
-    operating = {r["id"]: r["operating_status"] for k in report for r in report[k]}
+    operating = {r["id"]: r["operating_status"] for k in report for r in report[k]
+                 if "operating_status" in r}
     assert operating[ma.member_id] == "NO_MONITOR"
     assert operating[mb.member_id] == "OFFLINE"
     assert operating[mc.member_id] == "DRAINING"
@@ -138,6 +141,43 @@ def test_killed_haproxy_is_restarted_by_tick(converger, backends):
     assert inst.alive() and inst.pid() != pid
     assert converger.counters(lb.loadbalancer_id)["restarts"] == 1
     assert get(vip, port)[1] == "a"
+
+
+def test_amphora_records_follow_the_process(converger, backends):
+    lb, vip, port = simple_lb([member(backends("a"))])
+    report = converger.converge(lb.loadbalancer_id, lb)
+    inst = converger.instance(lb.loadbalancer_id)
+    pid = inst.pid()
+    [amphora] = report["amphorae"]
+    assert amphora == {"id": amphora_id(lb.loadbalancer_id), "loadbalancer_id": lb.loadbalancer_id,
+                       "status": "ALLOCATED", "compute_id": str(pid), "compute_flavor": "haproxy",
+                       "role": "STANDALONE", "lb_network_ip": vip}
+    rec = Recorder()
+    tick(converger, rec)
+    assert rec.statuses == []  # same process: nothing to re-send
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not inst.alive())
+    tick(converger, rec)
+    [restarted] = rec.statuses[-1]["amphorae"]
+    assert restarted["id"] == amphora["id"] and restarted["compute_id"] == str(inst.pid())
+
+
+def test_hung_haproxy_is_rebuilt_by_converge_and_by_tick(converger, backends):
+    lb, vip, port = simple_lb([member(backends("a"))])
+    converger.converge(lb.loadbalancer_id, lb)
+    inst = converger.instance(lb.loadbalancer_id)
+    for rebuild in ("converge", "tick"):
+        pid = inst.pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)  # alive, holding the VIP, answering nothing
+        if rebuild == "converge":  # what a failover or a resync does
+            converger.converge(lb.loadbalancer_id, lb)
+        else:
+            for _ in range(HUNG_POLLS):
+                tick(converger, Recorder())
+        assert inst.pid() not in (None, pid)
+        assert get(vip, port)[1] == "a"
+    assert converger.counters(lb.loadbalancer_id)["restarts"] == 2
 
 
 def raw_request(vip: str, port: int, path: str) -> tuple[int, int]:

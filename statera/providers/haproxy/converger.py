@@ -15,6 +15,7 @@ import logging
 import resource
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -60,6 +61,32 @@ def failed_report(lb: dm.LoadBalancer) -> StatusReport:
     return report
 
 
+#: Seconds a health poll waits for a process's runtime API, and how many silent polls in a
+#: row make a live process count as hung (it is then killed and started again).
+POLL_TIMEOUT = 1.0
+HUNG_POLLS = 3
+
+#: Namespace of the amphora ids: one stable id per load balancer, across restarts of anything.
+AMPHORA_NAMESPACE = uuid.UUID("5d0f4c3e-6b1a-4f0e-9c59-8f3f2f6a7a01")
+
+
+def amphora_id(lb_id: str) -> str:
+    """The id under which the process of load balancer ``lb_id`` shows in the amphora API."""
+    return str(uuid.uuid5(AMPHORA_NAMESPACE, lb_id))
+
+
+def amphora_record(lb_id: str, lb: dm.LoadBalancer, pid: int | None) -> dict[str, Any]:
+    """Status-socket ``amphorae`` record of the HAProxy process serving ``lb_id``: the pid as
+    compute id, the VIP as its address; ERROR when the process is dead and could not be
+    started again. (A deleted load balancer's amphora row goes with it in the driver agent.)
+    """
+    return {"id": amphora_id(lb_id), "loadbalancer_id": lb_id,
+            "status": "ALLOCATED" if pid is not None else "ERROR",
+            "compute_id": str(pid) if pid is not None else "haproxy",
+            "compute_flavor": "haproxy", "role": "STANDALONE",
+            "lb_network_ip": view.val(lb.vip_address)}
+
+
 class HAProxyConverger:
     def __init__(self, settings: Settings, state_dir: Path,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -82,6 +109,8 @@ class HAProxyConverger:
         self._locks: dict[str, threading.Lock] = {}
         self._graphs: dict[str, dm.LoadBalancer] = {}
         self._reported: dict[str, health.Statuses] = {}
+        self._amphorae: dict[str, int | None] = {}  # pid last reported per load balancer
+        self._unanswered: dict[str, int] = {}  # health polls in a row without an answer
         self._next_health = 0.0
         self._next_stats = 0.0
 
@@ -107,7 +136,9 @@ class HAProxyConverger:
                 with self._guard:
                     self._graphs.pop(lb_id, None)
                     self._reported.pop(lb_id, None)
+                    self._amphorae.pop(lb_id, None)
                 LOG.info("haproxy %s: removed", lb_id)
+                # The driver agent removes the amphora row together with the load balancer.
                 return deleted_report(lb_id)
             try:
                 lb_view = view.build_view(lb, self.options)
@@ -119,10 +150,14 @@ class HAProxyConverger:
                           lb_id, exc)
                 return failed_report(lb)
             observed = self._observe(inst, lb)
+            pid = inst.pid()
             with self._guard:
                 self._graphs[lb_id] = lb
                 self._reported[lb_id] = observed
-            return active_report(lb, operating=lambda kind, obj: _pick(observed, kind, obj))
+                self._amphorae[lb_id] = pid
+            report = active_report(lb, operating=lambda kind, obj: _pick(observed, kind, obj))
+            report["amphorae"] = [amphora_record(lb_id, lb, pid)]
+            return report
 
     def _apply(self, inst: Instance, lb_view: view.LBView, text: str) -> None:
         files = dict(lb_view.files)
@@ -131,6 +166,10 @@ class HAProxyConverger:
         old = inst.load_view()
         files_unchanged = self._files_unchanged(inst, files)
         if alive and current == text and files_unchanged:
+            if not inst.responsive():
+                # Nothing to change, but the process does not answer (hung or stopped): this
+                # is what a failover is for, and any resync does it too.
+                inst.rebuild("process alive but not answering")
             return
         if alive and current is not None:
             # New certificate contents are only read at start-up: they always need a reload.
@@ -225,16 +264,18 @@ class HAProxyConverger:
                     LOG.exception("haproxy %s: health report failed", lb_id)
                     with self._guard:
                         self._reported.pop(lb_id, None)  # send everything next time
+                        self._amphorae[lb_id] = -1
             statistics.extend(records)
         if statistics:
             lib.update_listener_statistics({"listeners": statistics})
 
     def _tick_one(self, lb_id: str, lb: dm.LoadBalancer, do_health: bool, do_stats: bool
-                  ) -> tuple[dict[str, list[dict[str, str]]], list[dict[str, Any]]]:
+                  ) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
         with self._guard:
             if self._graphs.get(lb_id) is not lb:
                 return {}, []  # removed or replaced meanwhile
         inst = self.instance(lb_id)
+        inst.runtime.timeout = POLL_TIMEOUT  # one hung process must not stall every report
         if not inst.alive() and inst.current_config() is not None:
             try:
                 inst.restart("process found dead by the health poll")
@@ -242,14 +283,27 @@ class HAProxyConverger:
                 LOG.error("haproxy %s: restart failed: %s", lb_id, exc)
         try:
             rows = inst.runtime.show_stat()
+            self._unanswered.pop(lb_id, None)
         except RuntimeAPIError:
             rows = []
-        report: dict[str, list[dict[str, str]]] = {}
+            if inst.alive():
+                self._unanswered[lb_id] = misses = self._unanswered.get(lb_id, 0) + 1
+                if misses >= HUNG_POLLS:
+                    self._unanswered.pop(lb_id, None)
+                    try:
+                        inst.rebuild(f"runtime API silent for {misses} health polls")
+                    except ProcessError as exc:
+                        LOG.error("haproxy %s: rebuild failed: %s", lb_id, exc)
+        report: dict[str, list[dict[str, Any]]] = {}
         if do_health:
             observed = health.observe(lb, rows)
+            pid = inst.pid()
             with self._guard:
-                report = health.changes(observed, self._reported.get(lb_id, {}))
+                report = dict(health.changes(observed, self._reported.get(lb_id, {})))
                 self._reported[lb_id] = observed
+                if self._amphorae.get(lb_id, -1) != pid:  # restarted (or died) since reported
+                    report["amphorae"] = [amphora_record(lb_id, lb, pid)]
+                    self._amphorae[lb_id] = pid
         records: list[dict[str, Any]] = []
         if do_stats and rows:
             records = StatsBook(inst.dir / "stats.json").update(inst.pid(), rows,

@@ -205,6 +205,23 @@ class Instance:
         self.bump("restarts")
         LOG.warning("haproxy %s: restarted (%s)", self.lb_id, reason)
 
+    def rebuild(self, reason: str) -> None:
+        """Replace a process that is alive but does not answer (hung, stopped): kill every
+        process of this load balancer, then start the last good configuration afresh."""
+        for pid in processes_using(self.cfg):
+            _signal(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while processes_using(self.cfg) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.restart(reason)
+
+    def responsive(self, timeout: float = 1.0) -> bool:
+        """Whether the current process answers its runtime API within ``timeout``."""
+        try:
+            return RuntimeClient(self.socket, timeout).command("show info").startswith("Name:")
+        except RuntimeAPIError:
+            return False
+
     def _start(self, old_pid: int | None) -> None:
         args = [self.binary, "-D", "-f", str(self.cfg), "-p", str(self.pidfile)]
         if old_pid is not None:
