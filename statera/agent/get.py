@@ -5,8 +5,8 @@ when there is nothing to serve. Statera serves the *desired* data plane: a load 
 deleted answers ``{}`` (so the agent tears it down and reports DELETED), and children being
 deleted are left out of graphs.
 
-Every get records, in the same transaction as the read, which generation of the load balancer
-it served (``served_generation := desired_generation``). The status socket compares reports
+Every get of a whole load balancer records, in the same transaction as the read, which
+generation it served (``served_generation := desired_generation``). The status socket compares reports
 with it, so an ACTIVE report completes exactly the changes the provider could have seen.
 
 Extension: ``{"object": "loadbalancer_ids", "provider": P}`` answers
@@ -90,7 +90,9 @@ class GetHandler:
             if row is None:
                 return {}
             lb = dbgraph.owning_load_balancer(row)
-            if lb.provisioning_status != ProvisioningStatus.DELETED:
+            # Only a whole-graph read proves the provider saw every change up to this
+            # generation; a get of one child (say, a member mid-converge) proves nothing more.
+            if row is lb and lb.provisioning_status != ProvisioningStatus.DELETED:
                 lb.served_generation = lb.desired_generation
             if any(r.provisioning_status in GONE for r in (row, *dbgraph.ancestors(row))):
                 return {}
