@@ -487,3 +487,38 @@ def check_cert_refs(certs: Any, project_id: str, bundles: Iterable[str],
             bad.append(ref)
     if bad:
         raise ApiError(f"Could not retrieve certificate: {bad}")
+
+
+def check_ca_and_crl(certs: Any, project_id: str, ca_ref: str | None, crl_ref: str | None,
+                     owner: str = "client certificate authority") -> None:
+    """400 unless a CA reference holds certificates and a revocation list reference holds a
+    CRL signed by that CA (Octavia refuses a CRL of another issuer; HAProxy would then reject
+    every peer, since OpenSSL finds no CRL for the real issuer).
+
+    Call after :func:`check_cert_refs` (which turns unknown refs into 400s) with the refs the
+    object will have once written, outside the write transaction. A CRL without a CA is left
+    to ``validate_listener``/``validate_pool``, which say so in Octavia's words.
+    """
+    if certs is None or not ca_ref:
+        return
+    from statera.certs.parse import crl_is_signed_by, is_crl_pem
+
+    def pem(ref: str) -> str:
+        try:
+            return str(certs.load_pem(ref, project_id))
+        except Exception:
+            raise ApiError(f"Could not retrieve certificate: {[ref]}") from None
+
+    ca_pem = pem(ca_ref)
+    if is_crl_pem(ca_pem):
+        raise validation(f"The {owner} reference {ca_ref} is a certificate revocation list, "
+                         "not a CA certificate.")
+    if not crl_ref:
+        return
+    crl_pem = pem(crl_ref)
+    if not is_crl_pem(crl_pem):
+        raise validation(f"The revocation list reference {crl_ref} is not a certificate "
+                         "revocation list.")
+    if not crl_is_signed_by(crl_pem, ca_pem):
+        raise validation(f"The CRL specified is not valid for the {owner} reference "
+                         "supplied.")

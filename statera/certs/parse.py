@@ -168,6 +168,12 @@ def split_pem_certificates(pem: str | None) -> list[str]:
     return [block for label, block in _blocks(pem, "intermediates") if label in _CERT_LABELS]
 
 
+def is_crl_pem(pem: str) -> bool:
+    """Whether stored PEM is a CRL (uploads are normalised: a CRL upload holds only CRLs, any
+    other upload no CRL at all)."""
+    return any(m.group("label") in _CRL_LABELS for m in _PEM_BLOCK.finditer(pem or ""))
+
+
 def crl_is_signed_by(crl_pem: str, ca_pem: str) -> bool:
     """True if some CA of the bundle signed the CRL (Octavia requires this for listeners)."""
     crls = [_load_crl(b) for label, b in _blocks(crl_pem, "crl") if label in _CRL_LABELS]

@@ -22,6 +22,17 @@ from tests.api.test_listeners import (
 URL = "/v2/lbaas/pools"
 
 
+def crl_of(ca_pem: str, key_pem: str) -> str:
+    """An empty CRL signed by the self-signed CA ``ca_pem``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.certs.pki import crl_pem
+
+    key = serialization.load_pem_private_key(key_pem.encode(), None)
+    return crl_pem(key, x509.load_pem_x509_certificate(ca_pem.encode()), [])
+
+
 def test_create_show_defaults(api: Api) -> None:
     lb = api.lb()
     sub = api.services.bus.subscribe("noop")
@@ -137,8 +148,10 @@ def test_tls_defaults_and_refs(api: Api) -> None:
     cert, key = self_signed()
     ref = api.services.certs.store(lb["project_id"], "client", cert, key)
     ca = api.services.certs.store(lb["project_id"], "ca", cert)
+    crl = api.services.certs.store(lb["project_id"], "crl", crl_of(cert, key))
+    stranger = api.services.certs.store(lb["project_id"], "crl2", crl_of(*self_signed()))
     pool = api.pool(loadbalancer_id=lb["id"], protocol="HTTPS", tls_enabled=True,
-                    tls_container_ref=ref, ca_tls_container_ref=ca, crl_container_ref=ca)
+                    tls_container_ref=ref, ca_tls_container_ref=ca, crl_container_ref=crl)
     assert pool["tls_versions"] == ["TLSv1.2", "TLSv1.3"]
     assert pool["alpn_protocols"] == ["http/1.1", "http/1.0"]
     assert pool["tls_ciphers"] == rules.OWASP_SUITE_B
@@ -153,7 +166,12 @@ def test_tls_defaults_and_refs(api: Api) -> None:
                  "CA reference cannot be removed")
     base = {"loadbalancer_id": lb["id"], "protocol": "HTTPS", "lb_algorithm": "ROUND_ROBIN"}
     for extra, text in [
-        ({"crl_container_ref": ca}, "A CA certificate reference is required"),
+        ({"crl_container_ref": crl}, "A CA certificate reference is required"),
+        ({"ca_tls_container_ref": crl}, "not a CA certificate"),
+        ({"ca_tls_container_ref": ca, "crl_container_ref": ca},
+         "is not a certificate revocation list"),
+        ({"ca_tls_container_ref": ca, "crl_container_ref": stranger},
+         "The CRL specified is not valid for the CA reference"),
         ({"tls_container_ref": "statera://certificates/" + MISSING}, "Could not retrieve"),
         ({"tls_enabled": True, "tls_versions": []}, "Empty TLS version list"),
         ({"tls_enabled": True, "tls_versions": ["TLSv9"]}, "tls_versions"),

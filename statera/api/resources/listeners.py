@@ -107,7 +107,7 @@ def _default_pool(session: Session, lb: m.LoadBalancer, pool_id: str,
     return pool
 
 
-def _refs(values: dict[str, Any]) -> tuple[list[str], list[str]]:
+def cert_refs(values: dict[str, Any]) -> tuple[list[str], list[str]]:
     """Certificate references among ``values``: (server bundles, CA/CRL PEMs)."""
     bundles = [values[k] for k in BUNDLE_REFS if values.get(k)]
     bundles += list(values.get("sni_container_refs") or [])
@@ -162,7 +162,9 @@ def create_listener(payload: Any = Body(None), svc: Services = Depends(services)
         lb = common.fetch(session, m.LoadBalancer, body.loadbalancer_id)
         authorize(ident, "listener", "post", lb.project_id)
         project = str(lb.project_id)
-    rules.check_cert_refs(svc.certs, project, *_refs(body.model_dump()))
+    rules.check_cert_refs(svc.certs, project, *cert_refs(body.model_dump()))
+    rules.check_ca_and_crl(svc.certs, project, body.client_ca_tls_container_ref,
+                           body.client_crl_container_ref)
     with svc.db.session() as session:
         lb = changes.lock_loadbalancer(session, body.loadbalancer_id)
         driver = rules.driver_for(svc, lb)
@@ -184,7 +186,9 @@ def update_listener(listener_id: str, payload: Any = Body(None),
     with svc.db.session() as session:
         row = common.fetch_authorized(session, m.Listener, listener_id, ident, "put")
         lb_id, project = row.load_balancer_id, str(row.project_id)
-    rules.check_cert_refs(svc.certs, project, *_refs(given))
+        ca_ref, crl_ref = (given.get(k, getattr(row, k)) for k in PEM_REFS)
+    rules.check_cert_refs(svc.certs, project, *cert_refs(given))
+    rules.check_ca_and_crl(svc.certs, project, ca_ref, crl_ref)
     with svc.db.session() as session:
         lb = changes.lock_loadbalancer(session, lb_id)
         row = common.fetch(session, m.Listener, listener_id)

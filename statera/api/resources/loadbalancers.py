@@ -58,6 +58,7 @@ def create_loadbalancer(request: Request, payload: Any = Body(None),
     body = schemas.parse(schemas.LoadBalancerPost, payload, SINGLE)
     project = project_for_create(ident, body.project_id or body.tenant_id)
     authorize(ident, "loadbalancer", "post", project)
+    _check_graph_certificates(svc, body, project)
     with svc.db.session() as session:
         lb = _create(session, svc, body, project)
         result = {SINGLE: _render_full(session, lb)}
@@ -293,6 +294,30 @@ def _graph_counts(body: schemas.LoadBalancerPost) -> dict[str, int]:
         counts["member"] += len(pool.members or [])
         counts["health_monitor"] += 1 if pool.healthmonitor else 0
     return counts
+
+
+def _check_graph_certificates(svc: Services, body: schemas.LoadBalancerPost,
+                              project: str) -> None:
+    """The certificate references of a create graph, checked as the listener and pool APIs
+    check them (400 unless each resolves for ``project``), before the write transaction: the
+    certificate store opens its own."""
+    from statera.api import rules
+    from statera.api.resources import listeners, pools
+
+    graph_pools: list[schemas.PoolPost | schemas.PoolRef] = list(body.pools or [])
+    for lst in body.listeners or []:
+        rules.check_cert_refs(svc.certs, project, *listeners.cert_refs(lst.model_dump()))
+        rules.check_ca_and_crl(svc.certs, project, lst.client_ca_tls_container_ref,
+                               lst.client_crl_container_ref)
+        if lst.default_pool is not None:
+            graph_pools.append(lst.default_pool)
+        graph_pools.extend(pol.redirect_pool for pol in lst.l7policies or []
+                           if pol.redirect_pool is not None)
+    for pool in graph_pools:
+        if isinstance(pool, schemas.PoolPost):
+            rules.check_cert_refs(svc.certs, project, *pools.cert_refs(pool.model_dump()))
+            rules.check_ca_and_crl(svc.certs, project, pool.ca_tls_container_ref,
+                                   pool.crl_container_ref, "CA")
 
 
 def _create(session: Session, svc: Services, body: schemas.LoadBalancerPost,

@@ -117,9 +117,12 @@ def build_pool(session: Session, svc: Services, lb: m.LoadBalancer, body: schema
     return row
 
 
-def _refs(values: dict[str, Any]) -> tuple[list[str], list[str]]:
+PEM_REFS = ("ca_tls_container_ref", "crl_container_ref")
+
+
+def cert_refs(values: dict[str, Any]) -> tuple[list[str], list[str]]:
     bundles = [values["tls_container_ref"]] if values.get("tls_container_ref") else []
-    pems = [values[k] for k in ("ca_tls_container_ref", "crl_container_ref") if values.get(k)]
+    pems = [values[k] for k in PEM_REFS if values.get(k)]
     return bundles, pems
 
 
@@ -129,7 +132,7 @@ def _graph_counts(body: schemas.PoolPost) -> dict[str, int]:
 
 
 def _all_refs(body: schemas.PoolPost) -> tuple[list[str], list[str]]:
-    return _refs(body.model_dump())
+    return cert_refs(body.model_dump())
 
 
 # Routes -----------------------------------------------------------------------------------
@@ -183,6 +186,8 @@ def create_pool(payload: Any = Body(None), svc: Services = Depends(services),
         authorize(ident, "pool", "post", lb.project_id)
         project = str(lb.project_id)
     rules.check_cert_refs(svc.certs, project, *_all_refs(body))
+    rules.check_ca_and_crl(svc.certs, project, body.ca_tls_container_ref,
+                           body.crl_container_ref, "CA")
     with svc.db.session() as session:
         lb = changes.lock_loadbalancer(session, lb_id)
         listener = None
@@ -224,7 +229,9 @@ def update_pool(pool_id: str, payload: Any = Body(None), svc: Services = Depends
     with svc.db.session() as session:
         row = common.fetch_authorized(session, m.Pool, pool_id, ident, "put")
         lb_id, project = row.load_balancer_id, str(row.project_id)
-    rules.check_cert_refs(svc.certs, project, *_refs(given))
+        ca_ref, crl_ref = (given.get(k, getattr(row, k)) for k in PEM_REFS)
+    rules.check_cert_refs(svc.certs, project, *cert_refs(given))
+    rules.check_ca_and_crl(svc.certs, project, ca_ref, crl_ref, "CA")
     with svc.db.session() as session:
         lb = changes.lock_loadbalancer(session, lb_id)
         row = common.fetch(session, m.Pool, pool_id)
