@@ -226,3 +226,18 @@ def self_signed(tmp_path: Path) -> tuple[str, str]:
                     "/CN=x", "-days", "1", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True)
     return key.read_text(), cert.read_text()
+
+
+def test_sni_only_listener_defaults_to_its_first_sni_certificate(tmp_path: Path) -> None:
+    """Octavia accepts a TERMINATED_HTTPS listener with SNI certificates and no default one:
+    the first SNI certificate heads the crt-list, which makes it HAProxy's default."""
+    key, cert = self_signed(tmp_path)
+    tls = {"certificate": cert, "private_key": key, "intermediates": []}
+    lid = uid()
+    _, files = view.tls_bind(dm.Listener(listener_id=lid, protocol="TERMINATED_HTTPS",
+                                         sni_container_data=[tls, tls]), "/lb")
+    assert [name for name, _ in files] == [f"{lid}-sni0.pem", f"{lid}-sni1.pem",
+                                           f"{lid}.crtlist"]
+    assert dict(files)[f"{lid}.crtlist"].splitlines()[0] == f"/lb/{lid}-sni0.pem"
+    with pytest.raises(view.ConfigError, match="no certificate data"):
+        view.tls_bind(dm.Listener(listener_id=uid(), protocol="TERMINATED_HTTPS"), "/lb")

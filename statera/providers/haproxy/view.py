@@ -578,11 +578,13 @@ def tls_bind(listener: dm.Listener, lb_dir: str) -> tuple[tuple[str, ...], list[
     """Bind options and files for a TLS-terminating listener."""
     lid = safe_id(listener.listener_id, "listener")
     data = val(listener.default_tls_container_data)
-    if not data:
-        raise ConfigError(f"listener {lid} terminates TLS but has no certificate data")
-    files = [(f"{lid}.pem", pem_bundle(data))]
+    files = [(f"{lid}.pem", pem_bundle(data))] if data else []
     for index, sni in enumerate(val(listener.sni_container_data, []) or []):
         files.append((f"{lid}-sni{index}.pem", pem_bundle(sni)))
+    if not files:
+        raise ConfigError(f"listener {lid} terminates TLS but has no certificate data")
+    # The crt-list's first certificate is the one served when no SNI name matches: the
+    # default certificate, else (Octavia accepts SNI-only listeners) the first SNI one.
     files.append((f"{lid}.crtlist", "".join(f"{lb_dir}/{name}\n" for name, _ in files)))
     bind_opts = [f"ssl crt-list {escape.quote(f'{lb_dir}/{lid}.crtlist')}"]
     ca = val(listener.client_ca_tls_container_data)
