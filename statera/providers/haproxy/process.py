@@ -37,6 +37,8 @@ from statera.providers.haproxy.runtime import RuntimeAPIError, RuntimeClient
 
 LOG = logging.getLogger(__name__)
 COUNTERS = ("reloads", "starts", "restarts", "runtime_updates", "rejected")
+#: Suffixes of the certificate files a view names (``view.LBView.files``).
+CERT_SUFFIXES = frozenset({".pem", ".crtlist"})
 
 
 class ProcessError(Exception):
@@ -196,8 +198,17 @@ class Instance:
             self.bump("rejected")
             raise
         self.bump("reloads" if old_pid else "starts")
+        self.prune_files(files)
         LOG.info("haproxy %s: %s in %.0f ms (%s)", self.lb_id, "reloaded" if old_pid else
                  "started", (time.monotonic() - started) * 1000, reason)
+
+    def prune_files(self, keep: dict[str, str]) -> None:
+        """Remove certificate files (``*.pem``, ``*.crtlist``) the running configuration no
+        longer names, so a private key does not outlive its listener or pool on disk. Only
+        after a successful start: until then the previous configuration may need them."""
+        for path in self.dir.iterdir():
+            if path.suffix in CERT_SUFFIXES and path.name not in keep:
+                path.unlink(missing_ok=True)
 
     def restart(self, reason: str) -> None:
         """Start the last good configuration again after the process died."""
