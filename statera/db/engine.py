@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,8 +17,9 @@ def make_engine(url: str) -> Engine:
     kwargs: dict[str, Any] = {"future": True}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        if path and path != ":memory:" and "?" not in path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _owner_only(Path(path))
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         kwargs.update(pool_size=20, max_overflow=40, pool_pre_ping=True)
@@ -26,6 +28,17 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
+
+
+def _owner_only(path: Path) -> None:
+    """Make the SQLite file readable by its owner only: it holds the private keys of the local
+    certificate store. SQLite gives its WAL and shared-memory files the database file's mode."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
+    except OSError:  # not ours to change (a read-only mount, another owner): leave it
+        pass
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
