@@ -66,6 +66,9 @@ def failed_report(lb: dm.LoadBalancer) -> StatusReport:
 POLL_TIMEOUT = 1.0
 HUNG_POLLS = 3
 
+#: Seconds a ``del server`` waits for the server's connections to finish before reloading.
+DEL_SERVER_WAIT = 3.0
+
 #: Namespace of the amphora ids: one stable id per load balancer, across restarts of anything.
 AMPHORA_NAMESPACE = uuid.UUID("5d0f4c3e-6b1a-4f0e-9c59-8f3f2f6a7a01")
 
@@ -205,7 +208,7 @@ class HAProxyConverger:
     def _run(inst: Instance, plan: list[dynamic.Command], quiet: bool = False) -> bool:
         for command, markers in plan:
             try:
-                inst.runtime.checked(command, *markers)
+                _checked(inst, command, markers)
             except RuntimeAPIError as exc:
                 if not quiet:
                     LOG.info("haproxy %s: runtime change refused, reloading instead: %s",
@@ -319,6 +322,22 @@ class HAProxyConverger:
     def counters(self, lb_id: str) -> dict[str, int]:
         """Reload/start/restart/runtime-update counts of one load balancer (for tests, ops)."""
         return self.instance(lb_id).counters()
+
+
+def _checked(inst: Instance, command: str, markers: tuple[str, ...]) -> None:
+    """Run one runtime command; ``del server`` is retried while the server (already in
+    maintenance, so taking no new requests) finishes what it is serving: refusing at once
+    would turn every member removal under load into a reload."""
+    deadline = time.monotonic() + DEL_SERVER_WAIT
+    while True:
+        try:
+            inst.runtime.checked(command, *markers)
+            return
+        except RuntimeAPIError as exc:
+            busy = command.startswith("del server ") and "still has connections" in str(exc)
+            if not busy or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.01)
 
 
 def _listener_ids(lb: dm.LoadBalancer) -> list[str]:
