@@ -145,6 +145,8 @@ class AgentSocketServer:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=0o750)
         _remove_stale_socket(self.path)
         server = _Server(self.path, self)
+        # The get socket hands out private keys: only Statera's user (and group) may connect.
+        os.chmod(self.path, 0o660)
         self._inode = os.stat(self.path).st_ino
         self._server = server
         self._thread = threading.Thread(
