@@ -176,19 +176,25 @@ class Instance:
         os.replace(candidate, self.cfg)
 
     def apply(self, text: str, files: dict[str, str], reason: str) -> None:
-        """Validate and swap in ``text``, then start or seamlessly reload HAProxy.
+        """Swap in ``text``, then start or seamlessly reload HAProxy.
 
+        There is no separate ``haproxy -c``: starting validates the configuration as fully,
+        and a new process signals the old one (``-sf``) only once it has started, so a
+        rejected configuration never disturbs what runs (validating first cost a second
+        full parse, ~20 ms idle and far more on a busy host, on every create and reload).
         On any failure the previous haproxy.cfg is put back and the running process (if any)
         keeps serving it; a process that died meanwhile is started again from it.
         """
         self.dir.mkdir(parents=True, exist_ok=True)
         previous = self.current_config()
-        self.install(text, files)
+        self.write_files(files)
+        atomic_write(self.cfg, text)
         old_pid = self.pid()
         started = time.monotonic()
         try:
             self._start(old_pid)
         except ProcessError:
+            atomic_write(self.dir / "haproxy.cfg.rejected", text)
             if previous is not None:
                 atomic_write(self.cfg, previous)
                 if not self.alive():
