@@ -338,6 +338,13 @@ class StatusHandler:
                 if row is not None:
                     session.delete(row)
                 return
+            lb_id = values.get("load_balancer_id")
+            lb = session.get(LoadBalancer, lb_id) if isinstance(lb_id, str) else None
+            if lb is not None and lb.provisioning_status == ProvisioningStatus.DELETED:
+                # A report that raced the load balancer's deletion (which removed its
+                # amphorae) must not bring an amphora of a deleted load balancer back.
+                LOG.debug("amphora %s of deleted load balancer %s ignored", obj_id, lb_id)
+                return
             now = utcnow()
             if row is None:
                 row = Amphora(id=obj_id, created_at=now)

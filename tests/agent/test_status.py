@@ -182,6 +182,11 @@ def test_deleted_load_balancer_is_kept_as_tombstone_and_its_vip_released(
         {"loadbalancers": [{"id": graph.lb, "provisioning_status": "DELETED"}]})
     lb = row(database, m.LoadBalancer, graph.lb)
     assert lb.provisioning_status == "DELETED"
+    assert row(database, m.Amphora, "amp-1") is None
+    # A late report (a health poll that raced the delete) does not bring the amphora back.
+    lib.update_loadbalancer_status({"amphorae": [
+        {"id": "amp-1", "loadbalancer_id": graph.lb, "status": "ALLOCATED"}]})
+    assert row(database, m.Amphora, "amp-1") is None
     assert vip_releases.lb_ids == [graph.lb]
     for attr, (model, _) in zip(
         ("listener", "pool", "member", "hm", "l7policy", "l7rule"),
