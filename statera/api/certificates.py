@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from statera.api.errors import utf8_safe
 from statera.certs.base import (
     CertificateNotFound,
     CertManager,
@@ -59,8 +60,8 @@ class _BadRequest(Exception):
 
 def fault(status: int, message: str) -> JSONResponse:
     return JSONResponse(
-        {"faultcode": "Client" if status < 500 else "Server", "faultstring": message,
-         "debuginfo": None},
+        {"faultcode": "Client" if status < 500 else "Server",
+         "faultstring": utf8_safe(message), "debuginfo": None},
         status_code=status,
     )
 
@@ -172,16 +173,15 @@ def _parse_body(raw: bytes) -> dict[str, Any]:
     for key, value in fields.items():
         if value is None:
             continue
-        if key == "intermediates" and isinstance(value, list):
-            if all(isinstance(v, str) for v in value):
-                continue
-        elif isinstance(value, str):
-            continue
         # Never echo the value of a secret-bearing field.
         shown = "<redacted>" if key in _SECRET_KEYS else value
-        raise _BadRequest(
-            f"Invalid input for field/attribute {key}. Value: '{shown}'. Value should be a string."
-        )
+        texts = value if key == "intermediates" and isinstance(value, list) else [value]
+        if not all(isinstance(v, str) for v in texts):
+            raise _BadRequest(f"Invalid input for field/attribute {key}. Value: '{shown}'. "
+                              "Value should be a string.")
+        if not all(_is_text(v) for v in texts):
+            raise _BadRequest(f"Invalid input for field/attribute {key}. Value: '{shown}'. "
+                              "Value should be Unicode text without NUL characters.")
     name = fields.get("name")
     if name is not None and len(name) > 255:
         raise _BadRequest(
@@ -189,6 +189,16 @@ def _parse_body(raw: bytes) -> dict[str, Any]:
             "Value should have a maximum character requirement of 255"
         )
     return fields
+
+
+def _is_text(value: str) -> bool:
+    """False for a string with a lone UTF-16 surrogate or a NUL character (JSON can carry
+    both; UTF-8 and the certificate parser cannot carry the first, PostgreSQL not the second)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
 
 
 def _store(manager: CertManager, project: str, fields: dict[str, Any]) -> str:

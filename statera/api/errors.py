@@ -74,15 +74,23 @@ def fault(status: int, message: str) -> JSONResponse:
         status_code=status,
         content={
             "faultcode": "Client" if status < 500 else "Server",
-            "faultstring": message,
+            "faultstring": utf8_safe(message),
             "debuginfo": None,
         },
     )
 
 
+def utf8_safe(message: str) -> str:
+    """``message`` as text UTF-8 can carry: a request's JSON may hold a lone UTF-16 surrogate
+    (``"\\ud800"``), and an error that quotes it must not fail while being rendered (the
+    client would get no answer at all); such characters are shown as ``\\udXXX`` escapes."""
+    return message.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def pecan(status: int, title: str, description: str) -> JSONResponse:
     return JSONResponse(
-        status_code=status, content={"code": status, "title": title, "description": description}
+        status_code=status,
+        content={"code": status, "title": title, "description": utf8_safe(description)},
     )
 
 
