@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from statera.api.deps import Services
-from statera.api.errors import install_handlers
+from statera.api.errors import fault, install_handlers
 
 LOG = logging.getLogger(__name__)
 ACCESS = logging.getLogger("statera.access")
@@ -67,6 +67,8 @@ class EdgeMiddleware:
     - a ``.json`` suffix on a path is accepted and ignored;
     - the shared version document lets keystoneauth pick /v2 for the network service too, so
       Neutron paths under /v2 are served as /v2.0;
+    - a NUL character in the path or the query string is a 400 (no id, name or filter can
+      hold one, and PostgreSQL refuses it in any comparison: a 500 otherwise);
     - one access-log line per request: method, path, status and duration.
     """
 
@@ -86,6 +88,11 @@ class EdgeMiddleware:
             await response(scope, receive, send)
             return
         path = scope["path"]
+        if "\x00" in path or b"%00" in scope.get("query_string", b""):
+            response = fault(400, "Invalid input: the request URL must not contain NUL "
+                                  "characters.")
+            await response(scope, receive, send)
+            return
         if path.endswith(".json") and path != "/openapi.json":
             path = path[: -len(".json")]
         if path.startswith(NEUTRON_ON_V2):

@@ -407,6 +407,10 @@ def parse(model: type[B], payload: Any, key: str | None) -> B:
         payload = payload[key]
     if not isinstance(payload, dict):
         raise ApiError("Invalid input: expected a JSON object.")
+    nul = _nul(payload, [])
+    if nul is not None:
+        raise InvalidInput(".".join(nul[0]) or (key or "body"), _short(nul[1]),
+                           "Value must not contain the NUL control character.")
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
@@ -415,6 +419,26 @@ def parse(model: type[B], payload: Any, key: str | None) -> B:
         reason = _REASONS.get(err["type"]) or _reason(err)
         value = err.get("input") if err["type"] != "missing" else None
         raise InvalidInput(field, _short(value), reason) from None
+
+
+def _nul(value: Any, path: list[str]) -> tuple[list[str], str] | None:
+    """The path and text of the first string (key or value) holding a NUL character: no
+    field can mean one, and PostgreSQL cannot store one (it would be a 500 there)."""
+    if isinstance(value, str):
+        return (path, value) if "\x00" in value else None
+    items: Any = ()
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    for name, item in items:
+        here = [*path, str(name)]
+        if isinstance(name, str) and "\x00" in name:
+            return here, name
+        found = _nul(item, here)
+        if found is not None:
+            return found
+    return None
 
 
 def _reason(err: Any) -> str:
