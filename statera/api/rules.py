@@ -157,6 +157,8 @@ def normalise_cidrs(cidrs: Iterable[str] | None) -> list[str]:
     out: list[str] = []
     for text in cidrs or []:
         try:
+            if "%" in str(text):  # an IPv6 zone: any text, kept verbatim by str(network)
+                raise ValueError(text)
             net = ipaddress.ip_network(str(text).strip(), strict=False)
         except ValueError:
             raise InvalidInput("allowed_cidrs", text, "Value should be a valid CIDR.") from None
@@ -323,6 +325,8 @@ def check_session_persistence(sp: Mapping[str, Any] | None,
     granularity = out["persistence_granularity"]
     if granularity is not None:
         try:
+            if "%" in str(granularity):  # an IPv6 zone: any text, kept verbatim by str()
+                raise ValueError(granularity)
             out["persistence_granularity"] = str(ipaddress.ip_address(granularity))
         except ValueError:
             raise InvalidInput("session_persistence.persistence_granularity", granularity,

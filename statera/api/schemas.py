@@ -27,9 +27,15 @@ def _uuid(value: str) -> str:
 
 def _ip(value: str) -> str:
     try:
-        return str(ipaddress.ip_address(value))
+        address = ipaddress.ip_address(value)
     except ValueError:
         raise ValueError("Value should be a valid IP address") from None
+    if getattr(address, "scope_id", None) is not None:
+        # Python accepts any text after "%" as an IPv6 zone (newlines included) and keeps it
+        # in str(); a zone means nothing on a VIP or member address, and it would be written
+        # unquoted into a data-plane configuration.
+        raise ValueError("Value should be a valid IP address without a zone (scope) id")
+    return str(address)
 
 
 def _no_crlf(value: str) -> str:

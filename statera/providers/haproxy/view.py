@@ -229,6 +229,8 @@ def ip_literal(value: Any, what: str) -> str:
         addr = ipaddress.ip_address(str(val(value, "")))
     except ValueError as exc:
         raise ConfigError(f"{what} {value!r} is not an IP address") from exc
+    if getattr(addr, "scope_id", None) is not None:  # any text, written unquoted: refuse it
+        raise ConfigError(f"{what} {value!r} has an IPv6 zone id")
     return f"[{addr}]" if addr.version == 6 else str(addr)
 
 
@@ -620,6 +622,8 @@ def allowed_cidrs(listener: dm.Listener) -> tuple[str, ...]:
     out = []
     for cidr in val(listener.allowed_cidrs, []) or []:
         try:
+            if "%" in str(cidr):  # an IPv6 zone: any text, written unquoted
+                raise ValueError(cidr)
             network = ipaddress.ip_network(str(cidr), strict=False)
         except ValueError as exc:
             raise ConfigError(f"allowed_cidr {cidr!r} is not a network") from exc
