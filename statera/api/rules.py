@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import ssl
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -213,9 +214,19 @@ def check_alpn(protocols: list[str] | None) -> None:
 
 
 def check_ciphers(ciphers: str | None) -> None:
-    if ciphers is not None and not CIPHERS_RE.match(ciphers):
+    """Only cipher-string characters, and a string OpenSSL selects at least one cipher from:
+    HAProxy refuses to load a ``ciphers`` option that selects none, which would leave the
+    load balancer in ERROR for a value the API accepted."""
+    if ciphers is None:
+        return
+    if not CIPHERS_RE.match(ciphers):
         raise InvalidInput("tls_ciphers", ciphers,
                            "Cipher strings may only hold A-Z a-z 0-9 and - + ! : @ = _ .")
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).set_ciphers(ciphers)
+    except ssl.SSLError:
+        raise InvalidInput("tls_ciphers", ciphers,
+                           "OpenSSL selects no cipher from this cipher string.") from None
 
 
 def validate_listener(values: dict[str, Any], protocol: str, lb: Any,
