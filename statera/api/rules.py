@@ -77,8 +77,10 @@ CIPHERS_RE = re.compile(r"^[A-Za-z0-9\-+!:@=_.]+$")
 
 # Session persistence and health monitors ---------------------------------------------------
 
-#: Characters a cookie name may not hold: controls, space, separators (RFC 6265 ``token``).
-BAD_COOKIE_CHARS = re.compile(r'[\x00-\x20\x22\x28\x29\x2c\x2f\x3a-\x40\x5b-\x5d\x7b\x7d\x7f-\xff]')
+#: Characters a cookie name may not hold: controls, space, separators and anything outside
+#: ASCII (RFC 6265 ``token``).
+BAD_COOKIE_CHARS = re.compile(
+    r'[\x00-\x20\x22\x28\x29\x2c\x2f\x3a-\x40\x5b-\x5d\x7b\x7d\x7f-\U0010ffff]')
 EXPECTED_CODES_RE = re.compile(r"^(\d{3}(\s*,\s*\d{3})*)$|^(\d{3}-\d{3})$")
 #: An absolute path (and optional query) without whitespace, quotes, backslash, ``#`` or ``$``.
 URL_PATH_RE = re.compile(r"^/(?!/)[A-Za-z0-9\-._~!&()*+,;=:@/%?]*$")
