@@ -6,8 +6,8 @@ deleted answers ``{}`` (so the agent tears it down and reports DELETED), and chi
 deleted are left out of graphs.
 
 Every get of a whole load balancer records, in the same transaction as the read, which
-generation it served (``served_generation := desired_generation``). The status socket compares reports
-with it, so an ACTIVE report completes exactly the changes the provider could have seen.
+generation it served (``served_generation := desired_generation``). The status socket compares
+reports with it, so an ACTIVE report completes exactly the changes the provider could have seen.
 
 Extension: ``{"object": "loadbalancer_ids", "provider": P}`` answers
 ``{"loadbalancer_ids": [...]}``, every load balancer of P that is not DELETED (those pending

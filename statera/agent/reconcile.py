@@ -13,13 +13,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from octavia_lib.api.drivers import data_models as dm
 
 from statera.agent.client import StateraDriverLibrary
 from statera.agent.contract import AgentContext
 from statera.agent.workqueue import WorkQueue
+from statera.bus.base import CONVERGE, FAILOVER
 
 LOG = logging.getLogger(__name__)
 StatusReport = dict[str, list[dict[str, Any]]]
@@ -34,6 +35,13 @@ class Converger(Protocol):
 
     def tick(self, lib: StateraDriverLibrary) -> None:
         """Periodic work besides convergence (health and statistics reports)."""
+
+
+@runtime_checkable
+class Failover(Protocol):
+    """Optional: a converger that can replace a load balancer's data-plane instance."""
+
+    def failover(self, lb_id: str, lb: dm.LoadBalancer) -> None: ...
 
 
 def deleted_report(lb_id: str) -> StatusReport:
@@ -99,6 +107,8 @@ class ReconcileLoop:
         self.workers = workers
         self.tick_interval = tick_interval
         self.queue = WorkQueue()
+        self._failovers: set[str] = set()
+        self._failover_lock = threading.Lock()
 
     def run(self, exit_event: threading.Event) -> None:
         lib = StateraDriverLibrary(
@@ -133,9 +143,12 @@ class ReconcileLoop:
 
     def _hints(self, sub: Any, exit_event: threading.Event) -> None:
         while not exit_event.is_set():
-            lb_id = sub.get(timeout=0.5)
-            if lb_id:
-                self.queue.add(lb_id)
+            hint = sub.get(timeout=0.5)
+            if hint:
+                if getattr(hint, "action", CONVERGE) == FAILOVER:
+                    with self._failover_lock:
+                        self._failovers.add(str(hint))
+                self.queue.add(str(hint))
 
     def _resync(self, lib: StateraDriverLibrary) -> None:
         """Queue every load balancer the database has for us, and every stray we still run."""
@@ -164,8 +177,13 @@ class ReconcileLoop:
                 self.queue.done(lb_id)
 
     def _converge_one(self, lib: StateraDriverLibrary, lb_id: str) -> None:
+        with self._failover_lock:
+            failover = lb_id in self._failovers
+            self._failovers.discard(lb_id)
         try:
             lb = lib.get_loadbalancer(lb_id)
+            if failover and lb is not None and isinstance(self.converger, Failover):
+                self.converger.failover(lb_id, lb)
             report = self.converger.converge(lb_id, lb)
         except Exception as exc:
             LOG.exception("%s: converging load balancer %s failed: %s",

@@ -5,14 +5,16 @@ from __future__ import annotations
 import queue
 import threading
 
+from statera.bus.base import CONVERGE, Hint
+
 
 class InProcessSubscription:
     def __init__(self, bus: InProcessBus, topic: str) -> None:
         self._bus = bus
         self.topic = topic
-        self.queue: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[Hint] = queue.SimpleQueue()
 
-    def get(self, timeout: float) -> str | None:
+    def get(self, timeout: float) -> Hint | None:
         try:
             return self.queue.get(timeout=timeout)
         except queue.Empty:
@@ -27,11 +29,12 @@ class InProcessBus:
         self._lock = threading.Lock()
         self._subs: dict[str, list[InProcessSubscription]] = {}
 
-    def publish(self, topic: str, lb_id: str) -> None:
+    def publish(self, topic: str, lb_id: str, action: str = CONVERGE) -> None:
+        hint = Hint(lb_id, action)
         with self._lock:
             subs = list(self._subs.get(topic, ()))
         for sub in subs:
-            sub.queue.put(lb_id)
+            sub.queue.put(hint)
 
     def subscribe(self, topic: str) -> InProcessSubscription:
         sub = InProcessSubscription(self, topic)

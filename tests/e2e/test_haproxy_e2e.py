@@ -260,9 +260,16 @@ def test_killed_haproxy_failover_and_amphorae(haproxy_server: Server, sdk_for: A
     assert back_after < 3.0, f"back after {back_after:.2f} s"
     assert lbs.get_load_balancer(ids["lb"]).provisioning_status == "ACTIVE"
 
-    # Failover through the API keeps a healthy data plane serving.
+    # Failover of a healthy data plane through the API replaces its process (a new instance
+    # takes the listening sockets over, as a reload does) and keeps it serving.
+    before = haproxy_pid(server, ids["lb"])
     lbs.failover_load_balancer(ids["lb"])
     wait_active(sdk, ids["lb"])
+    replaced = wait_for(lambda: (p := haproxy_pid(server, ids["lb"])) not in (None, before)
+                        and p, timeout=5, what="a new process after LB failover")
+    wait_for(lambda: (amphora_of(ids["lb"]) or {}).get("compute_id") == str(replaced),
+             timeout=5, what="amphora reports the replacement")
+    assert counters(server, ids["lb"])["failovers"] >= 1
     assert serving(ids["vip"], port)
     # A hung process (stopped: alive, holding the VIP, answering nothing) is what failover is
     # for: the amphora failover rebuilds it, under the same amphora id, with a new process.

@@ -27,6 +27,7 @@ from statera.api.errors import ApiError, Conflict, NotFound
 from statera.api.listing import ListSpec, fields_of, list_objects, prune
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
+from statera.bus.base import FAILOVER
 from statera.controller import changes
 from statera.db import models as m
 
@@ -113,7 +114,7 @@ def failover_amphora(amphora_id: str, svc: Services = Depends(services),
                            "nothing to fail over.", 409)
         lb = changes.lock_loadbalancer(session, lb.id)
         amphora.updated_at = m.utcnow()
-    common.hint(svc, lb.provider, lb.id)
+    common.hint(svc, lb.provider, lb.id, FAILOVER)
     return Response(status_code=202)
 
 

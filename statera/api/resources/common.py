@@ -14,6 +14,7 @@ from statera.api.deps import Services
 from statera.api.errors import NotFound
 from statera.api.listing import ListSpec, fields_of, prune
 from statera.api.policy import Identity, authorize
+from statera.bus.base import CONVERGE
 from statera.db.models import Tag
 
 POLICY_TYPE = {
@@ -114,6 +115,6 @@ def scoped(stmt: Any, model: type[Any], ident: Identity) -> Any:
     return stmt.where(model.project_id == ident.project_id)
 
 
-def hint(svc: Services, provider: str | None, lb_id: str) -> None:
-    """After commit: tell the provider's agent to converge this load balancer."""
-    svc.bus.publish(provider or svc.settings.api.default_provider_driver, lb_id)
+def hint(svc: Services, provider: str | None, lb_id: str, action: str = CONVERGE) -> None:
+    """After commit: tell the provider's agent to converge (or fail over) this load balancer."""
+    svc.bus.publish(provider or svc.settings.api.default_provider_driver, lb_id, action)

@@ -15,6 +15,7 @@ from statera.api.errors import ApiError, Conflict
 from statera.api.listing import list_objects
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
+from statera.bus.base import FAILOVER
 from statera.controller import changes, quotas
 from statera.controller.providers import call_provider, load_driver
 from statera.db import models as m
@@ -138,7 +139,7 @@ def failover(lb_id: str, svc: Services = Depends(services),
         lb = changes.lock_loadbalancer(session, lb_id)
         driver = load_driver(svc.settings, lb.provider or svc.settings.api.default_provider_driver)
         call_provider(driver.name, driver.loadbalancer_failover, lb.id)
-    common.hint(svc, lb.provider, lb.id)
+    common.hint(svc, lb.provider, lb.id, FAILOVER)
     return Response(status_code=202)
 
 

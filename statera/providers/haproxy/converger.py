@@ -162,6 +162,21 @@ class HAProxyConverger:
             report["amphorae"] = [amphora_record(lb_id, lb, pid)]
             return report
 
+    def failover(self, lb_id: str, lb: dm.LoadBalancer) -> None:
+        """Octavia's failover: replace the running instance (a hung one is killed first). The
+        converge that follows brings configuration and reports up to date."""
+        with self._lock(lb_id):
+            inst = self.instance(lb_id)
+            if not inst.alive() or inst.current_config() is None:
+                return  # converge starts it afresh anyway
+            try:
+                if inst.responsive():
+                    inst.replace("failover requested")
+                else:
+                    inst.rebuild("failover requested; process not answering")
+            except ProcessError as exc:
+                LOG.error("haproxy %s: failover failed: %s", lb_id, exc)
+
     def _apply(self, inst: Instance, lb_view: view.LBView, text: str) -> None:
         files = dict(lb_view.files)
         alive = inst.alive()

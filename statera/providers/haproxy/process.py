@@ -36,7 +36,7 @@ from typing import Any
 from statera.providers.haproxy.runtime import RuntimeAPIError, RuntimeClient
 
 LOG = logging.getLogger(__name__)
-COUNTERS = ("reloads", "starts", "restarts", "runtime_updates", "rejected")
+COUNTERS = ("reloads", "starts", "restarts", "runtime_updates", "rejected", "failovers")
 #: Suffixes of the certificate files a view names (``view.LBView.files``).
 CERT_SUFFIXES = frozenset({".pem", ".crtlist"})
 
@@ -221,6 +221,15 @@ class Instance:
         self._start(None)
         self.bump("restarts")
         LOG.warning("haproxy %s: restarted (%s)", self.lb_id, reason)
+
+    def replace(self, reason: str) -> None:
+        """Start a fresh process on the current configuration and hand it the listening
+        sockets, as a reload does: the data-plane instance is new and no connection is
+        refused (a failover of a process that is still healthy)."""
+        old_pid = self.pid()
+        self._start(old_pid)
+        self.bump("failovers")
+        LOG.info("haproxy %s: replaced process %s (%s)", self.lb_id, old_pid, reason)
 
     def rebuild(self, reason: str) -> None:
         """Replace a process that is alive but does not answer (hung, stopped): kill every
