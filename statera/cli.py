@@ -76,6 +76,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    """The agent side alone (driver agent + provider agents), for agent hosts that share the
+    database and a RabbitMQ bus with separate API hosts."""
+    from statera.service import Statera
+
+    settings = _settings(args)
+    _logging(settings)
+    service = Statera(settings)
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: Any) -> None:
+        LOG.info("signal %s: shutting down", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    service.start()
+    try:
+        stop.wait()
+    finally:
+        service.stop()
+    return 0
+
+
 def _safe_url(url: str) -> str:
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
@@ -94,6 +118,11 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--data-dir")
     serve.set_defaults(func=cmd_serve)
+
+    agent = sub.add_parser("agent", help="run only the driver agent and provider agents")
+    agent.add_argument("--config", dest="config", default=argparse.SUPPRESS)
+    agent.add_argument("--data-dir")
+    agent.set_defaults(func=cmd_agent)
 
     db = sub.add_parser("db", help="database commands")
     db_sub = db.add_subparsers(dest="db_command", required=True)

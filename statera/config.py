@@ -44,6 +44,14 @@ class ApiSettings(BaseModel):
     )
 
 
+class BusSettings(BaseModel):
+    driver: str = Field(
+        "inprocess",
+        description="'inprocess' (one process) or 'rabbitmq' (API and agents on many hosts).",
+    )
+    url: str = Field("amqp://guest:guest@127.0.0.1:5672/%2F", description="RabbitMQ URL.")
+
+
 class DatabaseSettings(BaseModel):
     connection: str = Field(
         "", description="SQLAlchemy URL; empty means sqlite:///<data_dir>/statera.db."
@@ -139,6 +147,7 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Python logging level.")
     api: ApiSettings = Field(default_factory=ApiSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    bus: BusSettings = Field(default_factory=BusSettings)
     driver_agent: DriverAgentSettings = Field(default_factory=DriverAgentSettings)
     networking: NetworkingSettings = Field(default_factory=NetworkingSettings)
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)

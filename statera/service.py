@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from statera.api.app import create_app
 from statera.api.deps import Services
-from statera.bus.inprocess import InProcessBus
+from statera.bus import make_bus
 from statera.config import Settings
 from statera.db.engine import Database
 from statera.db.migrate import upgrade
@@ -27,7 +27,7 @@ class Statera:
         settings.data_path.mkdir(parents=True, exist_ok=True)
         upgrade(settings.database_url)
         self.db = Database(settings.database_url)
-        self.bus = InProcessBus()
+        self.bus = make_bus(settings)
         self.network = _network(settings)
         self.certs = _certs(self.db)
         self.services = Services(settings=settings, db=self.db, bus=self.bus,
@@ -51,6 +51,9 @@ class Statera:
         if self.driver_agent is not None:
             self.driver_agent.stop()
             self.driver_agent = None
+        close = getattr(self.bus, "close", None)
+        if close is not None:
+            close()
         self.db.dispose()
         LOG.info("stopped")
 

@@ -55,6 +55,20 @@ class Server:
                 time.sleep(0.1)
         raise RuntimeError("statera serve did not start")
 
+    def start_agent(self, **extra_env: str) -> None:
+        """``statera agent``: the driver agent and provider agents without the API."""
+        env = {**self.env, **extra_env}
+        self.proc = subprocess.Popen(
+            [str(VENV_BIN / "statera"), "agent", "--data-dir", str(self.data_dir)],
+            env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+        )
+        sock = self.data_dir / "run" / "get.sock"
+        deadline = time.monotonic() + 30
+        while not sock.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"statera agent did not start: {self.log.read_text()[-3000:]}")
+            time.sleep(0.1)
+
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is None:
             return
