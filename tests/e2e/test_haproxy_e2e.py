@@ -291,3 +291,14 @@ def test_killed_haproxy_failover_and_amphorae(haproxy_server: Server, sdk_for: A
     lbs.delete_load_balancer(other.id)
     wait_for(lambda: amphora_of(other.id) is None, timeout=10, what="amphora removed")
     assert [x["loadbalancer_id"] for x in _amphorae(server)] == [ids["lb"]]
+
+
+def test_prometheus_listener_serves_haproxy_metrics(haproxy_server: Server,
+                                                    sdk_for: Any) -> None:
+    lbs = sdk_for.load_balancer
+    lb = lbs.create_load_balancer(name="metrics", vip_subnet_id=SUBNET_ID)
+    lbs.create_listener(load_balancer_id=lb.id, protocol="PROMETHEUS", protocol_port=9100)
+    lb = wait_active(sdk_for, lb.id)
+    status, body, _headers = get(lb.vip_address, 9100, "/metrics")
+    assert status == 200
+    assert "haproxy_process_nbthread" in body and "# TYPE" in body
