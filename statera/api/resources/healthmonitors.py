@@ -24,7 +24,7 @@ from statera.api.listing import list_objects
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.api.resources.pools import touch_pool
-from statera.controller import changes, quotas
+from statera.controller import changes, provider_models, quotas
 from statera.controller.providers import call_provider
 from statera.db import models as m
 
@@ -37,12 +37,6 @@ COLUMNS = {
     "http_method": "http_method", "url_path": "url_path", "expected_codes": "expected_codes",
     "http_version": "http_version", "domain_name": "domain_name",
 }
-
-
-def _provider_models() -> Any:
-    from statera.controller import provider_models
-
-    return provider_models
 
 
 def build_healthmonitor(session: Session, svc: Services, lb: m.LoadBalancer, pool: m.Pool,
@@ -112,7 +106,7 @@ def create_healthmonitor(payload: Any = Body(None), svc: Services = Depends(serv
         row = build_healthmonitor(session, svc, lb, pool, body, project)
         touch_pool(pool, lb)
         call_provider(driver.name, driver.health_monitor_create,
-                      _provider_models().healthmonitor_model(row))
+                      provider_models.healthmonitor_model(row))
         result = {SINGLE: common.render(session, row)}
     common.hint(svc, lb.provider, lb.id)
     return result
@@ -137,8 +131,7 @@ def update_healthmonitor(hm_id: str, payload: Any = Body(None),
         rules.refuse_deleting(row, "healthmonitor")
         changes.ensure_mutable(row.pool, "Pool")
         driver = rules.driver_for(svc, lb)
-        models = _provider_models()
-        old = models.healthmonitor_model(row)
+        old = provider_models.healthmonitor_model(row)
         values = {api: getattr(row, col) for api, col in COLUMNS.items()}
         values.update({k: v for k, v in given.items() if k != "tags"})
         values = rules.validate_hm(values, given, row.type, row.pool.protocol, svc.settings)
@@ -149,7 +142,8 @@ def update_healthmonitor(hm_id: str, payload: Any = Body(None),
         changes.mark(row, lb, "PENDING_UPDATE")
         touch_pool(row.pool, lb)
         session.flush()
-        new = rules.partial_model(models.healthmonitor_model(row), "healthmonitor_id", given)
+        new = rules.partial_model(provider_models.healthmonitor_model(row), "healthmonitor_id",
+                                  given)
         call_provider(driver.name, driver.health_monitor_update, old, new)
         result = {SINGLE: common.render(session, row)}
     common.hint(svc, lb.provider, lb.id)
@@ -167,7 +161,7 @@ def delete_healthmonitor(hm_id: str, svc: Services = Depends(services),
         row = common.fetch(session, m.HealthMonitor, hm_id)
         rules.refuse_deleting(row, "healthmonitor")
         driver = rules.driver_for(svc, lb)
-        model = _provider_models().healthmonitor_model(row)
+        model = provider_models.healthmonitor_model(row)
         changes.mark(row, lb, "PENDING_DELETE")
         touch_pool(row.pool, lb)
         call_provider(driver.name, driver.health_monitor_delete, model)

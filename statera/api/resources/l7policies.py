@@ -30,7 +30,7 @@ from statera.api.errors import ApiError, Forbidden, InvalidInput, NotFound
 from statera.api.listing import list_objects
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
-from statera.controller import changes, quotas
+from statera.controller import changes, provider_models, quotas
 from statera.controller.providers import call_provider, load_driver
 from statera.db import models as m
 
@@ -46,12 +46,6 @@ DEFAULT_REDIRECT_CODE = 302
 # RFC 3986 characters only: no spaces, quotes, backslashes, control or non-ASCII characters,
 # so a redirect target can never split or extend a rendered `redirect location` line.
 _URL_CHARS = re.compile(r"\A[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+\Z")
-
-
-def _provider_models() -> Any:
-    from statera.controller import provider_models
-
-    return provider_models
 
 
 # Validation ------------------------------------------------------------------------------
@@ -282,7 +276,7 @@ def create_l7policy(payload: Any = Body(None), svc: Services = Depends(services)
         policy = build_l7policy(session, svc, lb, listener, body, project)
         changes.mark(listener, lb, "PENDING_UPDATE")
         call_provider(driver.name, driver.l7policy_create,
-                      _provider_models().l7policy_model(policy))
+                      provider_models.l7policy_model(policy))
         result = {SINGLE: common.render(session, policy)}
     common.hint(svc, lb.provider, lb.id)
     return result
@@ -301,7 +295,7 @@ def update_l7policy(l7policy_id: str, payload: Any = Body(None),
         changes.ensure_mutable(listener, "Listener")
         changes.ensure_mutable(policy, "L7Policy")
         driver = load_driver(svc.settings, provider_of(svc, lb))
-        old = _provider_models().l7policy_model(policy)
+        old = provider_models.l7policy_model(policy)
         redirect = {k: v for k, v in given.items() if k in ("action", *REDIRECT_FIELDS)}
         changed: dict[str, Any] = {}
         if redirect or not given:
@@ -341,7 +335,7 @@ def delete_l7policy(l7policy_id: str, svc: Services = Depends(services),
         lb = changes.lock_loadbalancer(session, listener.load_balancer_id)
         changes.ensure_mutable(policy, "L7Policy")
         driver = load_driver(svc.settings, provider_of(svc, lb))
-        model = _provider_models().l7policy_model(policy, include_pending_delete=True)
+        model = provider_models.l7policy_model(policy, include_pending_delete=True)
         changes.mark(policy, lb, "PENDING_DELETE")
         if listener.provisioning_status not in changes.DELETING:
             changes.mark(listener, lb, "PENDING_UPDATE")

@@ -28,7 +28,7 @@ from statera.api.errors import ApiError, Conflict, InvalidInput, NotFound
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.api.resources.l7policies import listed, provider_of
-from statera.controller import changes, quotas
+from statera.controller import changes, provider_models, quotas
 from statera.controller.providers import call_provider, load_driver
 from statera.db import models as m
 
@@ -50,12 +50,6 @@ QUOTED_HEADER_VALUE = re.compile(r"\A\"[a-zA-Z0-9 !\"#$%&'()*+,\-./:;<=>?@\[\]^_
 COOKIE_VALUE = re.compile(r"\A[a-zA-Z0-9!#$%&'()*+\-./:<=>?@\[\]^_`{|}~]+\Z")
 DN_FIELD = re.compile(r"\A[a-zA-Z][A-Za-z0-9-]*\Z")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _provider_models() -> Any:
-    from statera.controller import provider_models
-
-    return provider_models
 
 
 def _invalid(msg: str) -> ApiError:
@@ -182,7 +176,7 @@ def create_l7rule(l7policy_id: str, payload: Any = Body(None),
         rule = build_l7rule(session, svc, lb, policy, body, project)
         changes.mark(policy, lb, "PENDING_UPDATE")
         changes.mark(listener, lb, "PENDING_UPDATE")
-        call_provider(driver.name, driver.l7rule_create, _provider_models().l7rule_model(rule))
+        call_provider(driver.name, driver.l7rule_create, provider_models.l7rule_model(rule))
         result = {SINGLE: common.render(session, rule)}
     common.hint(svc, lb.provider, lb.id)
     return result
@@ -207,7 +201,7 @@ def update_l7rule(l7policy_id: str, l7rule_id: str, payload: Any = Body(None),
         changes.ensure_mutable(policy, "L7Policy")
         changes.ensure_mutable(rule, "L7Rule")
         driver = load_driver(svc.settings, provider_of(svc, lb))
-        old = _provider_models().l7rule_model(rule)
+        old = provider_models.l7rule_model(rule)
         state = {f: getattr(rule, f) for f in RULE_FIELDS}
         state.update({f: given[f] for f in RULE_FIELDS if f in given})
         state["invert"] = bool(state["invert"])
@@ -242,7 +236,7 @@ def delete_l7rule(l7policy_id: str, l7rule_id: str, svc: Services = Depends(serv
         changes.ensure_mutable(policy, "L7Policy")
         changes.ensure_mutable(rule, "L7Rule")
         driver = load_driver(svc.settings, provider_of(svc, lb))
-        model = _provider_models().l7rule_model(rule)
+        model = provider_models.l7rule_model(rule)
         changes.mark(rule, lb, "PENDING_DELETE")
         changes.mark(policy, lb, "PENDING_UPDATE")
         if listener.provisioning_status not in changes.DELETING:

@@ -27,7 +27,7 @@ from statera.api.errors import Conflict, InvalidInput, NotFound
 from statera.api.listing import list_objects
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
-from statera.controller import changes, quotas
+from statera.controller import changes, provider_models, quotas
 from statera.controller.providers import call_provider
 from statera.db import models as m
 
@@ -50,12 +50,6 @@ PEM_REFS = ("client_ca_tls_container_ref", "client_crl_container_ref")
 
 def _column(api_name: str) -> str:
     return "enabled" if api_name == "admin_state_up" else api_name
-
-
-def _provider_models() -> Any:
-    from statera.controller import provider_models
-
-    return provider_models
 
 
 # Builder ----------------------------------------------------------------------------------
@@ -171,7 +165,7 @@ def create_listener(payload: Any = Body(None), svc: Services = Depends(services)
         quotas.check(session, svc.settings, project, {"listener": 1})
         row = build_listener(session, svc, lb, body, project)
         call_provider(driver.name, driver.listener_create,
-                      _provider_models().listener_model(row))
+                      provider_models.listener_model(row))
         result = {SINGLE: common.render(session, row)}
     common.hint(svc, lb.provider, lb.id)
     return result
@@ -194,8 +188,7 @@ def update_listener(listener_id: str, payload: Any = Body(None),
         row = common.fetch(session, m.Listener, listener_id)
         rules.refuse_deleting(row, "listener")
         driver = rules.driver_for(svc, lb)
-        models = _provider_models()
-        old = models.listener_model(row)
+        old = provider_models.listener_model(row)
         values = {name: getattr(row, _column(name)) for name in FIELDS}
         values.update({k: v for k, v in given.items() if k != "tags"})
         pool = row.default_pool
@@ -214,7 +207,7 @@ def update_listener(listener_id: str, payload: Any = Body(None),
             common.set_tags(session, row.id, given["tags"] or [])
         changes.mark(row, lb, "PENDING_UPDATE")
         session.flush()
-        new = rules.partial_model(models.listener_model(row), "listener_id", given)
+        new = rules.partial_model(provider_models.listener_model(row), "listener_id", given)
         call_provider(driver.name, driver.listener_update, old, new)
         result = {SINGLE: common.render(session, row)}
     common.hint(svc, lb.provider, lb.id)
@@ -232,7 +225,7 @@ def delete_listener(listener_id: str, svc: Services = Depends(services),
         row = common.fetch(session, m.Listener, listener_id)
         rules.refuse_deleting(row, "listener")
         driver = rules.driver_for(svc, lb)
-        model = _provider_models().listener_model(row)
+        model = provider_models.listener_model(row)
         changes.mark(row, lb, "PENDING_DELETE")
         for policy in row.l7policies:
             changes.mark(policy, lb, "PENDING_DELETE")

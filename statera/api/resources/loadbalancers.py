@@ -16,18 +16,12 @@ from statera.api.listing import list_objects
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.bus.base import FAILOVER
-from statera.controller import changes, quotas
+from statera.controller import changes, provider_models, quotas
 from statera.controller.providers import call_provider, load_driver
 from statera.db import models as m
 
 router = APIRouter()
 SINGLE, PLURAL = "loadbalancer", "loadbalancers"
-
-
-def _provider_models() -> Any:
-    from statera.controller import provider_models
-
-    return provider_models
 
 
 @router.get("/loadbalancers")
@@ -76,7 +70,7 @@ def update_loadbalancer(lb_id: str, request: Request, payload: Any = Body(None),
         common.fetch_authorized(session, m.LoadBalancer, lb_id, ident, "put")
         lb = changes.lock_loadbalancer(session, lb_id)
         driver = load_driver(svc.settings, lb.provider or svc.settings.api.default_provider_driver)
-        old = _provider_models().loadbalancer_model(lb, graph=False)
+        old = provider_models.loadbalancer_model(lb, graph=False)
         given = body.given()
         for api_name, column in (("name", "name"), ("description", "description"),
                                  ("admin_state_up", "enabled"),
@@ -87,7 +81,7 @@ def update_loadbalancer(lb_id: str, request: Request, payload: Any = Body(None),
         if "vip_sg_ids" in given:
             lb.vip_sg_ids = given["vip_sg_ids"] or []
         common.set_tags(session, lb.id, given.get("tags"))
-        new = _provider_models().loadbalancer_model(lb, graph=False)
+        new = provider_models.loadbalancer_model(lb, graph=False)
         call_provider(driver.name, driver.loadbalancer_update, old, new)
         result = {SINGLE: common.render(session, lb)}
     common.hint(svc, lb.provider, lb.id)
@@ -105,7 +99,7 @@ def delete_loadbalancer(lb_id: str, cascade: str = "false",
         if (lb.listeners or lb.pools) and not wants_cascade:
             raise ApiError(f"Cannot delete Load Balancer {lb_id} - it has children")
         driver = load_driver(svc.settings, lb.provider or svc.settings.api.default_provider_driver)
-        model = _provider_models().loadbalancer_model(lb, graph=True)
+        model = provider_models.loadbalancer_model(lb, graph=True)
         _mark_tree(lb, "PENDING_DELETE")
         call_provider(driver.name, driver.loadbalancer_delete, model, wants_cascade)
     common.hint(svc, lb.provider, lb.id)
@@ -344,7 +338,7 @@ def _create(session: Session, svc: Services, body: schemas.LoadBalancerPost,
     _build_graph(session, svc, lb, body, project)
     session.flush()
     session.refresh(lb)
-    model = _provider_models().loadbalancer_model(lb, graph=True)
+    model = provider_models.loadbalancer_model(lb, graph=True)
     call_provider(provider, driver.loadbalancer_create, model)
     return lb
 

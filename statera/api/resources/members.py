@@ -27,7 +27,7 @@ from statera.api.listing import list_objects, parse_bool
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.api.resources.pools import touch_pool
-from statera.controller import changes, quotas
+from statera.controller import changes, provider_models, quotas
 from statera.controller.providers import call_provider
 from statera.db import models as m
 
@@ -39,12 +39,6 @@ PUT_FIELDS = ("name", "admin_state_up", "weight", "backup", "monitor_address", "
 
 def _column(api_name: str) -> str:
     return "enabled" if api_name == "admin_state_up" else api_name
-
-
-def _provider_models() -> Any:
-    from statera.controller import provider_models
-
-    return provider_models
 
 
 # Builder ----------------------------------------------------------------------------------
@@ -175,7 +169,7 @@ def create_member(pool_id: str, payload: Any = Body(None), svc: Services = Depen
         quotas.check(session, svc.settings, project, {"member": 1})
         row = build_member(session, svc, lb, pool, body, project)
         touch_pool(pool, lb)
-        call_provider(driver.name, driver.member_create, _provider_models().member_model(row))
+        call_provider(driver.name, driver.member_create, provider_models.member_model(row))
         result = {SINGLE: common.render(session, row)}
     common.hint(svc, lb.provider, lb.id)
     return result
@@ -197,8 +191,7 @@ def update_member(pool_id: str, member_id: str, payload: Any = Body(None),
         rules.refuse_deleting(row, "member")
         changes.ensure_mutable(row.pool, "Pool")
         driver = rules.driver_for(svc, lb)
-        models = _provider_models()
-        old = models.member_model(row)
+        old = provider_models.member_model(row)
         for name in PUT_FIELDS:
             if name in given:
                 setattr(row, _column(name), given[name])
@@ -207,7 +200,7 @@ def update_member(pool_id: str, member_id: str, payload: Any = Body(None),
         changes.mark(row, lb, "PENDING_UPDATE")
         touch_pool(row.pool, lb)
         session.flush()
-        new = rules.partial_model(models.member_model(row), "member_id", given)
+        new = rules.partial_model(provider_models.member_model(row), "member_id", given)
         call_provider(driver.name, driver.member_update, old, new)
         result = {SINGLE: common.render(session, row)}
     common.hint(svc, lb.provider, lb.id)
@@ -227,7 +220,7 @@ def delete_member(pool_id: str, member_id: str, svc: Services = Depends(services
         rules.refuse_deleting(row, "member")
         changes.ensure_mutable(row.pool, "Pool")
         driver = rules.driver_for(svc, lb)
-        model = _provider_models().member_model(row)
+        model = provider_models.member_model(row)
         changes.mark(row, lb, "PENDING_DELETE")
         touch_pool(row.pool, lb)
         call_provider(driver.name, driver.member_delete, model)
@@ -276,9 +269,8 @@ def batch_update_members(pool_id: str, additive_only: str = "false",
             keep = _apply_batch(session, svc, lb, pool, wanted, additive, project)
             touch_pool(pool, lb)
             session.flush()
-            models = _provider_models()
             call_provider(driver.name, driver.member_batch_update, pool.id,
-                          [models.member_model(x) for x in keep])
+                          [provider_models.member_model(x) for x in keep])
     except _NoChange:
         return Response(status_code=202)
     common.hint(svc, lb.provider, lb.id)

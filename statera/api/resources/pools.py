@@ -22,7 +22,7 @@ from statera.api.errors import ApiError, Conflict, InvalidInput
 from statera.api.listing import list_objects
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
-from statera.controller import changes, quotas
+from statera.controller import changes, provider_models, quotas
 from statera.controller.providers import call_provider
 from statera.db import models as m
 
@@ -39,12 +39,6 @@ FIELDS = (
 
 def _column(api_name: str) -> str:
     return "enabled" if api_name == "admin_state_up" else api_name
-
-
-def _provider_models() -> Any:
-    from statera.controller import provider_models
-
-    return provider_models
 
 
 def pool_listeners(pool: m.Pool) -> list[m.Listener]:
@@ -199,7 +193,7 @@ def create_pool(payload: Any = Body(None), svc: Services = Depends(services),
         if listener is not None:
             touch(listener, lb)
         session.flush()
-        call_provider(driver.name, driver.pool_create, _provider_models().pool_model(row))
+        call_provider(driver.name, driver.pool_create, provider_models.pool_model(row))
         result = {SINGLE: common.render(session, row)}
     common.hint(svc, lb.provider, lb.id)
     return result
@@ -237,8 +231,7 @@ def update_pool(pool_id: str, payload: Any = Body(None), svc: Services = Depends
         row = common.fetch(session, m.Pool, pool_id)
         rules.refuse_deleting(row, "pool")
         driver = rules.driver_for(svc, lb)
-        models = _provider_models()
-        old = models.pool_model(row)
+        old = provider_models.pool_model(row)
         values = {name: getattr(row, _column(name)) for name in FIELDS}
         values.update({k: v for k, v in given.items() if k != "tags"})
         if "session_persistence" in given:
@@ -256,7 +249,7 @@ def update_pool(pool_id: str, payload: Any = Body(None), svc: Services = Depends
         for listener in pool_listeners(row):
             touch(listener, lb)
         session.flush()
-        new = rules.partial_model(models.pool_model(row), "pool_id", given)
+        new = rules.partial_model(provider_models.pool_model(row), "pool_id", given)
         call_provider(driver.name, driver.pool_update, old, new)
         result = {SINGLE: common.render(session, row)}
     common.hint(svc, lb.provider, lb.id)
@@ -279,7 +272,7 @@ def delete_pool(pool_id: str, svc: Services = Depends(services),
         if policy is not None:
             raise Conflict(f"Pool {row.id} is in use by L7 policy {policy.id}")
         driver = rules.driver_for(svc, lb)
-        model = _provider_models().pool_model(row)
+        model = provider_models.pool_model(row)
         for listener in pool_listeners(row):
             touch(listener, lb)
             if listener.default_pool_id == row.id:
