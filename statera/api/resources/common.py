@@ -1,21 +1,25 @@
-"""Helpers shared by the resource routers: lookups with policy, tags, hints, rendering."""
+"""Helpers shared by the resource routers: lookups with policy, tags, hints, rendering, and
+:func:`change`, the write transaction every change to a load balancer's desired state runs in."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import Request
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from statera.api import views
+from statera.api import rules, views
 from statera.api.deps import Services
 from statera.api.errors import NotFound
 from statera.api.listing import ListSpec, fields_of, prune
 from statera.api.policy import Identity, authorize
 from statera.bus.base import CONVERGE
-from statera.db.models import Tag
+from statera.controller import changes
+from statera.controller.providers import call_provider
+from statera.db.models import LoadBalancer, Tag
 
 POLICY_TYPE = {
     "LoadBalancer": "loadbalancer", "Listener": "listener", "Pool": "pool", "Member": "member",
@@ -118,3 +122,42 @@ def scoped(stmt: Any, model: type[Any], ident: Identity) -> Any:
 def hint(svc: Services, provider: str | None, lb_id: str, action: str = CONVERGE) -> None:
     """After commit: tell the provider's agent to converge (or fail over) this load balancer."""
     svc.bus.publish(provider or svc.settings.api.default_provider_driver, lb_id, action)
+
+
+class Change:
+    """One write to a load balancer's desired state, inside the transaction :func:`change`
+    opened: ``lb`` is row-locked and already at its new desired generation."""
+
+    def __init__(self, svc: Services, session: Session, lb: LoadBalancer) -> None:
+        self.svc = svc
+        self.session = session
+        self.lb = lb
+        self._driver: Any = None
+
+    def load_driver(self) -> Any:
+        """The load balancer's provider driver: 400 if its provider is not enabled, 501 if it
+        cannot be loaded. Handlers call it after their own 404/409 checks and before quota and
+        validation, which is where these errors have always come."""
+        if self._driver is None:
+            self._driver = rules.driver_for(self.svc, self.lb)
+        return self._driver
+
+    def call(self, method: str, *args: Any) -> Any:
+        """``driver.<method>(*args)``, its errors mapped to HTTP as Octavia maps them."""
+        driver = self.load_driver()
+        return call_provider(driver.name, getattr(driver, method), *args)
+
+
+@contextmanager
+def change(svc: Services, lb_id: str, action: str = CONVERGE) -> Iterator[Change]:
+    """Open the write transaction for load balancer ``lb_id``, then hint its provider's agent.
+
+    Locking the load balancer is the transaction's first statement, so that on every database
+    the change reads what the previous writer committed. The hint goes out only after the
+    commit: the agent must not converge before it can see the change, and a write that fails
+    (rolled back) wakes no one.
+    """
+    with svc.db.session() as session:
+        work = Change(svc, session, changes.lock_loadbalancer(session, lb_id))
+        yield work
+    hint(svc, work.lb.provider, work.lb.id, action)

@@ -25,7 +25,6 @@ from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.api.resources.pools import touch_pool
 from statera.controller import changes, provider_models, quotas
-from statera.controller.providers import call_provider
 from statera.db import models as m
 
 router = APIRouter()
@@ -93,23 +92,19 @@ def create_healthmonitor(payload: Any = Body(None), svc: Services = Depends(serv
     body = schemas.parse(schemas.HealthMonitorPost, payload, SINGLE)
     if body.pool_id is None:
         raise InvalidInput("pool_id", None, "Mandatory field missing.")
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         pool = common.fetch(session, m.Pool, body.pool_id)
         authorize(ident, "healthmonitor", "post", pool.project_id)
         lb_id, project = pool.load_balancer_id, str(pool.project_id)
-    with svc.db.session() as session:
-        lb = changes.lock_loadbalancer(session, lb_id)
-        pool = common.fetch(session, m.Pool, body.pool_id)
+    with common.change(svc, lb_id) as change:
+        pool = common.fetch(change.session, m.Pool, body.pool_id)
         changes.ensure_mutable(pool, "Pool")
-        driver = rules.driver_for(svc, lb)
-        quotas.check(session, svc.settings, project, {"health_monitor": 1})
-        row = build_healthmonitor(session, svc, lb, pool, body, project)
-        touch_pool(pool, lb)
-        call_provider(driver.name, driver.health_monitor_create,
-                      provider_models.healthmonitor_model(row))
-        result = {SINGLE: common.render(session, row)}
-    common.hint(svc, lb.provider, lb.id)
-    return result
+        change.load_driver()
+        quotas.check(change.session, svc.settings, project, {"health_monitor": 1})
+        row = build_healthmonitor(change.session, svc, change.lb, pool, body, project)
+        touch_pool(pool, change.lb)
+        change.call("health_monitor_create", provider_models.healthmonitor_model(row))
+        return {SINGLE: common.render(change.session, row)}
 
 
 @router.put("/healthmonitors/{hm_id}")
@@ -122,15 +117,12 @@ def update_healthmonitor(hm_id: str, payload: Any = Body(None),
         if name in raw and raw[name] is None:
             raise rules.invalid_option("None", name)
     given = rules.apply_nulls(raw, rules.HM_NULL_DEFAULTS)
-    with svc.db.session() as session:
-        row = common.fetch_authorized(session, m.HealthMonitor, hm_id, ident, "put")
-        lb_id = row.pool.load_balancer_id
-    with svc.db.session() as session:
-        lb = changes.lock_loadbalancer(session, lb_id)
-        row = common.fetch(session, m.HealthMonitor, hm_id)
+    lb_id = _authorized(svc, ident, hm_id, "put")
+    with common.change(svc, lb_id) as change:
+        row = common.fetch(change.session, m.HealthMonitor, hm_id)
         rules.refuse_deleting(row, "healthmonitor")
         changes.ensure_mutable(row.pool, "Pool")
-        driver = rules.driver_for(svc, lb)
+        change.load_driver()
         old = provider_models.healthmonitor_model(row)
         values = {api: getattr(row, col) for api, col in COLUMNS.items()}
         values.update({k: v for k, v in given.items() if k != "tags"})
@@ -138,32 +130,33 @@ def update_healthmonitor(hm_id: str, payload: Any = Body(None),
         for api, value in values.items():
             setattr(row, COLUMNS[api], value)
         if "tags" in given:
-            common.set_tags(session, row.id, given["tags"] or [])
-        changes.mark(row, lb, "PENDING_UPDATE")
-        touch_pool(row.pool, lb)
-        session.flush()
+            common.set_tags(change.session, row.id, given["tags"] or [])
+        changes.mark(row, change.lb, "PENDING_UPDATE")
+        touch_pool(row.pool, change.lb)
+        change.session.flush()
         new = rules.partial_model(provider_models.healthmonitor_model(row), "healthmonitor_id",
                                   given)
-        call_provider(driver.name, driver.health_monitor_update, old, new)
-        result = {SINGLE: common.render(session, row)}
-    common.hint(svc, lb.provider, lb.id)
-    return result
+        change.call("health_monitor_update", old, new)
+        return {SINGLE: common.render(change.session, row)}
 
 
 @router.delete("/healthmonitors/{hm_id}", status_code=204)
 def delete_healthmonitor(hm_id: str, svc: Services = Depends(services),
                          ident: Identity = Depends(caller)) -> Response:
-    with svc.db.session() as session:
-        row = common.fetch_authorized(session, m.HealthMonitor, hm_id, ident, "delete")
-        lb_id = row.pool.load_balancer_id
-    with svc.db.session() as session:
-        lb = changes.lock_loadbalancer(session, lb_id)
-        row = common.fetch(session, m.HealthMonitor, hm_id)
+    lb_id = _authorized(svc, ident, hm_id, "delete")
+    with common.change(svc, lb_id) as change:
+        row = common.fetch(change.session, m.HealthMonitor, hm_id)
         rules.refuse_deleting(row, "healthmonitor")
-        driver = rules.driver_for(svc, lb)
+        change.load_driver()
         model = provider_models.healthmonitor_model(row)
-        changes.mark(row, lb, "PENDING_DELETE")
-        touch_pool(row.pool, lb)
-        call_provider(driver.name, driver.health_monitor_delete, model)
-    common.hint(svc, lb.provider, lb.id)
+        changes.mark(row, change.lb, "PENDING_DELETE")
+        touch_pool(row.pool, change.lb)
+        change.call("health_monitor_delete", model)
     return Response(status_code=204)
+
+
+def _authorized(svc: Services, ident: Identity, hm_id: str, action: str) -> str:
+    """Check the caller may ``action`` the monitor: the id of its load balancer."""
+    with svc.db.read_session() as session:
+        row = common.fetch_authorized(session, m.HealthMonitor, hm_id, ident, action)
+        return row.pool.load_balancer_id

@@ -9,8 +9,9 @@ balancer or listener that is being deleted refuses writes (409). A DELETE marks 
 provider has converged.
 
 A write runs in two transactions: a short one that finds the object and checks the caller's
-rights, then the change itself, which takes the load-balancer lock as its first statement so
-that on every database it reads what the previous writer committed.
+rights, then the change itself (:func:`statera.api.resources.common.change`), which takes the
+load-balancer lock as its first statement so that on every database it reads what the previous
+writer committed.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from statera.api.listing import list_objects
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.controller import changes, provider_models, quotas
-from statera.controller.providers import call_provider
 from statera.db import models as m
 
 router = APIRouter()
@@ -152,23 +152,19 @@ def create_listener(payload: Any = Body(None), svc: Services = Depends(services)
     if body.default_pool is not None or body.l7policies:
         raise InvalidInput("default_pool" if body.default_pool is not None else "l7policies",
                            "...", "Only accepted inside a load balancer create graph.")
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         lb = common.fetch(session, m.LoadBalancer, body.loadbalancer_id)
         authorize(ident, "listener", "post", lb.project_id)
         project = str(lb.project_id)
     rules.check_cert_refs(svc.certs, project, *cert_refs(body.model_dump()))
     rules.check_ca_and_crl(svc.certs, project, body.client_ca_tls_container_ref,
                            body.client_crl_container_ref)
-    with svc.db.session() as session:
-        lb = changes.lock_loadbalancer(session, body.loadbalancer_id)
-        driver = rules.driver_for(svc, lb)
-        quotas.check(session, svc.settings, project, {"listener": 1})
-        row = build_listener(session, svc, lb, body, project)
-        call_provider(driver.name, driver.listener_create,
-                      provider_models.listener_model(row))
-        result = {SINGLE: common.render(session, row)}
-    common.hint(svc, lb.provider, lb.id)
-    return result
+    with common.change(svc, body.loadbalancer_id) as change:
+        change.load_driver()
+        quotas.check(change.session, svc.settings, project, {"listener": 1})
+        row = build_listener(change.session, svc, change.lb, body, project)
+        change.call("listener_create", provider_models.listener_model(row))
+        return {SINGLE: common.render(change.session, row)}
 
 
 @router.put("/listeners/{listener_id}")
@@ -177,60 +173,61 @@ def update_listener(listener_id: str, payload: Any = Body(None),
                     ident: Identity = Depends(caller)) -> dict[str, Any]:
     body = schemas.parse(schemas.ListenerPut, payload, SINGLE)
     given = rules.apply_nulls(body.given(), rules.listener_null_defaults(svc.settings))
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         row = common.fetch_authorized(session, m.Listener, listener_id, ident, "put")
         lb_id, project = row.load_balancer_id, str(row.project_id)
         ca_ref, crl_ref = (given.get(k, getattr(row, k)) for k in PEM_REFS)
     rules.check_cert_refs(svc.certs, project, *cert_refs(given))
     rules.check_ca_and_crl(svc.certs, project, ca_ref, crl_ref)
-    with svc.db.session() as session:
-        lb = changes.lock_loadbalancer(session, lb_id)
-        row = common.fetch(session, m.Listener, listener_id)
+    with common.change(svc, lb_id) as change:
+        row = common.fetch(change.session, m.Listener, listener_id)
         rules.refuse_deleting(row, "listener")
-        driver = rules.driver_for(svc, lb)
+        change.load_driver()
         old = provider_models.listener_model(row)
-        values = {name: getattr(row, _column(name)) for name in FIELDS}
-        values.update({k: v for k, v in given.items() if k != "tags"})
-        pool = row.default_pool
-        if "default_pool_id" in given:
-            pool_id = given["default_pool_id"]
-            pool = _default_pool(session, lb, pool_id, row.protocol) if pool_id else None
-        if (given.get("client_ca_tls_container_ref", "") is None
-                and values.get("client_crl_container_ref")):
-            raise rules.validation("A client authentication CA reference cannot be removed "
-                                   "while a revocation list is set.")
-        values = rules.validate_listener(values, row.protocol, lb, svc.settings)
-        for name, value in values.items():
-            setattr(row, _column(name), value)
-        row.default_pool = pool
-        if "tags" in given:
-            common.set_tags(session, row.id, given["tags"] or [])
-        changes.mark(row, lb, "PENDING_UPDATE")
-        session.flush()
+        _update(change, row, given)
         new = rules.partial_model(provider_models.listener_model(row), "listener_id", given)
-        call_provider(driver.name, driver.listener_update, old, new)
-        result = {SINGLE: common.render(session, row)}
-    common.hint(svc, lb.provider, lb.id)
-    return result
+        change.call("listener_update", old, new)
+        return {SINGLE: common.render(change.session, row)}
+
+
+def _update(change: common.Change, row: m.Listener, given: dict[str, Any]) -> None:
+    """Apply a PUT's fields to ``row`` with every create-time check on the merged result."""
+    session, lb = change.session, change.lb
+    values = {name: getattr(row, _column(name)) for name in FIELDS}
+    values.update({k: v for k, v in given.items() if k != "tags"})
+    pool = row.default_pool
+    if "default_pool_id" in given:
+        pool_id = given["default_pool_id"]
+        pool = _default_pool(session, lb, pool_id, row.protocol) if pool_id else None
+    if (given.get("client_ca_tls_container_ref", "") is None
+            and values.get("client_crl_container_ref")):
+        raise rules.validation("A client authentication CA reference cannot be removed "
+                               "while a revocation list is set.")
+    values = rules.validate_listener(values, row.protocol, lb, change.svc.settings)
+    for name, value in values.items():
+        setattr(row, _column(name), value)
+    row.default_pool = pool
+    if "tags" in given:
+        common.set_tags(session, row.id, given["tags"] or [])
+    changes.mark(row, lb, "PENDING_UPDATE")
+    session.flush()
 
 
 @router.delete("/listeners/{listener_id}", status_code=204)
 def delete_listener(listener_id: str, svc: Services = Depends(services),
                     ident: Identity = Depends(caller)) -> Response:
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         row = common.fetch_authorized(session, m.Listener, listener_id, ident, "delete")
         lb_id = row.load_balancer_id
-    with svc.db.session() as session:
-        lb = changes.lock_loadbalancer(session, lb_id)
-        row = common.fetch(session, m.Listener, listener_id)
+    with common.change(svc, lb_id) as change:
+        row = common.fetch(change.session, m.Listener, listener_id)
         rules.refuse_deleting(row, "listener")
-        driver = rules.driver_for(svc, lb)
+        change.load_driver()
         model = provider_models.listener_model(row)
-        changes.mark(row, lb, "PENDING_DELETE")
+        changes.mark(row, change.lb, "PENDING_DELETE")
         for policy in row.l7policies:
-            changes.mark(policy, lb, "PENDING_DELETE")
+            changes.mark(policy, change.lb, "PENDING_DELETE")
             for rule in policy.rules:
-                changes.mark(rule, lb, "PENDING_DELETE")
-        call_provider(driver.name, driver.listener_delete, model)
-    common.hint(svc, lb.provider, lb.id)
+                changes.mark(rule, change.lb, "PENDING_DELETE")
+        change.call("listener_delete", model)
     return Response(status_code=204)

@@ -28,7 +28,6 @@ from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.api.resources.pools import touch_pool
 from statera.controller import changes, provider_models, quotas
-from statera.controller.providers import call_provider
 from statera.db import models as m
 
 router = APIRouter()
@@ -157,22 +156,15 @@ def show_member(pool_id: str, member_id: str, request: Request,
 def create_member(pool_id: str, payload: Any = Body(None), svc: Services = Depends(services),
                   ident: Identity = Depends(caller)) -> dict[str, Any]:
     body = schemas.parse(schemas.MemberPost, payload, SINGLE)
-    with svc.db.session() as session:
-        pool = _parent(session, pool_id)
-        authorize(ident, "member", "post", pool.project_id)
-        lb_id, project = pool.load_balancer_id, str(pool.project_id)
-    with svc.db.session() as session:
-        lb = changes.lock_loadbalancer(session, lb_id)
-        pool = _parent(session, pool_id)
-        changes.ensure_mutable(pool, "Pool")
-        driver = rules.driver_for(svc, lb)
-        quotas.check(session, svc.settings, project, {"member": 1})
-        row = build_member(session, svc, lb, pool, body, project)
-        touch_pool(pool, lb)
-        call_provider(driver.name, driver.member_create, provider_models.member_model(row))
-        result = {SINGLE: common.render(session, row)}
-    common.hint(svc, lb.provider, lb.id)
-    return result
+    lb_id, project = _authorized_pool(svc, ident, pool_id, "post")
+    with common.change(svc, lb_id) as change:
+        pool = _mutable_pool(change, pool_id)
+        change.load_driver()
+        quotas.check(change.session, svc.settings, project, {"member": 1})
+        row = build_member(change.session, svc, change.lb, pool, body, project)
+        touch_pool(pool, change.lb)
+        change.call("member_create", provider_models.member_model(row))
+        return {SINGLE: common.render(change.session, row)}
 
 
 @router.put("/pools/{pool_id}/members/{member_id}")
@@ -181,50 +173,35 @@ def update_member(pool_id: str, member_id: str, payload: Any = Body(None),
                   ident: Identity = Depends(caller)) -> dict[str, Any]:
     body = schemas.parse(schemas.MemberPut, payload, SINGLE)
     given = rules.apply_nulls(body.given(), rules.MEMBER_NULL_DEFAULTS)
-    with svc.db.session() as session:
-        row = _member(session, pool_id, member_id)
-        authorize(ident, "member", "put", row.project_id)
-        lb_id = row.pool.load_balancer_id
-    with svc.db.session() as session:
-        lb = changes.lock_loadbalancer(session, lb_id)
-        row = _member(session, pool_id, member_id)
-        rules.refuse_deleting(row, "member")
-        changes.ensure_mutable(row.pool, "Pool")
-        driver = rules.driver_for(svc, lb)
+    lb_id = _authorized_member(svc, ident, pool_id, member_id, "put")
+    with common.change(svc, lb_id) as change:
+        row = _mutable_member(change, pool_id, member_id)
+        change.load_driver()
         old = provider_models.member_model(row)
         for name in PUT_FIELDS:
             if name in given:
                 setattr(row, _column(name), given[name])
         if "tags" in given:
-            common.set_tags(session, row.id, given["tags"] or [])
-        changes.mark(row, lb, "PENDING_UPDATE")
-        touch_pool(row.pool, lb)
-        session.flush()
+            common.set_tags(change.session, row.id, given["tags"] or [])
+        changes.mark(row, change.lb, "PENDING_UPDATE")
+        touch_pool(row.pool, change.lb)
+        change.session.flush()
         new = rules.partial_model(provider_models.member_model(row), "member_id", given)
-        call_provider(driver.name, driver.member_update, old, new)
-        result = {SINGLE: common.render(session, row)}
-    common.hint(svc, lb.provider, lb.id)
-    return result
+        change.call("member_update", old, new)
+        return {SINGLE: common.render(change.session, row)}
 
 
 @router.delete("/pools/{pool_id}/members/{member_id}", status_code=204)
 def delete_member(pool_id: str, member_id: str, svc: Services = Depends(services),
                   ident: Identity = Depends(caller)) -> Response:
-    with svc.db.session() as session:
-        row = _member(session, pool_id, member_id)
-        authorize(ident, "member", "delete", row.project_id)
-        lb_id = row.pool.load_balancer_id
-    with svc.db.session() as session:
-        lb = changes.lock_loadbalancer(session, lb_id)
-        row = _member(session, pool_id, member_id)
-        rules.refuse_deleting(row, "member")
-        changes.ensure_mutable(row.pool, "Pool")
-        driver = rules.driver_for(svc, lb)
+    lb_id = _authorized_member(svc, ident, pool_id, member_id, "delete")
+    with common.change(svc, lb_id) as change:
+        row = _mutable_member(change, pool_id, member_id)
+        change.load_driver()
         model = provider_models.member_model(row)
-        changes.mark(row, lb, "PENDING_DELETE")
-        touch_pool(row.pool, lb)
-        call_provider(driver.name, driver.member_delete, model)
-    common.hint(svc, lb.provider, lb.id)
+        changes.mark(row, change.lb, "PENDING_DELETE")
+        touch_pool(row.pool, change.lb)
+        change.call("member_delete", model)
     return Response(status_code=204)
 
 
@@ -256,25 +233,54 @@ def batch_update_members(pool_id: str, additive_only: str = "false",
             raise rules.validation(f"Member {item.address}:{item.protocol_port} is listed "
                                    "more than once.")
         wanted[key] = item
-    with svc.db.session() as session:
-        pool = _parent(session, pool_id)
-        authorize(ident, "member", "put", pool.project_id)
-        lb_id, project = pool.load_balancer_id, str(pool.project_id)
+    lb_id, project = _authorized_pool(svc, ident, pool_id, "put")
     try:
-        with svc.db.session() as session:
-            lb = changes.lock_loadbalancer(session, lb_id)
-            pool = _parent(session, pool_id)
-            changes.ensure_mutable(pool, "Pool")
-            driver = rules.driver_for(svc, lb)
-            keep = _apply_batch(session, svc, lb, pool, wanted, additive, project)
-            touch_pool(pool, lb)
-            session.flush()
-            call_provider(driver.name, driver.member_batch_update, pool.id,
-                          [provider_models.member_model(x) for x in keep])
+        with common.change(svc, lb_id) as change:
+            pool = _mutable_pool(change, pool_id)
+            change.load_driver()
+            keep = _apply_batch(change.session, svc, change.lb, pool, wanted, additive, project)
+            touch_pool(pool, change.lb)
+            change.session.flush()
+            change.call("member_batch_update", pool.id,
+                        [provider_models.member_model(x) for x in keep])
     except _NoChange:
-        return Response(status_code=202)
-    common.hint(svc, lb.provider, lb.id)
+        pass
     return Response(status_code=202)
+
+
+# The two transactions of a write ------------------------------------------------------------
+
+def _authorized_pool(svc: Services, ident: Identity, pool_id: str,
+                     action: str) -> tuple[str, str]:
+    """Check the caller may ``action`` the members of the pool: its (LB id, project)."""
+    with svc.db.read_session() as session:
+        pool = _parent(session, pool_id)
+        authorize(ident, "member", action, pool.project_id)
+        return pool.load_balancer_id, str(pool.project_id)
+
+
+def _authorized_member(svc: Services, ident: Identity, pool_id: str, member_id: str,
+                       action: str) -> str:
+    """Check the caller may ``action`` the member: the id of its load balancer."""
+    with svc.db.read_session() as session:
+        row = _member(session, pool_id, member_id)
+        authorize(ident, "member", action, row.project_id)
+        return row.pool.load_balancer_id
+
+
+def _mutable_pool(change: common.Change, pool_id: str) -> m.Pool:
+    """The pool, under the change's lock; 409 if it is being deleted."""
+    pool = _parent(change.session, pool_id)
+    changes.ensure_mutable(pool, "Pool")
+    return pool
+
+
+def _mutable_member(change: common.Change, pool_id: str, member_id: str) -> m.Member:
+    """The member, under the change's lock; 409 if it or its pool is being deleted."""
+    row = _member(change.session, pool_id, member_id)
+    rules.refuse_deleting(row, "member")
+    changes.ensure_mutable(row.pool, "Pool")
+    return row
 
 
 def _apply_batch(session: Session, svc: Services, lb: m.LoadBalancer, pool: m.Pool,

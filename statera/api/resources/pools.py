@@ -23,7 +23,6 @@ from statera.api.listing import list_objects
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.controller import changes, provider_models, quotas
-from statera.controller.providers import call_provider
 from statera.db import models as m
 
 router = APIRouter()
@@ -167,7 +166,7 @@ def create_pool(payload: Any = Body(None), svc: Services = Depends(services),
     if body.loadbalancer_id is None and body.listener_id is None:
         raise InvalidInput("loadbalancer_id", None,
                            "Either loadbalancer_id or listener_id must be specified.")
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         lb_id = body.loadbalancer_id
         if body.listener_id is not None:
             listener = common.fetch(session, m.Listener, body.listener_id)
@@ -182,21 +181,19 @@ def create_pool(payload: Any = Body(None), svc: Services = Depends(services),
     rules.check_cert_refs(svc.certs, project, *_all_refs(body))
     rules.check_ca_and_crl(svc.certs, project, body.ca_tls_container_ref,
                            body.crl_container_ref, "CA")
-    with svc.db.session() as session:
-        lb = changes.lock_loadbalancer(session, lb_id)
+    with common.change(svc, lb_id) as change:
+        session, lb = change.session, change.lb
         listener = None
         if body.listener_id is not None:
             listener = common.fetch(session, m.Listener, body.listener_id)
-        driver = rules.driver_for(svc, lb)
+        change.load_driver()
         quotas.check(session, svc.settings, project, _graph_counts(body))
         row = build_pool(session, svc, lb, body, project, listener)
         if listener is not None:
             touch(listener, lb)
         session.flush()
-        call_provider(driver.name, driver.pool_create, provider_models.pool_model(row))
-        result = {SINGLE: common.render(session, row)}
-    common.hint(svc, lb.provider, lb.id)
-    return result
+        change.call("pool_create", provider_models.pool_model(row))
+        return {SINGLE: common.render(session, row)}
 
 
 def _merge_persistence(stored: dict[str, Any] | None,
@@ -220,58 +217,61 @@ def update_pool(pool_id: str, payload: Any = Body(None), svc: Services = Depends
     given = rules.apply_nulls(body.given(), rules.POOL_NULL_DEFAULTS)
     if "lb_algorithm" in given and given["lb_algorithm"] is None:
         raise InvalidInput("lb_algorithm", None, "Mandatory field missing.")
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         row = common.fetch_authorized(session, m.Pool, pool_id, ident, "put")
         lb_id, project = row.load_balancer_id, str(row.project_id)
         ca_ref, crl_ref = (given.get(k, getattr(row, k)) for k in PEM_REFS)
     rules.check_cert_refs(svc.certs, project, *cert_refs(given))
     rules.check_ca_and_crl(svc.certs, project, ca_ref, crl_ref, "CA")
-    with svc.db.session() as session:
-        lb = changes.lock_loadbalancer(session, lb_id)
-        row = common.fetch(session, m.Pool, pool_id)
+    with common.change(svc, lb_id) as change:
+        row = common.fetch(change.session, m.Pool, pool_id)
         rules.refuse_deleting(row, "pool")
-        driver = rules.driver_for(svc, lb)
+        change.load_driver()
         old = provider_models.pool_model(row)
-        values = {name: getattr(row, _column(name)) for name in FIELDS}
-        values.update({k: v for k, v in given.items() if k != "tags"})
-        if "session_persistence" in given:
-            values["session_persistence"] = _merge_persistence(row.session_persistence,
-                                                               body.session_persistence)
-        if given.get("ca_tls_container_ref", "") is None and values.get("crl_container_ref"):
-            raise rules.validation("A CA reference cannot be removed when a certificate "
-                                   "revocation list is present.")
-        values = rules.validate_pool(values, row.protocol, svc.settings)
-        for name, value in values.items():
-            setattr(row, _column(name), value)
-        if "tags" in given:
-            common.set_tags(session, row.id, given["tags"] or [])
-        changes.mark(row, lb, "PENDING_UPDATE")
-        for listener in pool_listeners(row):
-            touch(listener, lb)
-        session.flush()
+        _update(change, row, body, given)
         new = rules.partial_model(provider_models.pool_model(row), "pool_id", given)
-        call_provider(driver.name, driver.pool_update, old, new)
-        result = {SINGLE: common.render(session, row)}
-    common.hint(svc, lb.provider, lb.id)
-    return result
+        change.call("pool_update", old, new)
+        return {SINGLE: common.render(change.session, row)}
+
+
+def _update(change: common.Change, row: m.Pool, body: schemas.PoolPut,
+            given: dict[str, Any]) -> None:
+    """Apply a PUT's fields to ``row`` with every create-time check on the merged result."""
+    values = {name: getattr(row, _column(name)) for name in FIELDS}
+    values.update({k: v for k, v in given.items() if k != "tags"})
+    if "session_persistence" in given:
+        values["session_persistence"] = _merge_persistence(row.session_persistence,
+                                                           body.session_persistence)
+    if given.get("ca_tls_container_ref", "") is None and values.get("crl_container_ref"):
+        raise rules.validation("A CA reference cannot be removed when a certificate "
+                               "revocation list is present.")
+    values = rules.validate_pool(values, row.protocol, change.svc.settings)
+    for name, value in values.items():
+        setattr(row, _column(name), value)
+    if "tags" in given:
+        common.set_tags(change.session, row.id, given["tags"] or [])
+    changes.mark(row, change.lb, "PENDING_UPDATE")
+    for listener in pool_listeners(row):
+        touch(listener, change.lb)
+    change.session.flush()
 
 
 @router.delete("/pools/{pool_id}", status_code=204)
 def delete_pool(pool_id: str, svc: Services = Depends(services),
                 ident: Identity = Depends(caller)) -> Response:
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         row = common.fetch_authorized(session, m.Pool, pool_id, ident, "delete")
         lb_id = row.load_balancer_id
-    with svc.db.session() as session:
-        lb = changes.lock_loadbalancer(session, lb_id)
-        row = common.fetch(session, m.Pool, pool_id)
+    with common.change(svc, lb_id) as change:
+        lb = change.lb
+        row = common.fetch(change.session, m.Pool, pool_id)
         rules.refuse_deleting(row, "pool")
-        policy = session.scalars(select(m.L7Policy).where(
+        policy = change.session.scalars(select(m.L7Policy).where(
             m.L7Policy.redirect_pool_id == row.id,
             m.L7Policy.provisioning_status.not_in(changes.DELETING))).first()
         if policy is not None:
             raise Conflict(f"Pool {row.id} is in use by L7 policy {policy.id}")
-        driver = rules.driver_for(svc, lb)
+        change.load_driver()
         model = provider_models.pool_model(row)
         for listener in pool_listeners(row):
             touch(listener, lb)
@@ -283,8 +283,7 @@ def delete_pool(pool_id: str, svc: Services = Depends(services),
             changes.mark(member, lb, "PENDING_DELETE")
         if row.health_monitor is not None:
             changes.mark(row.health_monitor, lb, "PENDING_DELETE")
-        call_provider(driver.name, driver.pool_delete, model)
-    common.hint(svc, lb.provider, lb.id)
+        change.call("pool_delete", model)
     return Response(status_code=204)
 
 
