@@ -28,7 +28,6 @@ from statera.api.listing import ListSpec, fields_of, list_objects, prune
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.bus.base import FAILOVER
-from statera.controller import changes
 from statera.db import models as m
 
 router = APIRouter()
@@ -106,15 +105,13 @@ def amphora_stats(amphora_id: str, svc: Services = Depends(services),
 def failover_amphora(amphora_id: str, svc: Services = Depends(services),
                      ident: Identity = Depends(caller)) -> Response:
     authorize(ident, POLICY_TYPE, "put_failover")
-    with svc.db.session() as session:
-        amphora = _amphora(session, amphora_id)
-        lb = _live_lb(session, amphora)
+    with svc.db.read_session() as session:
+        lb = _live_lb(session, _amphora(session, amphora_id))
         if lb is None:
             raise ApiError(f"Amphora {amphora_id} is not serving a load balancer; there is "
                            "nothing to fail over.", 409)
-        lb = changes.lock_loadbalancer(session, lb.id)
-        amphora.updated_at = m.utcnow()
-    common.hint(svc, lb.provider, lb.id, FAILOVER)
+    with common.change(svc, lb.id, FAILOVER) as change:
+        _amphora(change.session, amphora_id).updated_at = m.utcnow()
     return Response(status_code=202)
 
 
@@ -122,7 +119,7 @@ def failover_amphora(amphora_id: str, svc: Services = Depends(services),
 def configure_amphora(amphora_id: str, svc: Services = Depends(services),
                       ident: Identity = Depends(caller)) -> Response:
     authorize(ident, POLICY_TYPE, "put_config")
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         lb = _live_lb(session, _amphora(session, amphora_id))
     if lb is not None:
         common.hint(svc, lb.provider, lb.id)

@@ -31,7 +31,6 @@ from statera.api.listing import list_objects
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.controller import changes, provider_models, quotas
-from statera.controller.providers import call_provider, load_driver
 from statera.db import models as m
 
 router = APIRouter()
@@ -223,10 +222,6 @@ def list_scope(ident: Identity, obj_type: str) -> str | None:
     return ident.project_id
 
 
-def provider_of(svc: Services, lb: m.LoadBalancer) -> str:
-    return lb.provider or svc.settings.api.default_provider_driver
-
-
 def listed(session: Session, request: Request, svc: Services, spec: Any,
            stmt: Any) -> dict[str, Any]:
     return list_objects(session, request, spec, stmt,
@@ -264,22 +259,23 @@ def create_l7policy(payload: Any = Body(None), svc: Services = Depends(services)
         raise InvalidInput("listener_id", None, "Mandatory field missing.")
     if body.redirect_pool is not None:
         raise InvalidInput("redirect_pool", "...", "Unknown attribute.")
-    with svc.db.session() as session:
+    counts = {"l7policy": 1, "l7rule": len(body.rules or [])}
+    with svc.db.read_session() as session:
         listener = common.fetch(session, m.Listener, body.listener_id)
         authorize(ident, POLICY_TYPE, "post", listener.project_id)
         project = listener.project_id or listener.load_balancer.project_id or ""
-        quotas.check(session, svc.settings, project,
-                     {"l7policy": 1, "l7rule": len(body.rules or [])})
-        lb = changes.lock_loadbalancer(session, listener.load_balancer_id)
+        # Also before the lock: an exceeded quota answers before a parent being deleted does.
+        quotas.check(session, svc.settings, project, counts)
+        lb_id = listener.load_balancer_id
+    with common.change(svc, lb_id) as change:
+        listener = common.fetch(change.session, m.Listener, body.listener_id)
         changes.ensure_mutable(listener, "Listener")
-        driver = load_driver(svc.settings, provider_of(svc, lb))
-        policy = build_l7policy(session, svc, lb, listener, body, project)
-        changes.mark(listener, lb, "PENDING_UPDATE")
-        call_provider(driver.name, driver.l7policy_create,
-                      provider_models.l7policy_model(policy))
-        result = {SINGLE: common.render(session, policy)}
-    common.hint(svc, lb.provider, lb.id)
-    return result
+        change.load_driver()
+        quotas.check(change.session, svc.settings, project, counts)
+        policy = build_l7policy(change.session, svc, change.lb, listener, body, project)
+        changes.mark(listener, change.lb, "PENDING_UPDATE")
+        change.call("l7policy_create", provider_models.l7policy_model(policy))
+        return {SINGLE: common.render(change.session, policy)}
 
 
 @router.put("/l7policies/{l7policy_id}")
@@ -288,61 +284,72 @@ def update_l7policy(l7policy_id: str, payload: Any = Body(None),
                     ident: Identity = Depends(caller)) -> dict[str, Any]:
     body = schemas.parse(schemas.L7PolicyPut, payload, SINGLE)
     given = body.given()
-    with svc.db.session() as session:
-        policy = common.fetch_authorized(session, m.L7Policy, l7policy_id, ident, "put")
+    lb_id = _authorized(svc, ident, l7policy_id, "put")
+    with common.change(svc, lb_id) as change:
+        policy = common.fetch(change.session, m.L7Policy, l7policy_id)
         listener = policy.listener
-        lb = changes.lock_loadbalancer(session, listener.load_balancer_id)
         changes.ensure_mutable(listener, "Listener")
         changes.ensure_mutable(policy, "L7Policy")
-        driver = load_driver(svc.settings, provider_of(svc, lb))
+        change.load_driver()
         old = provider_models.l7policy_model(policy)
-        redirect = {k: v for k, v in given.items() if k in ("action", *REDIRECT_FIELDS)}
-        changed: dict[str, Any] = {}
-        if redirect or not given:
-            redirect = sanitize(redirect, create=False)
-            stored = {k: getattr(policy, k) for k in ("action", *REDIRECT_FIELDS)}
-            changed = settle(stored | redirect)
-            if changed.get("redirect_pool_id") and "redirect_pool_id" in redirect:
-                check_redirect_pool(session, lb, listener, changed["redirect_pool_id"])
-            for key, value in changed.items():
-                setattr(policy, key, value)
-        for key in ("name", "description"):
-            if key in given:
-                setattr(policy, key, given[key])
-                changed[key] = given[key]
-        if "admin_state_up" in given:
-            policy.enabled = bool(given["admin_state_up"])
-            changed["admin_state_up"] = policy.enabled
-        if given.get("position") is not None:
-            place(listener, policy, given["position"])
-            changed["position"] = policy.position
-        common.set_tags(session, policy.id, given.get("tags"))
-        changes.mark(policy, lb, "PENDING_UPDATE")
-        changes.mark(listener, lb, "PENDING_UPDATE")
-        new = _partial_model(policy.id, changed)
-        call_provider(driver.name, driver.l7policy_update, old, new)
-        result = {SINGLE: common.render(session, policy)}
-    common.hint(svc, lb.provider, lb.id)
-    return result
+        changed = _update(change, policy, given)
+        changes.mark(policy, change.lb, "PENDING_UPDATE")
+        changes.mark(listener, change.lb, "PENDING_UPDATE")
+        change.call("l7policy_update", old, _partial_model(policy.id, changed))
+        return {SINGLE: common.render(change.session, policy)}
+
+
+def _update(change: common.Change, policy: m.L7Policy, given: dict[str, Any]) -> dict[str, Any]:
+    """Apply a PUT to ``policy``; the fields that changed, under their API names."""
+    listener = policy.listener
+    redirect = {k: v for k, v in given.items() if k in ("action", *REDIRECT_FIELDS)}
+    changed: dict[str, Any] = {}
+    if redirect or not given:
+        redirect = sanitize(redirect, create=False)
+        stored = {k: getattr(policy, k) for k in ("action", *REDIRECT_FIELDS)}
+        changed = settle(stored | redirect)
+        if changed.get("redirect_pool_id") and "redirect_pool_id" in redirect:
+            check_redirect_pool(change.session, change.lb, listener,
+                                changed["redirect_pool_id"])
+        for key, value in changed.items():
+            setattr(policy, key, value)
+    for key in ("name", "description"):
+        if key in given:
+            setattr(policy, key, given[key])
+            changed[key] = given[key]
+    if "admin_state_up" in given:
+        policy.enabled = bool(given["admin_state_up"])
+        changed["admin_state_up"] = policy.enabled
+    if given.get("position") is not None:
+        place(listener, policy, given["position"])
+        changed["position"] = policy.position
+    common.set_tags(change.session, policy.id, given.get("tags"))
+    return changed
 
 
 @router.delete("/l7policies/{l7policy_id}", status_code=204)
 def delete_l7policy(l7policy_id: str, svc: Services = Depends(services),
                     ident: Identity = Depends(caller)) -> Response:
-    with svc.db.session() as session:
-        policy = common.fetch_authorized(session, m.L7Policy, l7policy_id, ident, "delete")
+    lb_id = _authorized(svc, ident, l7policy_id, "delete")
+    with common.change(svc, lb_id) as change:
+        policy = common.fetch(change.session, m.L7Policy, l7policy_id)
         listener = policy.listener
-        lb = changes.lock_loadbalancer(session, listener.load_balancer_id)
         changes.ensure_mutable(policy, "L7Policy")
-        driver = load_driver(svc.settings, provider_of(svc, lb))
+        change.load_driver()
         model = provider_models.l7policy_model(policy, include_pending_delete=True)
-        changes.mark(policy, lb, "PENDING_DELETE")
+        changes.mark(policy, change.lb, "PENDING_DELETE")
         if listener.provisioning_status not in changes.DELETING:
-            changes.mark(listener, lb, "PENDING_UPDATE")
+            changes.mark(listener, change.lb, "PENDING_UPDATE")
         place(listener, policy, None)
-        call_provider(driver.name, driver.l7policy_delete, model)
-    common.hint(svc, lb.provider, lb.id)
+        change.call("l7policy_delete", model)
     return Response(status_code=204)
+
+
+def _authorized(svc: Services, ident: Identity, l7policy_id: str, action: str) -> str:
+    """Check the caller may ``action`` the policy: the id of its load balancer."""
+    with svc.db.read_session() as session:
+        policy = common.fetch_authorized(session, m.L7Policy, l7policy_id, ident, action)
+        return policy.listener.load_balancer_id
 
 
 def _partial_model(policy_id: str, changed: dict[str, Any]) -> Any:

@@ -27,9 +27,8 @@ from statera.api.deps import Services, caller, services
 from statera.api.errors import ApiError, Conflict, InvalidInput, NotFound
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
-from statera.api.resources.l7policies import listed, provider_of
+from statera.api.resources.l7policies import listed
 from statera.controller import changes, provider_models, quotas
-from statera.controller.providers import call_provider, load_driver
 from statera.db import models as m
 
 router = APIRouter()
@@ -163,23 +162,25 @@ def create_l7rule(l7policy_id: str, payload: Any = Body(None),
                   svc: Services = Depends(services),
                   ident: Identity = Depends(caller)) -> dict[str, Any]:
     body = schemas.parse(schemas.L7RulePost, payload, SINGLE)
-    with svc.db.session() as session:
+    with svc.db.read_session() as session:
         policy = _policy(session, l7policy_id)
         authorize(ident, POLICY_TYPE, "post", policy.project_id)
         project = policy.project_id or ""
+        # Also before the lock: an exceeded quota answers before a parent being deleted does.
         quotas.check(session, svc.settings, project, {"l7rule": 1})
+        lb_id = policy.listener.load_balancer_id
+    with common.change(svc, lb_id) as change:
+        policy = _policy(change.session, l7policy_id)
         listener = policy.listener
-        lb = changes.lock_loadbalancer(session, listener.load_balancer_id)
         changes.ensure_mutable(listener, "Listener")
         changes.ensure_mutable(policy, "L7Policy")
-        driver = load_driver(svc.settings, provider_of(svc, lb))
-        rule = build_l7rule(session, svc, lb, policy, body, project)
-        changes.mark(policy, lb, "PENDING_UPDATE")
-        changes.mark(listener, lb, "PENDING_UPDATE")
-        call_provider(driver.name, driver.l7rule_create, provider_models.l7rule_model(rule))
-        result = {SINGLE: common.render(session, rule)}
-    common.hint(svc, lb.provider, lb.id)
-    return result
+        change.load_driver()
+        quotas.check(change.session, svc.settings, project, {"l7rule": 1})
+        rule = build_l7rule(change.session, svc, change.lb, policy, body, project)
+        changes.mark(policy, change.lb, "PENDING_UPDATE")
+        changes.mark(listener, change.lb, "PENDING_UPDATE")
+        change.call("l7rule_create", provider_models.l7rule_model(rule))
+        return {SINGLE: common.render(change.session, rule)}
 
 
 @router.put("/l7policies/{l7policy_id}/rules/{l7rule_id}")
@@ -191,59 +192,70 @@ def update_l7rule(l7policy_id: str, l7rule_id: str, payload: Any = Body(None),
     for required in ("type", "compare_type", "value"):
         if required in given and given[required] is None:
             raise InvalidInput(required, None, "Mandatory field missing.")
-    with svc.db.session() as session:
-        policy = _policy(session, l7policy_id)
-        rule = _rule(session, policy, l7rule_id)
-        authorize(ident, POLICY_TYPE, "put", rule.project_id)
+    lb_id = _authorized(svc, ident, l7policy_id, l7rule_id, "put")
+    with common.change(svc, lb_id) as change:
+        policy = _policy(change.session, l7policy_id)
+        rule = _rule(change.session, policy, l7rule_id)
         listener = policy.listener
-        lb = changes.lock_loadbalancer(session, listener.load_balancer_id)
         changes.ensure_mutable(listener, "Listener")
         changes.ensure_mutable(policy, "L7Policy")
         changes.ensure_mutable(rule, "L7Rule")
-        driver = load_driver(svc.settings, provider_of(svc, lb))
+        change.load_driver()
         old = provider_models.l7rule_model(rule)
-        state = {f: getattr(rule, f) for f in RULE_FIELDS}
-        state.update({f: given[f] for f in RULE_FIELDS if f in given})
-        state["invert"] = bool(state["invert"])
-        if "type" in given and "key" not in given and state["type"] not in KEY_REQUIRED:
-            state["key"] = None  # a key left over from the old type means nothing now
-        validate_rule(state["type"], state["compare_type"], state["key"], state["value"])
-        changed = {f: v for f, v in state.items() if v != getattr(rule, f) or f in given}
-        for field, value in state.items():
-            setattr(rule, field, value)
-        if "admin_state_up" in given:
-            rule.enabled = bool(given["admin_state_up"])
-            changed["admin_state_up"] = rule.enabled
-        common.set_tags(session, rule.id, given.get("tags"))
-        changes.mark(rule, lb, "PENDING_UPDATE")
-        changes.mark(policy, lb, "PENDING_UPDATE")
-        changes.mark(listener, lb, "PENDING_UPDATE")
-        call_provider(driver.name, driver.l7rule_update, old, _partial_model(rule.id, changed))
-        result = {SINGLE: common.render(session, rule)}
-    common.hint(svc, lb.provider, lb.id)
-    return result
+        changed = _update(rule, given)
+        common.set_tags(change.session, rule.id, given.get("tags"))
+        changes.mark(rule, change.lb, "PENDING_UPDATE")
+        changes.mark(policy, change.lb, "PENDING_UPDATE")
+        changes.mark(listener, change.lb, "PENDING_UPDATE")
+        change.call("l7rule_update", old, _partial_model(rule.id, changed))
+        return {SINGLE: common.render(change.session, rule)}
+
+
+def _update(rule: m.L7Rule, given: dict[str, Any]) -> dict[str, Any]:
+    """Apply a PUT to ``rule``, checked as a whole; the fields that changed (API names)."""
+    state = {f: getattr(rule, f) for f in RULE_FIELDS}
+    state.update({f: given[f] for f in RULE_FIELDS if f in given})
+    state["invert"] = bool(state["invert"])
+    if "type" in given and "key" not in given and state["type"] not in KEY_REQUIRED:
+        state["key"] = None  # a key left over from the old type means nothing now
+    validate_rule(state["type"], state["compare_type"], state["key"], state["value"])
+    changed = {f: v for f, v in state.items() if v != getattr(rule, f) or f in given}
+    for field, value in state.items():
+        setattr(rule, field, value)
+    if "admin_state_up" in given:
+        rule.enabled = bool(given["admin_state_up"])
+        changed["admin_state_up"] = rule.enabled
+    return changed
 
 
 @router.delete("/l7policies/{l7policy_id}/rules/{l7rule_id}", status_code=204)
 def delete_l7rule(l7policy_id: str, l7rule_id: str, svc: Services = Depends(services),
                   ident: Identity = Depends(caller)) -> Response:
-    with svc.db.session() as session:
-        policy = _policy(session, l7policy_id)
-        rule = _rule(session, policy, l7rule_id)
-        authorize(ident, POLICY_TYPE, "delete", rule.project_id)
+    lb_id = _authorized(svc, ident, l7policy_id, l7rule_id, "delete")
+    with common.change(svc, lb_id) as change:
+        policy = _policy(change.session, l7policy_id)
+        rule = _rule(change.session, policy, l7rule_id)
         listener = policy.listener
-        lb = changes.lock_loadbalancer(session, listener.load_balancer_id)
         changes.ensure_mutable(policy, "L7Policy")
         changes.ensure_mutable(rule, "L7Rule")
-        driver = load_driver(svc.settings, provider_of(svc, lb))
+        change.load_driver()
         model = provider_models.l7rule_model(rule)
-        changes.mark(rule, lb, "PENDING_DELETE")
-        changes.mark(policy, lb, "PENDING_UPDATE")
+        changes.mark(rule, change.lb, "PENDING_DELETE")
+        changes.mark(policy, change.lb, "PENDING_UPDATE")
         if listener.provisioning_status not in changes.DELETING:
-            changes.mark(listener, lb, "PENDING_UPDATE")
-        call_provider(driver.name, driver.l7rule_delete, model)
-    common.hint(svc, lb.provider, lb.id)
+            changes.mark(listener, change.lb, "PENDING_UPDATE")
+        change.call("l7rule_delete", model)
     return Response(status_code=204)
+
+
+def _authorized(svc: Services, ident: Identity, l7policy_id: str, l7rule_id: str,
+                action: str) -> str:
+    """Check the caller may ``action`` the rule: the id of its load balancer."""
+    with svc.db.read_session() as session:
+        policy = _policy(session, l7policy_id)
+        rule = _rule(session, policy, l7rule_id)
+        authorize(ident, POLICY_TYPE, action, rule.project_id)
+        return policy.listener.load_balancer_id
 
 
 def _partial_model(rule_id: str, changed: dict[str, Any]) -> Any:

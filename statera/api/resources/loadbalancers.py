@@ -66,10 +66,10 @@ def update_loadbalancer(lb_id: str, request: Request, payload: Any = Body(None),
                         svc: Services = Depends(services),
                         ident: Identity = Depends(caller)) -> dict[str, Any]:
     body = schemas.parse(schemas.LoadBalancerPut, payload, SINGLE)
-    with svc.db.session() as session:
-        common.fetch_authorized(session, m.LoadBalancer, lb_id, ident, "put")
-        lb = changes.lock_loadbalancer(session, lb_id)
-        driver = load_driver(svc.settings, lb.provider or svc.settings.api.default_provider_driver)
+    _authorize(svc, ident, lb_id, "put")
+    with common.change(svc, lb_id) as change:
+        lb = change.lb
+        change.load_driver()
         old = provider_models.loadbalancer_model(lb, graph=False)
         given = body.given()
         for api_name, column in (("name", "name"), ("description", "description"),
@@ -80,29 +80,26 @@ def update_loadbalancer(lb_id: str, request: Request, payload: Any = Body(None),
                 setattr(lb, column, bool(value) if column == "enabled" else value)
         if "vip_sg_ids" in given:
             lb.vip_sg_ids = given["vip_sg_ids"] or []
-        common.set_tags(session, lb.id, given.get("tags"))
+        common.set_tags(change.session, lb.id, given.get("tags"))
         new = provider_models.loadbalancer_model(lb, graph=False)
-        call_provider(driver.name, driver.loadbalancer_update, old, new)
-        result = {SINGLE: common.render(session, lb)}
-    common.hint(svc, lb.provider, lb.id)
-    return result
+        change.call("loadbalancer_update", old, new)
+        return {SINGLE: common.render(change.session, lb)}
 
 
 @router.delete("/loadbalancers/{lb_id}", status_code=204)
 def delete_loadbalancer(lb_id: str, cascade: str = "false",
                         svc: Services = Depends(services),
                         ident: Identity = Depends(caller)) -> Response:
-    with svc.db.session() as session:
-        common.fetch_authorized(session, m.LoadBalancer, lb_id, ident, "delete")
-        lb = changes.lock_loadbalancer(session, lb_id)
+    _authorize(svc, ident, lb_id, "delete")
+    with common.change(svc, lb_id) as change:
+        lb = change.lb
         wants_cascade = cascade.strip().lower() in ("true", "1", "yes", "on", "y", "t")
         if (lb.listeners or lb.pools) and not wants_cascade:
             raise ApiError(f"Cannot delete Load Balancer {lb_id} - it has children")
-        driver = load_driver(svc.settings, lb.provider or svc.settings.api.default_provider_driver)
+        change.load_driver()
         model = provider_models.loadbalancer_model(lb, graph=True)
         _mark_tree(lb, "PENDING_DELETE")
-        call_provider(driver.name, driver.loadbalancer_delete, model, wants_cascade)
-    common.hint(svc, lb.provider, lb.id)
+        change.call("loadbalancer_delete", model, wants_cascade)
     return Response(status_code=204)
 
 
@@ -128,13 +125,16 @@ def lb_stats(lb_id: str, svc: Services = Depends(services),
 @router.put("/loadbalancers/{lb_id}/failover", status_code=202)
 def failover(lb_id: str, svc: Services = Depends(services),
              ident: Identity = Depends(caller)) -> Response:
-    with svc.db.session() as session:
-        common.fetch_authorized(session, m.LoadBalancer, lb_id, ident, "put_failover")
-        lb = changes.lock_loadbalancer(session, lb_id)
-        driver = load_driver(svc.settings, lb.provider or svc.settings.api.default_provider_driver)
-        call_provider(driver.name, driver.loadbalancer_failover, lb.id)
-    common.hint(svc, lb.provider, lb.id, FAILOVER)
+    _authorize(svc, ident, lb_id, "put_failover")
+    with common.change(svc, lb_id, FAILOVER) as change:
+        change.call("loadbalancer_failover", change.lb.id)
     return Response(status_code=202)
+
+
+def _authorize(svc: Services, ident: Identity, lb_id: str, action: str) -> None:
+    """404 unless the load balancer exists (and is not DELETED), 403 unless the caller may."""
+    with svc.db.read_session() as session:
+        common.fetch_authorized(session, m.LoadBalancer, lb_id, ident, action)
 
 
 # Helpers --------------------------------------------------------------------------------
