@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from statera.api import views
 from statera.api.deps import Services, caller, services
 from statera.api.errors import ApiError, Conflict, NotFound
-from statera.api.listing import ListSpec, fields_of, list_objects, prune
+from statera.api.listing import ListSpec, fields_of, prune
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.bus.base import FAILOVER
@@ -64,9 +64,7 @@ def list_amphorae(request: Request, svc: Services = Depends(services),
                   ident: Identity = Depends(caller)) -> dict[str, Any]:
     authorize(ident, POLICY_TYPE, "get_all")
     with svc.db.read_session() as session:
-        return list_objects(session, request, _SPEC, select(m.Amphora),
-                            max_limit=svc.settings.api.pagination_max_limit,
-                            base_uri=svc.settings.api.api_base_uri)
+        return common.listed(session, request, svc, _SPEC, select(m.Amphora))
 
 
 @router.get("/amphorae/{amphora_id}")

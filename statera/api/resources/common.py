@@ -1,5 +1,6 @@
-"""Helpers shared by the resource routers: lookups with policy, tags, hints, rendering, and
-:func:`change`, the write transaction every change to a load balancer's desired state runs in."""
+"""Helpers shared by the resource routers: lookups with policy, tags, hints, rendering, the
+list and show bodies, and :func:`change`, the write transaction every change to a load
+balancer's desired state runs in."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from statera.api import rules, views
 from statera.api.deps import Services
-from statera.api.errors import NotFound
-from statera.api.listing import ListSpec, fields_of, prune
+from statera.api.errors import Forbidden, NotFound
+from statera.api.listing import ListSpec, fields_of, list_objects, prune
 from statera.api.policy import Identity, authorize
 from statera.bus.base import CONVERGE
 from statera.controller import changes
@@ -117,6 +118,47 @@ def scoped(stmt: Any, model: type[Any], ident: Identity) -> Any:
     if ident.sees_all():
         return stmt
     return stmt.where(model.project_id == ident.project_id)
+
+
+def list_scope(ident: Identity, obj_type: str) -> str | None:
+    """Octavia's ``_auth_get_all``: None for callers who see every project, else the caller's
+    own project (after checking they may list it)."""
+    try:
+        authorize(ident, obj_type, "get_all-global")
+        return None
+    except Forbidden:
+        pass
+    if ident.project_id is None:
+        raise Forbidden()
+    authorize(ident, obj_type, "get_all", ident.project_id)
+    return ident.project_id
+
+
+def listed(session: Session, request: Request, svc: Services, spec: ListSpec,
+           stmt: Any) -> dict[str, Any]:
+    """Octavia's list body for ``stmt``: the request's filters, sorting and page."""
+    return list_objects(session, request, spec, stmt,
+                        max_limit=svc.settings.api.pagination_max_limit,
+                        base_uri=svc.settings.api.api_base_uri)
+
+
+def list_visible(svc: Services, request: Request, ident: Identity, model: type[Any],
+                 plural: str, *options: Any, where: tuple[Any, ...] = ()) -> dict[str, Any]:
+    """A top-level GET collection: the rows of the caller's project (all for those who see
+    every project), with ``options`` to load what rendering them needs."""
+    authorize(ident, POLICY_TYPE[model.__name__], "get_all")
+    spec = list_spec(model, plural)
+    stmt = scoped(select(model).where(*where), model, ident).options(*options)
+    with svc.db.read_session() as session:
+        return listed(session, request, svc, spec, stmt)
+
+
+def show(svc: Services, request: Request, ident: Identity, model: type[Any], obj_id: str,
+         key: str) -> dict[str, Any]:
+    """A GET of one object: 404 if missing, 403 unless the caller may read it."""
+    with svc.db.read_session() as session:
+        row = fetch_authorized(session, model, obj_id, ident, "get_one")
+        return {key: render_one(session, request, row)}
 
 
 def hint(svc: Services, provider: str | None, lb_id: str, action: str = CONVERGE) -> None:

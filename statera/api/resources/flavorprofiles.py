@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 from statera.api import schemas, views
 from statera.api.deps import Services, caller, services
 from statera.api.errors import ApiError, Conflict, InvalidInput, NotFound
-from statera.api.listing import ListSpec, fields_of, list_objects, prune
+from statera.api.listing import ListSpec, fields_of, prune
 from statera.api.policy import Identity, authorize
+from statera.api.resources import common
 from statera.config import Settings
 from statera.controller.providers import call_provider, load_driver
 from statera.db import models as m
@@ -55,9 +56,7 @@ def simple_spec(model: type[Any], plural: str, links_key: str,
 
 
 def list_rows(session: Session, request: Request, svc: Services, spec: ListSpec) -> Any:
-    return list_objects(session, request, spec, select(spec.model),
-                        max_limit=svc.settings.api.pagination_max_limit,
-                        base_uri=svc.settings.api.api_base_uri)
+    return common.listed(session, request, svc, spec, select(spec.model))
 
 
 def show(request: Request, body: dict[str, Any]) -> dict[str, Any]:

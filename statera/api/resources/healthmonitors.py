@@ -13,14 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from statera.api import rules, schemas
 from statera.api.deps import Services, caller, services
 from statera.api.errors import Conflict, InvalidInput
-from statera.api.listing import list_objects
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.api.resources.pools import touch_pool
@@ -69,21 +67,13 @@ def build_healthmonitor(session: Session, svc: Services, lb: m.LoadBalancer, poo
 @router.get("/healthmonitors")
 def list_healthmonitors(request: Request, svc: Services = Depends(services),
                         ident: Identity = Depends(caller)) -> dict[str, Any]:
-    authorize(ident, "healthmonitor", "get_all")
-    spec = common.list_spec(m.HealthMonitor, PLURAL)
-    stmt = common.scoped(select(m.HealthMonitor), m.HealthMonitor, ident)
-    with svc.db.read_session() as session:
-        return list_objects(session, request, spec, stmt,
-                            max_limit=svc.settings.api.pagination_max_limit,
-                            base_uri=svc.settings.api.api_base_uri)
+    return common.list_visible(svc, request, ident, m.HealthMonitor, PLURAL)
 
 
 @router.get("/healthmonitors/{hm_id}")
 def show_healthmonitor(hm_id: str, request: Request, svc: Services = Depends(services),
                        ident: Identity = Depends(caller)) -> dict[str, Any]:
-    with svc.db.read_session() as session:
-        row = common.fetch_authorized(session, m.HealthMonitor, hm_id, ident, "get_one")
-        return {SINGLE: common.render_one(session, request, row)}
+    return common.show(svc, request, ident, m.HealthMonitor, hm_id, SINGLE)
 
 
 @router.post("/healthmonitors", status_code=201)

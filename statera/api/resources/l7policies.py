@@ -26,8 +26,7 @@ from sqlalchemy.orm import Session
 
 from statera.api import rules, schemas
 from statera.api.deps import Services, caller, services
-from statera.api.errors import ApiError, Forbidden, InvalidInput, NotFound
-from statera.api.listing import list_objects
+from statera.api.errors import ApiError, InvalidInput, NotFound
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.controller import changes, provider_models, quotas
@@ -205,50 +204,25 @@ def build_l7policy(session: Session, svc: Services, lb: m.LoadBalancer, listener
     return policy
 
 
-# Shared request plumbing ------------------------------------------------------------------
-
-
-def list_scope(ident: Identity, obj_type: str) -> str | None:
-    """Octavia's ``_auth_get_all``: None for callers who see every project, else the caller's
-    own project (after checking they may list it)."""
-    try:
-        authorize(ident, obj_type, "get_all-global")
-        return None
-    except Forbidden:
-        pass
-    if ident.project_id is None:
-        raise Forbidden()
-    authorize(ident, obj_type, "get_all", ident.project_id)
-    return ident.project_id
-
-
-def listed(session: Session, request: Request, svc: Services, spec: Any,
-           stmt: Any) -> dict[str, Any]:
-    return list_objects(session, request, spec, stmt,
-                        max_limit=svc.settings.api.pagination_max_limit,
-                        base_uri=svc.settings.api.api_base_uri)
-
-
 # Routes ----------------------------------------------------------------------------------
 
 
 @router.get("/l7policies")
 def list_l7policies(request: Request, svc: Services = Depends(services),
                     ident: Identity = Depends(caller)) -> dict[str, Any]:
-    project = list_scope(ident, POLICY_TYPE)
+    project = common.list_scope(ident, POLICY_TYPE)
     stmt = select(m.L7Policy)
     if project is not None:
         stmt = stmt.where(m.L7Policy.project_id == project)
     with svc.db.read_session() as session:
-        return listed(session, request, svc, common.list_spec(m.L7Policy, PLURAL), stmt)
+        return common.listed(session, request, svc, common.list_spec(m.L7Policy, PLURAL),
+                             stmt)
 
 
 @router.get("/l7policies/{l7policy_id}")
 def show_l7policy(l7policy_id: str, request: Request, svc: Services = Depends(services),
                   ident: Identity = Depends(caller)) -> dict[str, Any]:
-    with svc.db.read_session() as session:
-        policy = common.fetch_authorized(session, m.L7Policy, l7policy_id, ident, "get_one")
-        return {SINGLE: common.render_one(session, request, policy)}
+    return common.show(svc, request, ident, m.L7Policy, l7policy_id, SINGLE)
 
 
 @router.post("/l7policies", status_code=201)

@@ -27,7 +27,6 @@ from statera.api.deps import Services, caller, services
 from statera.api.errors import ApiError, Conflict, InvalidInput, NotFound
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
-from statera.api.resources.l7policies import listed
 from statera.controller import changes, provider_models, quotas
 from statera.db import models as m
 
@@ -144,7 +143,8 @@ def list_l7rules(l7policy_id: str, request: Request, svc: Services = Depends(ser
         policy = _policy(session, l7policy_id)
         authorize(ident, POLICY_TYPE, "get_all", policy.project_id)
         stmt = select(m.L7Rule).where(m.L7Rule.l7policy_id == policy.id)
-        return listed(session, request, svc, common.list_spec(m.L7Rule, PLURAL), stmt)
+        return common.listed(session, request, svc, common.list_spec(m.L7Rule, PLURAL),
+                             stmt)
 
 
 @router.get("/l7policies/{l7policy_id}/rules/{l7rule_id}")

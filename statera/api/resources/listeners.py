@@ -19,13 +19,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from statera.api import rules, schemas
 from statera.api.deps import Services, caller, services
 from statera.api.errors import Conflict, InvalidInput, NotFound
-from statera.api.listing import list_objects
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.controller import changes, provider_models, quotas
@@ -114,22 +112,14 @@ def cert_refs(values: dict[str, Any]) -> tuple[list[str], list[str]]:
 @router.get("/listeners")
 def list_listeners(request: Request, svc: Services = Depends(services),
                    ident: Identity = Depends(caller)) -> dict[str, Any]:
-    authorize(ident, "listener", "get_all")
-    spec = common.list_spec(m.Listener, PLURAL)
-    stmt = common.scoped(select(m.Listener), m.Listener, ident).options(
-        selectinload(m.Listener.l7policies))
-    with svc.db.read_session() as session:
-        return list_objects(session, request, spec, stmt,
-                            max_limit=svc.settings.api.pagination_max_limit,
-                            base_uri=svc.settings.api.api_base_uri)
+    return common.list_visible(svc, request, ident, m.Listener, PLURAL,
+                               selectinload(m.Listener.l7policies))
 
 
 @router.get("/listeners/{listener_id}")
 def show_listener(listener_id: str, request: Request, svc: Services = Depends(services),
                   ident: Identity = Depends(caller)) -> dict[str, Any]:
-    with svc.db.read_session() as session:
-        row = common.fetch_authorized(session, m.Listener, listener_id, ident, "get_one")
-        return {SINGLE: common.render_one(session, request, row)}
+    return common.show(svc, request, ident, m.Listener, listener_id, SINGLE)
 
 
 @router.get("/listeners/{listener_id}/stats")

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session, selectinload
 from statera.api import schemas
 from statera.api.deps import Services, caller, project_for_create, services
 from statera.api.errors import ApiError, Conflict
-from statera.api.listing import list_objects
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.bus.base import FAILOVER
@@ -27,23 +26,16 @@ SINGLE, PLURAL = "loadbalancer", "loadbalancers"
 @router.get("/loadbalancers")
 def list_loadbalancers(request: Request, svc: Services = Depends(services),
                        ident: Identity = Depends(caller)) -> dict[str, Any]:
-    authorize(ident, "loadbalancer", "get_all")
-    spec = common.list_spec(m.LoadBalancer, PLURAL)
-    stmt = select(m.LoadBalancer).where(m.LoadBalancer.provisioning_status != "DELETED")
-    stmt = common.scoped(stmt, m.LoadBalancer, ident).options(
-        selectinload(m.LoadBalancer.listeners), selectinload(m.LoadBalancer.pools))
-    with svc.db.read_session() as session:
-        return list_objects(session, request, spec, stmt,
-                            max_limit=svc.settings.api.pagination_max_limit,
-                            base_uri=svc.settings.api.api_base_uri)
+    return common.list_visible(
+        svc, request, ident, m.LoadBalancer, PLURAL,
+        selectinload(m.LoadBalancer.listeners), selectinload(m.LoadBalancer.pools),
+        where=(m.LoadBalancer.provisioning_status != "DELETED",))
 
 
 @router.get("/loadbalancers/{lb_id}")
 def show_loadbalancer(lb_id: str, request: Request, svc: Services = Depends(services),
                       ident: Identity = Depends(caller)) -> dict[str, Any]:
-    with svc.db.read_session() as session:
-        lb = common.fetch_authorized(session, m.LoadBalancer, lb_id, ident, "get_one")
-        return {SINGLE: common.render_one(session, request, lb)}
+    return common.show(svc, request, ident, m.LoadBalancer, lb_id, SINGLE)
 
 
 @router.post("/loadbalancers", status_code=201)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from statera.api import rules, schemas
 from statera.api.deps import Services, caller, services
 from statera.api.errors import ApiError, Conflict, NotFound, PecanError
-from statera.api.listing import list_objects, parse_bool
+from statera.api.listing import parse_bool
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.api.resources.pools import touch_pool
@@ -137,9 +137,7 @@ def list_members(pool_id: str, request: Request, svc: Services = Depends(service
         authorize(ident, "member", "get_all", pool.project_id)
         stmt = common.scoped(select(m.Member).where(m.Member.pool_id == pool_id), m.Member,
                              ident)
-        return list_objects(session, request, spec, stmt,
-                            max_limit=svc.settings.api.pagination_max_limit,
-                            base_uri=svc.settings.api.api_base_uri)
+        return common.listed(session, request, svc, spec, stmt)
 
 
 @router.get("/pools/{pool_id}/members/{member_id}")

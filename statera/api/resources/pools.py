@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, selectinload
 from statera.api import rules, schemas
 from statera.api.deps import Services, caller, services
 from statera.api.errors import ApiError, Conflict, InvalidInput
-from statera.api.listing import list_objects
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.controller import changes, provider_models, quotas
@@ -142,21 +141,13 @@ def _list_options() -> list[Any]:
 @router.get("/pools")
 def list_pools(request: Request, svc: Services = Depends(services),
                ident: Identity = Depends(caller)) -> dict[str, Any]:
-    authorize(ident, "pool", "get_all")
-    spec = common.list_spec(m.Pool, PLURAL)
-    stmt = common.scoped(select(m.Pool), m.Pool, ident).options(*_list_options())
-    with svc.db.read_session() as session:
-        return list_objects(session, request, spec, stmt,
-                            max_limit=svc.settings.api.pagination_max_limit,
-                            base_uri=svc.settings.api.api_base_uri)
+    return common.list_visible(svc, request, ident, m.Pool, PLURAL, *_list_options())
 
 
 @router.get("/pools/{pool_id}")
 def show_pool(pool_id: str, request: Request, svc: Services = Depends(services),
               ident: Identity = Depends(caller)) -> dict[str, Any]:
-    with svc.db.read_session() as session:
-        row = common.fetch_authorized(session, m.Pool, pool_id, ident, "get_one")
-        return {SINGLE: common.render_one(session, request, row)}
+    return common.show(svc, request, ident, m.Pool, pool_id, SINGLE)
 
 
 @router.post("/pools", status_code=201)

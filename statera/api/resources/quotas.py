@@ -20,9 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from statera.api import schemas
 from statera.api.deps import Services, caller, services
 from statera.api.errors import ApiError, Conflict, InvalidInput, NotFound
-from statera.api.listing import ListSpec, list_objects
+from statera.api.listing import ListSpec
 from statera.api.policy import Identity, authorize
-from statera.api.resources.l7policies import list_scope
+from statera.api.resources import common
 from statera.config import Settings
 from statera.db import models as m
 
@@ -82,14 +82,12 @@ _SPEC = ListSpec(
 @router.get("/quotas")
 def list_quotas(request: Request, svc: Services = Depends(services),
                 ident: Identity = Depends(caller)) -> dict[str, Any]:
-    project = list_scope(ident, POLICY_TYPE)
+    project = common.list_scope(ident, POLICY_TYPE)
     stmt = select(m.Quota)
     if project is not None:
         stmt = stmt.where(m.Quota.project_id == project)
     with svc.db.read_session() as session:
-        return list_objects(session, request, _SPEC, stmt,
-                            max_limit=svc.settings.api.pagination_max_limit,
-                            base_uri=svc.settings.api.api_base_uri)
+        return common.listed(session, request, svc, _SPEC, stmt)
 
 
 @router.get("/quotas/defaults")
