@@ -16,14 +16,7 @@ from statera.api import schemas, views
 from statera.api.deps import Services, caller, services
 from statera.api.errors import ApiError, Conflict
 from statera.api.policy import Identity, authorize
-from statera.api.resources.flavorprofiles import (
-    count,
-    flush_unique,
-    get_or_404,
-    list_rows,
-    show,
-    simple_spec,
-)
+from statera.api.resources import catalogue
 from statera.db import models as m
 
 router = APIRouter()
@@ -31,28 +24,25 @@ SINGLE, PLURAL = "availability_zone", "availability_zones"
 POLICY_TYPE = "availability-zone"
 LABEL = "Availability zone"
 
-_SPEC = simple_spec(m.AvailabilityZone, PLURAL, "availability_zones_links",
-                    views.availability_zone,
-                    ["name", "description", "enabled", "availability_zone_profile_id"],
-                    id_column="name")
+KIND = catalogue.Kind(
+    model=m.AvailabilityZone, policy=POLICY_TYPE, single=SINGLE, label=LABEL,
+    spec=catalogue.simple_spec(m.AvailabilityZone, PLURAL, "availability_zones_links",
+                               views.availability_zone,
+                               ["name", "description", "enabled", "availability_zone_profile_id"],
+                               id_column="name"),
+)
 
 
 @router.get("/availabilityzones")
 def list_azs(request: Request, svc: Services = Depends(services),
              ident: Identity = Depends(caller)) -> dict[str, Any]:
-    authorize(ident, POLICY_TYPE, "get_all")
-    with svc.db.read_session() as session:
-        result: dict[str, Any] = list_rows(session, request, svc, _SPEC)
-        return result
+    return catalogue.list_all(KIND, svc, request, ident)
 
 
 @router.get("/availabilityzones/{name}")
 def show_az(name: str, request: Request, svc: Services = Depends(services),
             ident: Identity = Depends(caller)) -> dict[str, Any]:
-    authorize(ident, POLICY_TYPE, "get_one")
-    with svc.db.read_session() as session:
-        row = get_or_404(session, m.AvailabilityZone, name, LABEL)
-        return {SINGLE: show(request, views.availability_zone(row))}
+    return catalogue.show_one(KIND, svc, request, ident, name)
 
 
 @router.post("/availabilityzones", status_code=201)
@@ -69,7 +59,7 @@ def create_az(payload: Any = Body(None), svc: Services = Depends(services),
         row = m.AvailabilityZone(name=body.name, description=body.description,
                                  enabled=body.enabled, availability_zone_profile_id=profile_id)
         session.add(row)
-        flush_unique(session, f"An availability zone of {body.name} already exists.")
+        catalogue.flush_unique(session, f"An availability zone of {body.name} already exists.")
         return {SINGLE: views.availability_zone(row)}
 
 
@@ -80,7 +70,7 @@ def update_az(name: str, payload: Any = Body(None), svc: Services = Depends(serv
     body = schemas.parse(schemas.AZPut, payload, SINGLE)
     given = body.given()
     with svc.db.session() as session:
-        row = get_or_404(session, m.AvailabilityZone, name, LABEL)
+        row = catalogue.get_or_404(session, m.AvailabilityZone, name, LABEL)
         if "description" in given:
             row.description = given["description"]
         if "enabled" in given:
@@ -94,9 +84,8 @@ def delete_az(name: str, svc: Services = Depends(services),
               ident: Identity = Depends(caller)) -> Response:
     authorize(ident, POLICY_TYPE, "delete")
     with svc.db.session() as session:
-        row = get_or_404(session, m.AvailabilityZone, name, LABEL)
-        if count(session, m.LoadBalancer.availability_zone, row.name,
-                 m.LoadBalancer.provisioning_status != "DELETED"):
-            raise Conflict(f"{LABEL} {row.name} is in use and cannot be modified.")
+        row = catalogue.get_or_404(session, m.AvailabilityZone, name, LABEL)
+        catalogue.refuse_in_use(session, LABEL, row.name, m.LoadBalancer.availability_zone,
+                                m.LoadBalancer.provisioning_status != "DELETED")
         session.delete(row)
     return Response(status_code=204)

@@ -17,24 +17,18 @@ from statera.api import schemas, views
 from statera.api.deps import Services, caller, services
 from statera.api.errors import ApiError, Conflict, InvalidInput
 from statera.api.policy import Identity, authorize
-from statera.api.resources.flavorprofiles import (
-    NIL_UUID,
-    count,
-    flush_unique,
-    get_or_404,
-    list_rows,
-    require_values,
-    show,
-    simple_spec,
-)
+from statera.api.resources import catalogue
 from statera.db import models as m
 
 router = APIRouter()
 SINGLE, PLURAL = "flavor", "flavors"
 POLICY_TYPE = "flavor"
 
-_SPEC = simple_spec(m.Flavor, PLURAL, "flavors_links", views.flavor,
-                    ["id", "name", "description", "enabled", "flavor_profile_id"])
+KIND = catalogue.Kind(
+    model=m.Flavor, policy=POLICY_TYPE, single=SINGLE, label="Flavor",
+    spec=catalogue.simple_spec(m.Flavor, PLURAL, "flavors_links", views.flavor,
+                               ["id", "name", "description", "enabled", "flavor_profile_id"]),
+)
 
 
 def _name_taken(session: Any, name: str) -> None:
@@ -45,19 +39,13 @@ def _name_taken(session: Any, name: str) -> None:
 @router.get("/flavors")
 def list_flavors(request: Request, svc: Services = Depends(services),
                  ident: Identity = Depends(caller)) -> dict[str, Any]:
-    authorize(ident, POLICY_TYPE, "get_all")
-    with svc.db.read_session() as session:
-        result: dict[str, Any] = list_rows(session, request, svc, _SPEC)
-        return result
+    return catalogue.list_all(KIND, svc, request, ident)
 
 
 @router.get("/flavors/{flavor_id}")
 def show_flavor(flavor_id: str, request: Request, svc: Services = Depends(services),
                 ident: Identity = Depends(caller)) -> dict[str, Any]:
-    authorize(ident, POLICY_TYPE, "get_one")
-    with svc.db.read_session() as session:
-        row = get_or_404(session, m.Flavor, flavor_id, "Flavor")
-        return {SINGLE: show(request, views.flavor(row))}
+    return catalogue.show_one(KIND, svc, request, ident, flavor_id)
 
 
 @router.post("/flavors", status_code=201)
@@ -65,7 +53,7 @@ def create_flavor(payload: Any = Body(None), svc: Services = Depends(services),
                   ident: Identity = Depends(caller)) -> dict[str, Any]:
     authorize(ident, POLICY_TYPE, "post")
     body = schemas.parse(schemas.FlavorPost, payload, SINGLE)
-    if body.id == NIL_UUID:
+    if body.id == catalogue.NIL_UUID:
         raise InvalidInput("id", body.id, "The nil UUID is reserved.")
     with svc.db.session() as session:
         if session.get(m.FlavorProfile, body.flavor_profile_id) is None:
@@ -77,7 +65,7 @@ def create_flavor(payload: Any = Body(None), svc: Services = Depends(services),
         row = m.Flavor(id=body.id or m.new_id(), name=body.name, description=body.description,
                        enabled=body.enabled, flavor_profile_id=body.flavor_profile_id)
         session.add(row)
-        flush_unique(session, f"A flavor of {body.name} already exists.")
+        catalogue.flush_unique(session, f"A flavor of {body.name} already exists.")
         return {SINGLE: views.flavor(row)}
 
 
@@ -87,9 +75,9 @@ def update_flavor(flavor_id: str, payload: Any = Body(None), svc: Services = Dep
     authorize(ident, POLICY_TYPE, "put")
     body = schemas.parse(schemas.FlavorPut, payload, SINGLE)
     given = body.given()
-    require_values(given, ("name",))
+    catalogue.require_values(given, ("name",))
     with svc.db.session() as session:
-        row = get_or_404(session, m.Flavor, flavor_id, "Flavor")
+        row = catalogue.get_or_404(session, m.Flavor, flavor_id, "Flavor")
         if "name" in given and given["name"] != row.name:
             _name_taken(session, given["name"])
         for field in ("name", "description"):
@@ -97,7 +85,7 @@ def update_flavor(flavor_id: str, payload: Any = Body(None), svc: Services = Dep
                 setattr(row, field, given[field])
         if "enabled" in given:
             row.enabled = bool(given["enabled"])  # null means false, as for admin_state_up
-        flush_unique(session, f"A flavor of {row.name} already exists.")
+        catalogue.flush_unique(session, f"A flavor of {row.name} already exists.")
         return {SINGLE: views.flavor(row)}
 
 
@@ -106,10 +94,9 @@ def delete_flavor(flavor_id: str, svc: Services = Depends(services),
                   ident: Identity = Depends(caller)) -> Response:
     authorize(ident, POLICY_TYPE, "delete")
     with svc.db.session() as session:
-        row = get_or_404(session, m.Flavor, flavor_id, "Flavor")
-        if count(session, m.LoadBalancer.flavor_id, row.id,
-                 m.LoadBalancer.provisioning_status != "DELETED"):
-            raise Conflict(f"Flavor {row.id} is in use and cannot be modified.")
+        row = catalogue.get_or_404(session, m.Flavor, flavor_id, "Flavor")
+        catalogue.refuse_in_use(session, "Flavor", row.id, m.LoadBalancer.flavor_id,
+                                m.LoadBalancer.provisioning_status != "DELETED")
         session.execute(update(m.LoadBalancer).where(m.LoadBalancer.flavor_id == row.id)
                         .values(flavor_id=None))
         session.delete(row)
