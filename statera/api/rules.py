@@ -74,6 +74,11 @@ DEFAULT_LISTENER_ALPN = ["h2", "http/1.1", "http/1.0"]
 DEFAULT_POOL_TLS_VERSIONS = ["TLSv1.2", "TLSv1.3"]
 DEFAULT_POOL_ALPN = ["http/1.1", "http/1.0"]
 CIPHERS_RE = re.compile(r"^[A-Za-z0-9\-+!:@=_.]+$")
+#: The defaults of the TLS trio, per side: (ciphers, versions, ALPN protocols).
+TLS_DEFAULTS = {
+    "listener": (OWASP_SUITE_B, DEFAULT_LISTENER_TLS_VERSIONS, DEFAULT_LISTENER_ALPN),
+    "pool": (OWASP_SUITE_B, DEFAULT_POOL_TLS_VERSIONS, DEFAULT_POOL_ALPN),
+}
 
 # Session persistence and health monitors ---------------------------------------------------
 
@@ -271,17 +276,27 @@ def validate_listener(values: dict[str, Any], protocol: str, lb: Any,
             "hsts_max_age") is None:
         raise validation("HSTS configuration options hsts_include_subdomains and hsts_preload "
                          "only make sense if hsts_max_age is set as well.")
+    _check_tls_options(out)
+    if tls:
+        _fill_tls_defaults(out, settings, "listener")
+    return out
+
+
+def _check_tls_options(out: dict[str, Any]) -> None:
     check_tls_versions(out.get("tls_versions"))
     check_alpn(out.get("alpn_protocols"))
     check_ciphers(out.get("tls_ciphers"))
-    if tls:
-        out["tls_ciphers"] = out.get("tls_ciphers") or _flag(
-            settings, "default_listener_ciphers", OWASP_SUITE_B)
-        out["tls_versions"] = out.get("tls_versions") or list(_flag(
-            settings, "default_listener_tls_versions", DEFAULT_LISTENER_TLS_VERSIONS))
-        out["alpn_protocols"] = out.get("alpn_protocols") or list(_flag(
-            settings, "default_listener_alpn_protocols", DEFAULT_LISTENER_ALPN))
-    return out
+
+
+def _fill_tls_defaults(out: dict[str, Any], settings: Settings, side: str) -> None:
+    """Set the unset TLS options of a listener or pool (``side``) that speaks TLS."""
+    ciphers, versions, alpn = TLS_DEFAULTS[side]
+    out["tls_ciphers"] = out.get("tls_ciphers") or _flag(
+        settings, f"default_{side}_ciphers", ciphers)
+    out["tls_versions"] = out.get("tls_versions") or list(_flag(
+        settings, f"default_{side}_tls_versions", versions))
+    out["alpn_protocols"] = out.get("alpn_protocols") or list(_flag(
+        settings, f"default_{side}_alpn_protocols", alpn))
 
 
 def listener_null_defaults(settings: Settings) -> dict[str, Any]:
@@ -359,16 +374,9 @@ def validate_pool(values: dict[str, Any], protocol: str, settings: Settings) -> 
     if out.get("crl_container_ref") and not out.get("ca_tls_container_ref"):
         raise validation("A CA certificate reference is required to specify a revocation "
                          "list.")
-    check_tls_versions(out.get("tls_versions"))
-    check_alpn(out.get("alpn_protocols"))
-    check_ciphers(out.get("tls_ciphers"))
+    _check_tls_options(out)
     if tls_enabled:
-        out["tls_ciphers"] = out.get("tls_ciphers") or _flag(
-            settings, "default_pool_ciphers", OWASP_SUITE_B)
-        out["tls_versions"] = out.get("tls_versions") or list(_flag(
-            settings, "default_pool_tls_versions", DEFAULT_POOL_TLS_VERSIONS))
-        out["alpn_protocols"] = out.get("alpn_protocols") or list(_flag(
-            settings, "default_pool_alpn_protocols", DEFAULT_POOL_ALPN))
+        _fill_tls_defaults(out, settings, "pool")
     return out
 
 
