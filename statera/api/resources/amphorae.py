@@ -59,6 +59,12 @@ def _live_lb(session: Session, amphora: m.Amphora) -> m.LoadBalancer | None:
     return None if lb is None or lb.provisioning_status == "DELETED" else lb
 
 
+def _served_lb(svc: Services, amphora_id: str) -> m.LoadBalancer | None:
+    """The live load balancer the amphora serves, if any (404 for an unknown amphora)."""
+    with svc.db.read_session() as session:
+        return _live_lb(session, _amphora(session, amphora_id))
+
+
 @router.get("/amphorae")
 def list_amphorae(request: Request, svc: Services = Depends(services),
                   ident: Identity = Depends(caller)) -> dict[str, Any]:
@@ -103,11 +109,10 @@ def amphora_stats(amphora_id: str, svc: Services = Depends(services),
 def failover_amphora(amphora_id: str, svc: Services = Depends(services),
                      ident: Identity = Depends(caller)) -> Response:
     authorize(ident, POLICY_TYPE, "put_failover")
-    with svc.db.read_session() as session:
-        lb = _live_lb(session, _amphora(session, amphora_id))
-        if lb is None:
-            raise ApiError(f"Amphora {amphora_id} is not serving a load balancer; there is "
-                           "nothing to fail over.", 409)
+    lb = _served_lb(svc, amphora_id)
+    if lb is None:
+        raise ApiError(f"Amphora {amphora_id} is not serving a load balancer; there is "
+                       "nothing to fail over.", 409)
     with common.change(svc, lb.id, FAILOVER) as change:
         _amphora(change.session, amphora_id).updated_at = m.utcnow()
     return Response(status_code=202)
@@ -117,8 +122,7 @@ def failover_amphora(amphora_id: str, svc: Services = Depends(services),
 def configure_amphora(amphora_id: str, svc: Services = Depends(services),
                       ident: Identity = Depends(caller)) -> Response:
     authorize(ident, POLICY_TYPE, "put_config")
-    with svc.db.read_session() as session:
-        lb = _live_lb(session, _amphora(session, amphora_id))
+    lb = _served_lb(svc, amphora_id)
     if lb is not None:
         common.hint(svc, lb.provider, lb.id)
     return Response(status_code=202)

@@ -120,6 +120,18 @@ def scoped(stmt: Any, model: type[Any], ident: Identity) -> Any:
     return stmt.where(model.project_id == ident.project_id)
 
 
+def list_in_scope(svc: Services, request: Request, ident: Identity, obj_type: str,
+                  spec: ListSpec) -> dict[str, Any]:
+    """A GET collection scoped as Octavia's ``_auth_get_all`` scopes it (see
+    :func:`list_scope`)."""
+    project = list_scope(ident, obj_type)
+    stmt = select(spec.model)
+    if project is not None:
+        stmt = stmt.where(spec.model.project_id == project)
+    with svc.db.read_session() as session:
+        return listed(session, request, svc, spec, stmt)
+
+
 def list_scope(ident: Identity, obj_type: str) -> str | None:
     """Octavia's ``_auth_get_all``: None for callers who see every project, else the caller's
     own project (after checking they may list it)."""

@@ -21,7 +21,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Body, Depends, Request, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from statera.api import rules, schemas
@@ -210,13 +209,8 @@ def build_l7policy(session: Session, svc: Services, lb: m.LoadBalancer, listener
 @router.get("/l7policies")
 def list_l7policies(request: Request, svc: Services = Depends(services),
                     ident: Identity = Depends(caller)) -> dict[str, Any]:
-    project = common.list_scope(ident, POLICY_TYPE)
-    stmt = select(m.L7Policy)
-    if project is not None:
-        stmt = stmt.where(m.L7Policy.project_id == project)
-    with svc.db.read_session() as session:
-        return common.listed(session, request, svc, common.list_spec(m.L7Policy, PLURAL),
-                             stmt)
+    return common.list_in_scope(svc, request, ident, POLICY_TYPE,
+                                common.list_spec(m.L7Policy, PLURAL))
 
 
 @router.get("/l7policies/{l7policy_id}")

@@ -129,11 +129,14 @@ def _policy(session: Session, l7policy_id: str) -> m.L7Policy:
     return policy
 
 
-def _rule(session: Session, policy: m.L7Policy, l7rule_id: str) -> m.L7Rule:
+def _policy_and_rule(session: Session, l7policy_id: str,
+                     l7rule_id: str) -> tuple[m.L7Policy, m.L7Rule]:
+    """The policy in the URL and its rule: 404 for either, or for a rule of another policy."""
+    policy = _policy(session, l7policy_id)
     rule = session.get(m.L7Rule, l7rule_id)
     if rule is None or rule.l7policy_id != policy.id:
         raise NotFound("L7 Rule", l7rule_id)
-    return rule
+    return policy, rule
 
 
 @router.get("/l7policies/{l7policy_id}/rules")
@@ -152,7 +155,7 @@ def show_l7rule(l7policy_id: str, l7rule_id: str, request: Request,
                 svc: Services = Depends(services),
                 ident: Identity = Depends(caller)) -> dict[str, Any]:
     with svc.db.read_session() as session:
-        rule = _rule(session, _policy(session, l7policy_id), l7rule_id)
+        _, rule = _policy_and_rule(session, l7policy_id, l7rule_id)
         authorize(ident, POLICY_TYPE, "get_one", rule.project_id)
         return {SINGLE: common.render_one(session, request, rule)}
 
@@ -194,8 +197,7 @@ def update_l7rule(l7policy_id: str, l7rule_id: str, payload: Any = Body(None),
             raise InvalidInput(required, None, "Mandatory field missing.")
     lb_id = _authorized(svc, ident, l7policy_id, l7rule_id, "put")
     with common.change(svc, lb_id) as change:
-        policy = _policy(change.session, l7policy_id)
-        rule = _rule(change.session, policy, l7rule_id)
+        policy, rule = _policy_and_rule(change.session, l7policy_id, l7rule_id)
         listener = policy.listener
         changes.ensure_mutable(listener, "Listener")
         changes.ensure_mutable(policy, "L7Policy")
@@ -233,8 +235,7 @@ def delete_l7rule(l7policy_id: str, l7rule_id: str, svc: Services = Depends(serv
                   ident: Identity = Depends(caller)) -> Response:
     lb_id = _authorized(svc, ident, l7policy_id, l7rule_id, "delete")
     with common.change(svc, lb_id) as change:
-        policy = _policy(change.session, l7policy_id)
-        rule = _rule(change.session, policy, l7rule_id)
+        policy, rule = _policy_and_rule(change.session, l7policy_id, l7rule_id)
         listener = policy.listener
         changes.ensure_mutable(policy, "L7Policy")
         changes.ensure_mutable(rule, "L7Rule")
@@ -252,8 +253,7 @@ def _authorized(svc: Services, ident: Identity, l7policy_id: str, l7rule_id: str
                 action: str) -> str:
     """Check the caller may ``action`` the rule: the id of its load balancer."""
     with svc.db.read_session() as session:
-        policy = _policy(session, l7policy_id)
-        rule = _rule(session, policy, l7rule_id)
+        policy, rule = _policy_and_rule(session, l7policy_id, l7rule_id)
         authorize(ident, POLICY_TYPE, action, rule.project_id)
         return policy.listener.load_balancer_id
 

@@ -128,8 +128,7 @@ def listener_stats(listener_id: str, svc: Services = Depends(services),
     from statera.api.resources.loadbalancers import listener_stats as summed
 
     with svc.db.read_session() as session:
-        row = common.fetch(session, m.Listener, listener_id)
-        authorize(ident, "listener", "get_stats", row.project_id)
+        row = common.fetch_authorized(session, m.Listener, listener_id, ident, "get_stats")
         return {"stats": summed(session, [row.id])}
 
 

@@ -100,8 +100,7 @@ def delete_loadbalancer(lb_id: str, cascade: str = "false",
 def status_tree(lb_id: str, svc: Services = Depends(services),
                 ident: Identity = Depends(caller)) -> dict[str, Any]:
     with svc.db.read_session() as session:
-        lb = common.fetch(session, m.LoadBalancer, lb_id)
-        authorize(ident, "loadbalancer", "get_status", lb.project_id)
+        lb = common.fetch_authorized(session, m.LoadBalancer, lb_id, ident, "get_status")
         return {"statuses": {"loadbalancer": _status_tree(lb)}}
 
 
@@ -109,8 +108,7 @@ def status_tree(lb_id: str, svc: Services = Depends(services),
 def lb_stats(lb_id: str, svc: Services = Depends(services),
              ident: Identity = Depends(caller)) -> dict[str, Any]:
     with svc.db.read_session() as session:
-        lb = common.fetch(session, m.LoadBalancer, lb_id)
-        authorize(ident, "loadbalancer", "get_stats", lb.project_id)
+        lb = common.fetch_authorized(session, m.LoadBalancer, lb_id, ident, "get_stats")
         return {"stats": listener_stats(session, [lst.id for lst in lb.listeners])}
 
 

@@ -82,12 +82,7 @@ _SPEC = ListSpec(
 @router.get("/quotas")
 def list_quotas(request: Request, svc: Services = Depends(services),
                 ident: Identity = Depends(caller)) -> dict[str, Any]:
-    project = common.list_scope(ident, POLICY_TYPE)
-    stmt = select(m.Quota)
-    if project is not None:
-        stmt = stmt.where(m.Quota.project_id == project)
-    with svc.db.read_session() as session:
-        return common.listed(session, request, svc, _SPEC, stmt)
+    return common.list_in_scope(svc, request, ident, POLICY_TYPE, _SPEC)
 
 
 @router.get("/quotas/defaults")
