@@ -52,3 +52,9 @@ def mark(obj: Any, lb: LoadBalancer, status: str) -> None:
     obj.generation = lb.desired_generation
     if status != "PENDING_CREATE":
         obj.updated_at = utcnow()
+
+
+def touch(obj: Any, lb: LoadBalancer) -> None:
+    """Flag a parent PENDING_UPDATE in this generation (one being deleted stays so)."""
+    if obj.provisioning_status not in DELETING:
+        mark(obj, lb, "PENDING_UPDATE")

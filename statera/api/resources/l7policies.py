@@ -306,8 +306,7 @@ def delete_l7policy(l7policy_id: str, svc: Services = Depends(services),
         change.load_driver()
         model = provider_models.l7policy_model(policy, include_pending_delete=True)
         changes.mark(policy, change.lb, "PENDING_DELETE")
-        if listener.provisioning_status not in changes.DELETING:
-            changes.mark(listener, change.lb, "PENDING_UPDATE")
+        changes.touch(listener, change.lb)
         place(listener, policy, None)
         change.call("l7policy_delete", model)
     return Response(status_code=204)

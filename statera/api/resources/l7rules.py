@@ -243,8 +243,7 @@ def delete_l7rule(l7policy_id: str, l7rule_id: str, svc: Services = Depends(serv
         model = provider_models.l7rule_model(rule)
         changes.mark(rule, change.lb, "PENDING_DELETE")
         changes.mark(policy, change.lb, "PENDING_UPDATE")
-        if listener.provisioning_status not in changes.DELETING:
-            changes.mark(listener, change.lb, "PENDING_UPDATE")
+        changes.touch(listener, change.lb)
         change.call("l7rule_delete", model)
     return Response(status_code=204)
 

@@ -53,17 +53,11 @@ def pool_listeners(pool: m.Pool) -> list[m.Listener]:
     return out
 
 
-def touch(obj: Any, lb: m.LoadBalancer) -> None:
-    """Flag a parent PENDING_UPDATE in this generation (one being deleted stays so)."""
-    if obj.provisioning_status not in changes.DELETING:
-        changes.mark(obj, lb, "PENDING_UPDATE")
-
-
 def touch_pool(pool: m.Pool, lb: m.LoadBalancer) -> None:
     """A member or monitor changed: flag the pool and the listeners using it, as Octavia does."""
-    touch(pool, lb)
+    changes.touch(pool, lb)
     for listener in pool_listeners(pool):
-        touch(listener, lb)
+        changes.touch(listener, lb)
 
 
 # Builder ----------------------------------------------------------------------------------
@@ -181,7 +175,7 @@ def create_pool(payload: Any = Body(None), svc: Services = Depends(services),
         quotas.check(session, svc.settings, project, _graph_counts(body))
         row = build_pool(session, svc, lb, body, project, listener)
         if listener is not None:
-            touch(listener, lb)
+            changes.touch(listener, lb)
         session.flush()
         change.call("pool_create", provider_models.pool_model(row))
         return {SINGLE: common.render(session, row)}
@@ -243,7 +237,7 @@ def _update(change: common.Change, row: m.Pool, body: schemas.PoolPut,
         common.set_tags(change.session, row.id, given["tags"] or [])
     changes.mark(row, change.lb, "PENDING_UPDATE")
     for listener in pool_listeners(row):
-        touch(listener, change.lb)
+        changes.touch(listener, change.lb)
     change.session.flush()
 
 
@@ -265,7 +259,7 @@ def delete_pool(pool_id: str, svc: Services = Depends(services),
         change.load_driver()
         model = provider_models.pool_model(row)
         for listener in pool_listeners(row):
-            touch(listener, lb)
+            changes.touch(listener, lb)
             if listener.default_pool_id == row.id:
                 listener.default_pool = None
                 listener.default_pool_id = None
@@ -278,4 +272,4 @@ def delete_pool(pool_id: str, svc: Services = Depends(services),
     return Response(status_code=204)
 
 
-__all__ = ["ApiError", "build_pool", "pool_listeners", "router", "touch", "touch_pool"]
+__all__ = ["ApiError", "build_pool", "pool_listeners", "router", "touch_pool"]
