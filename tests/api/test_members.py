@@ -10,7 +10,7 @@ import pytest
 from statera.api import rules
 from statera.db import models as m
 from tests.api.conftest import LOOPBACK_SUBNET, Api
-from tests.api.test_listeners import MISSING, Recorder, assert_fault, set_status, snapshot
+from tests.api.helpers import MISSING, Recorder, assert_fault, set_status, snapshot
 
 
 def url(pool_id: str, member_id: str = "") -> str:

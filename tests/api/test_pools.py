@@ -10,7 +10,7 @@ from sqlalchemy import select
 from statera.api import rules
 from statera.db import models as m
 from tests.api.conftest import Api
-from tests.api.test_listeners import (
+from tests.api.helpers import (
     MISSING,
     Recorder,
     assert_fault,
