@@ -6,6 +6,10 @@ and the LB ERROR); members follow their server (UP → ONLINE, DOWN → ERROR, w
 pool and LB DEGRADED; DRAIN → DRAINING; MAINT → OFFLINE; "no check" → NO_MONITOR). Pools that
 no listener uses are OFFLINE, their members OFFLINE (NO_MONITOR without a health monitor).
 A pool shared by several listeners appears once per listener; the first backend counts.
+
+HAProxy 2.x no longer reports a frontend at its ``maxconn`` as ``FULL`` (its status stays
+``OPEN`` while it stops accepting), so a frontend counts as FULL when its current sessions
+(``scur``) reach its limit (``slim``) too.
 """
 
 from __future__ import annotations
@@ -36,6 +40,16 @@ def member_status(server_status: str, weight: int) -> str | None:
     return None  # transitional states: keep what was reported before
 
 
+def frontend_full(row: dict[str, Any]) -> bool:
+    """Whether a FRONTEND row of ``show stat`` is at its connection limit."""
+    if str(row.get("status")) == "FULL":
+        return True
+    try:
+        return 0 < int(row.get("slim") or 0) <= int(row.get("scur") or 0)
+    except (TypeError, ValueError):
+        return False
+
+
 def observe(lb: dm.LoadBalancer, rows: list[dict[str, Any]]) -> Statuses:
     """Operating status of every LB, listener, pool and member of ``lb``."""
     out: Statuses = {}
@@ -53,7 +67,7 @@ def observe(lb: dm.LoadBalancer, rows: list[dict[str, Any]]) -> Statuses:
             status = OFFLINE
         elif row is None:
             status = ERROR
-        elif str(row.get("status")) == "FULL":
+        elif str(row.get("status")) in ("OPEN", "FULL") and frontend_full(row):
             status = DEGRADED
             if lb_status == ONLINE:
                 lb_status = DEGRADED
