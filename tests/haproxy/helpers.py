@@ -142,6 +142,14 @@ def loadbalancer(vip: str, listeners: list[dm.Listener], pools: list[dm.Pool],
     return dm.LoadBalancer(**values)
 
 
+def monitor(kind: str = "TCP", **kw: Any) -> dm.HealthMonitor:
+    """A health monitor that checks every second and decides on one result."""
+    values: dict[str, Any] = dict(healthmonitor_id=uid(), type=kind, delay=1, timeout=1,
+                                  max_retries=1, max_retries_down=1, admin_state_up=True)
+    values.update(kw)
+    return dm.HealthMonitor(**values)
+
+
 def simple_lb(members: list[dm.Member], **pool_kw: Any) -> tuple[dm.LoadBalancer, str, int]:
     vip, port = free_vip()
     p = pool(members, **pool_kw)

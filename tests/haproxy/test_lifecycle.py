@@ -8,7 +8,6 @@ import signal
 import socket
 
 import pytest
-from octavia_lib.api.drivers import data_models as dm
 
 from statera.providers.haproxy.converger import HUNG_POLLS, amphora_id
 from tests.haproxy.helpers import (
@@ -19,19 +18,12 @@ from tests.haproxy.helpers import (
     listener,
     loadbalancer,
     member,
+    monitor,
     pool,
     simple_lb,
     tick,
-    uid,
     wait_for,
 )
-
-
-def monitor(kind: str = "TCP", **kw) -> dm.HealthMonitor:
-    values = dict(healthmonitor_id=uid(), type=kind, delay=1, timeout=1, max_retries=1,
-                  max_retries_down=1, admin_state_up=True)
-    values.update(kw)
-    return dm.HealthMonitor(**values)
 
 
 def test_stopped_backend_reports_member_error_pool_degraded(converger, backends):
