@@ -102,6 +102,11 @@ def main() -> None:
     print(f"create+get LB, openstacksdk (n={args.n}):   {fmt_ms(percentiles(create_get))}")
     print(f"create+get LB, raw HTTP keep-alive (n={args.n}): "
           f"{fmt_ms(percentiles(raw_create_get))}")
+    with statera_server(STATERA_DRIVER_AGENT__ENABLED_PROVIDER_AGENTS="[]") as (url2, _d):
+        _raw_create_get(url2, 10)
+        quiet = _raw_create_get(url2, args.n)
+    print(f"create+get LB, raw HTTP, no agent converging in the same process (n={args.n}): "
+          f"{fmt_ms(percentiles(quiet))}")
     print(f"create->ACTIVE full LB graph (n={args.n}): {fmt_ms(percentiles(to_active))}")
     print(f"list {count} LBs (n=20):              {fmt_ms(percentiles(listing))}")
 
