@@ -213,3 +213,24 @@ def test_json_only_routing_errors_and_openapi(api: Api) -> None:
     assert api.patch("/v2/lbaas/loadbalancers").status_code == 405
     spec = api.get("/openapi.json").json()
     assert "/v2/lbaas/loadbalancers" in spec["paths"]
+
+
+def test_vip_address_rules(api: Api) -> None:
+    lb = api.lb(vip_address="127.0.100.50")
+    assert lb["vip_address"] == "127.0.100.50"
+    before = api.count(m.LoadBalancer)
+    taken = api.post("/v2/lbaas/loadbalancers", json={"loadbalancer": {
+        "vip_subnet_id": LOOPBACK_SUBNET, "vip_address": "127.0.100.50"}})
+    assert taken.status_code == 409 and "already in use" in taken.json()["faultstring"]
+    outside = api.post("/v2/lbaas/loadbalancers", json={"loadbalancer": {
+        "vip_subnet_id": LOOPBACK_SUBNET, "vip_address": "10.9.9.9"}})
+    assert outside.status_code == 400 and outside.json()["faultcode"] == "Client"
+    unknown = api.post("/v2/lbaas/loadbalancers", json={"loadbalancer": {
+        "vip_subnet_id": "6f6e8d1c-54a6-4a55-8a59-9b3a3b0b0b0c"}})
+    assert unknown.status_code == 400 and "not found" in unknown.json()["faultstring"]
+    twice = api.post("/v2/lbaas/loadbalancers", json={"loadbalancer": {
+        "vip_subnet_id": LOOPBACK_SUBNET,
+        "additional_vips": [{"subnet_id": LOOPBACK_SUBNET}]}})
+    assert twice.status_code == 400 and "Duplicate" in twice.json()["faultstring"]
+    assert api.count(m.LoadBalancer) == before
+    assert len(api.get("/v2.0/ports").json()["ports"]) == 1  # only the first LB's VIP

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from statera.api import schemas
 from statera.api.deps import Services, caller, project_for_create, services
-from statera.api.errors import ApiError, Conflict
+from statera.api.errors import ApiError
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.bus.base import FAILOVER
@@ -340,20 +340,38 @@ def _allocate_vip(session: Session, svc: Services, lb: m.LoadBalancer,
         lb.vip_subnet_id, lb.vip_network_id = body.vip_subnet_id, body.vip_network_id
         lb.vip_port_id = body.vip_port_id
         return
-    from statera.network.base import InvalidSubresource, VipInUse
+    from statera.network.base import NetworkError
 
     try:
         vip = svc.network.allocate_vip(
             session, lb_id=lb.id, project_id=project, network_id=body.vip_network_id,
             subnet_id=body.vip_subnet_id, port_id=body.vip_port_id, ip_address=body.vip_address)
-    except InvalidSubresource as exc:
-        raise ApiError(str(exc)) from None
-    except VipInUse as exc:
-        raise Conflict(f"The VIP IP address is already in use: {exc}") from None
-    lb.vip_address, lb.vip_network_id = vip.ip_address, vip.network_id
-    lb.vip_subnet_id, lb.vip_port_id = vip.subnet_id, vip.port_id
-    lb.vip_octavia_owned = vip.octavia_owned
-    lb.additional_vips = [v.model_dump() for v in body.additional_vips or []]
+        lb.vip_address, lb.vip_network_id = vip.ip_address, vip.network_id
+        lb.vip_subnet_id, lb.vip_port_id = vip.subnet_id, vip.port_id
+        lb.vip_octavia_owned = vip.octavia_owned
+        lb.additional_vips = _additional_vips(session, svc, lb, body, project)
+    except NetworkError as exc:
+        raise ApiError(exc.faultstring, exc.status_code) from None
+
+
+def _additional_vips(session: Session, svc: Services, lb: m.LoadBalancer,
+                     body: schemas.LoadBalancerPost, project: str) -> list[dict[str, Any]]:
+    """Allocate each additional VIP; as in Octavia, every one must be on the VIP's network and
+    no subnet may appear twice (the VIP's own included)."""
+    out: list[dict[str, Any]] = []
+    seen = {lb.vip_subnet_id}
+    for extra in body.additional_vips or []:
+        if extra.subnet_id in seen:
+            raise ApiError(f"Duplicate VIP subnet(s) specified: {extra.subnet_id}")
+        seen.add(extra.subnet_id)
+        vip = svc.network.allocate_vip(
+            session, lb_id=lb.id, project_id=project, subnet_id=extra.subnet_id,
+            port_id=extra.port_id, ip_address=extra.ip_address)
+        if vip.network_id != lb.vip_network_id:
+            raise ApiError("All VIP subnets must belong to the same network.")
+        out.append({"subnet_id": vip.subnet_id, "ip_address": vip.ip_address,
+                    "port_id": vip.port_id})
+    return out
 
 
 def _build_graph(session: Session, svc: Services, lb: m.LoadBalancer,
