@@ -70,6 +70,13 @@ class DriverAgentSettings(BaseModel):
         10.0, description="Seconds an agent gets to stop before it is abandoned."
     )
     agent_restart_delay: float = Field(1.0, description="Seconds before a crashed agent restarts.")
+    agent_processes: bool = Field(
+        False,
+        description="Run each provider agent in its own OS process (spawned; hints forwarded "
+        "from this process's bus) instead of a thread of this one. Off by default: the "
+        "driver agent's socket handlers stay in this process, and on a 2-CPU host the "
+        "extra processes made API create+get slower, not faster.",
+    )
     resync_interval: float = Field(
         30.0, description="Seconds between full resyncs of every load balancer by each agent."
     )
