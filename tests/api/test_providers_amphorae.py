@@ -109,6 +109,16 @@ def test_amphorae(api: Api) -> None:
         "id": first, "listener_id": NOWHERE, "loadbalancer_id": lb["id"], "bytes_in": 10,
         "bytes_out": 20, "active_connections": 1, "total_connections": 3,
         "request_errors": 0}]}
+    # A provider's own rows (keyed by listener, via the stats socket) count for the LB's
+    # instance too.
+    listener = api.listener(lb["id"])
+    with api.db.session() as s:
+        s.add(m.ListenerStatistics(listener_id=listener["id"], amphora_id=listener["id"],
+                                   bytes_in=5, bytes_out=6, active_connections=0,
+                                   total_connections=2, request_errors=1))
+    rows = api.get(f"{A}/{first}/stats").json()["amphora_stats"]
+    assert {r["listener_id"]: r["bytes_in"] for r in rows} == {NOWHERE: 10, listener["id"]: 5}
+    assert api.get(f"{A}/{spare}/stats").status_code == 404
     # Failover: a new desired generation of the LB and a hint, not an Octavia-style lock.
     hints = api.services.bus.subscribe("noop")
     with api.db.session() as s:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from statera.api import views
@@ -89,7 +89,8 @@ def amphora_stats(amphora_id: str, svc: Services = Depends(services),
         amphora = _amphora(session, amphora_id)
         rows = session.scalars(
             select(m.ListenerStatistics)
-            .where(m.ListenerStatistics.amphora_id == amphora.id)
+            .where(or_(m.ListenerStatistics.amphora_id == amphora.id,
+                       _provider_rows_of(amphora.load_balancer_id)))
             .order_by(m.ListenerStatistics.listener_id)
         ).all()
         if not rows:
@@ -103,6 +104,15 @@ def amphora_stats(amphora_id: str, svc: Services = Depends(services),
             item.update({f: int(getattr(row, f) or 0) for f in STAT_FIELDS})
             out.append(item)
         return {"amphora_stats": out}
+
+
+def _provider_rows_of(lb_id: str | None) -> Any:
+    """Rows a provider reported through the stats socket (keyed by the listener, as Octavia
+    keys provider-driver rows) for the listeners of ``lb_id``: Statera's providers run one
+    instance per load balancer, so those counts are that instance's."""
+    listeners = select(m.Listener.id).where(m.Listener.load_balancer_id == lb_id)
+    return and_(m.ListenerStatistics.amphora_id == m.ListenerStatistics.listener_id,
+                m.ListenerStatistics.listener_id.in_(listeners))
 
 
 @router.put("/amphorae/{amphora_id}/failover", status_code=202)
