@@ -14,9 +14,11 @@ from fastapi import FastAPI
 from statera.api.app import create_app
 from statera.api.deps import Services
 from statera.bus import make_bus
+from statera.certs.local import LocalCertManager, cert_loader
 from statera.config import Settings
 from statera.db.engine import Database
 from statera.db.migrate import upgrade
+from statera.network import network_driver
 
 LOG = logging.getLogger(__name__)
 
@@ -28,8 +30,8 @@ class Statera:
         upgrade(settings.database_url)
         self.db = Database(settings.database_url)
         self.bus = make_bus(settings)
-        self.network = _network(settings)
-        self.certs = _certs(self.db)
+        self.network = network_driver(settings)
+        self.certs = LocalCertManager(self.db.session)
         self.services = Services(settings=settings, db=self.db, bus=self.bus,
                                  network=self.network, certs=self.certs)
         self.app: FastAPI = create_app(self.services)
@@ -40,8 +42,8 @@ class Statera:
 
         self.driver_agent = DriverAgent(
             self.settings, self.db, self.bus,
-            release_vip=self._release_vip if self.network is not None else None,
-            cert_loader=_cert_loader(self.db),
+            release_vip=self._release_vip,
+            cert_loader=cert_loader(self.db.session),
         )
         self.driver_agent.start()
         LOG.info("driver agent started (sockets in %s)",
@@ -61,25 +63,3 @@ class Statera:
         self.network.release_vip(session, lb_row.id)
 
 
-def _network(settings: Settings) -> Any:
-    try:
-        from statera.network import network_driver
-    except ImportError:
-        return None
-    return network_driver(settings)
-
-
-def _certs(db: Database) -> Any:
-    try:
-        from statera.certs.local import LocalCertManager
-    except ImportError:
-        return None
-    return LocalCertManager(db.session)
-
-
-def _cert_loader(db: Database) -> Any:
-    try:
-        from statera.certs.local import cert_loader
-    except ImportError:
-        return None
-    return cert_loader(db.session)

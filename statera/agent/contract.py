@@ -7,7 +7,6 @@ passes it to any agent whose signature has that parameter, so third-party agents
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,5 +38,3 @@ class AgentContext:
             state_dir=state_dir,
         )
 
-
-ExitEvent = threading.Event

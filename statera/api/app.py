@@ -11,8 +11,11 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from statera.api.certificates import certificates_router
 from statera.api.deps import Services
 from statera.api.errors import fault, install_handlers
+from statera.api.neutron import neutron_router
+from statera.api.policy import identity
 
 LOG = logging.getLogger(__name__)
 ACCESS = logging.getLogger("statera.access")
@@ -27,18 +30,8 @@ OCTAVIA_RESOURCES = ["amphorae"]
 
 
 def _routers(names: list[str]) -> list[APIRouter]:
-    """Routers of the resource modules; a module not written yet is skipped with a log line."""
-    out: list[APIRouter] = []
-    for name in names:
-        try:
-            module = importlib.import_module(f"statera.api.resources.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"statera.api.resources.{name}":
-                LOG.warning("API resource module %s is missing", name)
-                continue
-            raise
-        out.append(module.router)
-    return out
+    """The ``router`` of each resource module, in the order given."""
+    return [importlib.import_module(f"statera.api.resources.{name}").router for name in names]
 
 
 def version_document(request: Request) -> dict[str, Any]:
@@ -150,30 +143,20 @@ def create_app(services: Services) -> FastAPI:
                             "enabled": True, "description": "", "is_domain": False,
                             "parent_id": "default", "tags": []}}
 
-    _mount_optional(app, services)
+    _mount_extras(app, services)
     return app
 
 
-def _mount_optional(app: FastAPI, services: Services) -> None:
-    """The Neutron subset and the certificate upload API, written as router factories."""
-    try:
-        from statera.api.neutron import neutron_router
-    except ImportError:
-        LOG.warning("Neutron API subset is missing")
-    else:
-        if services.network is not None:
-            app.include_router(neutron_router(lambda: services.network, services.db.session))
-    try:
-        from statera.api.certificates import certificates_router
-    except ImportError:
-        LOG.warning("certificate API is missing")
-    else:
-        if services.certs is not None:
-            from statera.api.policy import identity
+def _mount_extras(app: FastAPI, services: Services) -> None:
+    """The Neutron subset and the certificate upload API (router factories), when the
+    services they serve were built."""
+    if services.network is not None:
+        app.include_router(neutron_router(lambda: services.network, services.db.session))
+    if services.certs is not None:
 
-            def project(request: Request) -> str | None:
-                return identity(request, services.settings).project_id
+        def project(request: Request) -> str | None:
+            return identity(request, services.settings).project_id
 
-            app.include_router(
-                certificates_router(lambda: services.certs, services.db.session, project)
-            )
+        app.include_router(
+            certificates_router(lambda: services.certs, services.db.session, project)
+        )

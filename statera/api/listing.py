@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,7 +33,6 @@ class ListSpec:
     columns: Mapping[str, InstrumentedAttribute[Any]]
     tagged: bool = True
     id_column: str = "id"
-    extra_filters: Mapping[str, Callable[[str], Any]] = field(default_factory=dict)
     prefetch: Callable[[Session, list[Any]], None] | None = None
 
 
@@ -74,9 +73,6 @@ def apply_filters(stmt: Select[Any], spec: ListSpec, request: Request) -> Select
         if key in seen:
             raise ApiError("One or more arguments are either duplicate or invalid")
         seen.add(key)
-        if key in spec.extra_filters:
-            stmt = stmt.where(spec.extra_filters[key](value))
-            continue
         column = spec.columns.get(key)
         if column is None:
             raise ApiError("One or more arguments are either duplicate or invalid")

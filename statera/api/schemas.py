@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import re
 import uuid
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -461,5 +460,3 @@ def _short(value: Any) -> Any:
     text = str(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
-
-CIDR_RE = re.compile(r"^[0-9a-fA-F:./]+$")

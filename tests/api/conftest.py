@@ -17,8 +17,10 @@ from fastapi.testclient import TestClient
 from statera.api.app import create_app
 from statera.api.deps import Services
 from statera.bus.inprocess import InProcessBus
+from statera.certs.local import LocalCertManager
 from statera.config import Settings
 from statera.db.engine import Database
+from statera.network import network_driver
 from tests.dbs import BACKENDS, temp_database
 
 SELECTED = [b for b in os.environ.get("STATERA_TEST_BACKENDS", ",".join(BACKENDS)).split(",")
@@ -37,20 +39,8 @@ def make_settings(tmp_path: Any, url: str, **api: Any) -> Settings:
 
 def make_services(settings: Settings) -> Services:
     db = Database(settings.database_url)
-    network = certs = None
-    try:
-        from statera.network import network_driver
-
-        network = network_driver(settings)
-    except ImportError:
-        pass
-    try:
-        from statera.certs.local import LocalCertManager
-
-        certs = LocalCertManager(db.session)
-    except (ImportError, TypeError):
-        pass
-    return Services(settings=settings, db=db, bus=InProcessBus(), network=network, certs=certs)
+    return Services(settings=settings, db=db, bus=InProcessBus(),
+                    network=network_driver(settings), certs=LocalCertManager(db.session))
 
 
 class Api:

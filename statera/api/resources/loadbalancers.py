@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
@@ -434,12 +433,4 @@ def _graph_pool(session: Session, svc: Services, lb: m.LoadBalancer,
     pool = build_pool(session, svc, lb, body, project, None)
     by_name[body.name] = pool
     return pool
-
-
-def flavor_metadata(session: Session, flavor_id: str | None) -> dict[str, Any]:
-    if not flavor_id:
-        return {}
-    flavor = session.get(m.Flavor, flavor_id)
-    profile = session.get(m.FlavorProfile, flavor.flavor_profile_id) if flavor else None
-    return json.loads(profile.flavor_data) if profile else {}
 
