@@ -23,6 +23,12 @@ def make_engine(url: str) -> Engine:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         kwargs.update(pool_size=20, max_overflow=40, pool_pre_ping=True)
+    if url.startswith(("mysql", "mariadb")):
+        # MariaDB defaults to REPEATABLE READ, where a plain read after a row lock still sees
+        # the snapshot taken before it: a writer that locks a load balancer and then reads its
+        # graph could decide on a state another transaction has already replaced. READ
+        # COMMITTED (PostgreSQL's default) makes every read after the lock see the latest commit.
+        kwargs["isolation_level"] = "READ COMMITTED"
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
