@@ -81,7 +81,9 @@ class GetHandler:
             # Lock the load balancer row (the API takes the same lock to write), then read
             # everything afresh: the graph and the generation recorded as served then belong
             # to the same version.
-            dbgraph.lock_load_balancers(session, {dbgraph.owning_load_balancer(row).id})
+            lb_ids = {dbgraph.owning_load_balancer(row).id}
+            dbgraph.lock_load_balancers(session, lb_ids)
+            _graphs = dbgraph.load_graphs(session, lb_ids)  # referenced until the commit
             row = dbgraph.get_row(session, kind, obj_id)
             if row is None:
                 return {}

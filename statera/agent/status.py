@@ -198,7 +198,9 @@ class StatusHandler:
         """
         hints: list[tuple[str, str]] = []
         with self.database.session() as session:
-            dbgraph.lock_load_balancers(session, _owning_lb_ids(session, records))
+            lb_ids = _owning_lb_ids(session, records)
+            dbgraph.lock_load_balancers(session, lb_ids)
+            _graphs = dbgraph.load_graphs(session, lb_ids)  # referenced until the commit
             for record in records:
                 try:
                     hints.extend(self._apply_record(session, record))
@@ -429,15 +431,16 @@ def _parse_record(kind: str, record: Any) -> _Record:
 def _owning_lb_ids(session: Session, records: list[_Record]) -> set[str]:
     """The load balancers a report speaks about (read without locks; ownership never moves)."""
     lb_ids: set[str] = set()
+    by_kind: dict[str, list[str]] = {}
     for record in records:
         if record.kind == AMPHORAE:
             lb_id = record.amphora_values.get("load_balancer_id")
             if isinstance(lb_id, str):
                 lb_ids.add(lb_id)
-            continue
-        row = dbgraph.get_row(session, record.kind, record.obj_id)
-        if row is not None:
-            lb_ids.add(dbgraph.owning_load_balancer(row).id)
+        else:
+            by_kind.setdefault(record.kind, []).append(record.obj_id)
+    for kind, ids in by_kind.items():
+        lb_ids |= dbgraph.owning_lb_ids(session, kind, ids)
     return lb_ids
 
 
