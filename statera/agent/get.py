@@ -23,7 +23,6 @@ from octavia_lib.common import constants as lib_consts
 from sqlalchemy import select
 
 from statera.agent import dbgraph
-from statera.agent.status import ProvisioningStatus
 from statera.controller import provider_models as pm
 from statera.controller.provider_models import CertLoader
 from statera.db.engine import Database
@@ -35,13 +34,14 @@ from statera.db.models import (
     Member,
     Pool,
 )
+from statera.db.statuses import DELETING, ProvisioningStatus
 
 LOG = logging.getLogger(__name__)
 
 LOADBALANCER_IDS = "loadbalancer_ids"
 
 #: States in which a row (or one of its ancestors) has no place in the desired data plane.
-GONE = frozenset({ProvisioningStatus.PENDING_DELETE, ProvisioningStatus.DELETED})
+GONE = DELETING
 
 Reply = dict[str, Any]
 

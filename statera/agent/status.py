@@ -44,41 +44,10 @@ from sqlalchemy.orm import Session
 from statera.agent import dbgraph
 from statera.db.engine import Database
 from statera.db.models import Amphora, LoadBalancer, utcnow
+from statera.db.statuses import PENDING, OperatingStatus, ProvisioningStatus
 
 LOG = logging.getLogger(__name__)
 
-
-class ProvisioningStatus(StrEnum):
-    """Octavia's provisioning statuses (the amphora-only ones included, as Octavia's DB does)."""
-
-    ACTIVE = lib_consts.ACTIVE
-    ERROR = lib_consts.ERROR
-    DELETED = lib_consts.DELETED
-    PENDING_CREATE = lib_consts.PENDING_CREATE
-    PENDING_UPDATE = lib_consts.PENDING_UPDATE
-    PENDING_DELETE = lib_consts.PENDING_DELETE
-    ALLOCATED = lib_consts.AMPHORA_ALLOCATED
-    BOOTING = lib_consts.AMPHORA_BOOTING
-    READY = lib_consts.AMPHORA_READY
-    FAILOVER_STOPPED = lib_consts.AMPHORA_FAILOVER_STOPPED
-
-
-class OperatingStatus(StrEnum):
-    ONLINE = lib_consts.ONLINE
-    OFFLINE = lib_consts.OFFLINE
-    DEGRADED = lib_consts.DEGRADED
-    ERROR = lib_consts.ERROR
-    DRAINING = lib_consts.DRAINING
-    NO_MONITOR = lib_consts.NO_MONITOR
-
-
-PENDING = frozenset(
-    {
-        ProvisioningStatus.PENDING_CREATE,
-        ProvisioningStatus.PENDING_UPDATE,
-        ProvisioningStatus.PENDING_DELETE,
-    }
-)
 
 AMPHORAE = "amphorae"
 

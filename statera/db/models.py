@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from statera.db.statuses import OperatingStatus, ProvisioningStatus
+
 
 def new_id() -> str:
     return str(uuid.uuid4())
@@ -57,8 +59,10 @@ class _Common:
     name: Mapped[str | None] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(String(255))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    provisioning_status: Mapped[str] = mapped_column(String(16), default="PENDING_CREATE")
-    operating_status: Mapped[str] = mapped_column(String(16), default="OFFLINE")
+    provisioning_status: Mapped[str] = mapped_column(
+        String(16), default=ProvisioningStatus.PENDING_CREATE.value)
+    operating_status: Mapped[str] = mapped_column(
+        String(16), default=OperatingStatus.OFFLINE.value)
     generation: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
