@@ -8,9 +8,10 @@ import logging
 import time
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from statera.api import access
 from statera.api.certificates import certificates_router
 from statera.api.deps import Services
 from statera.api.errors import fault, install_handlers
@@ -116,9 +117,10 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
 
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="Statera", version=API_VERSION, docs_url=None, redoc_url=None,
-                  openapi_url="/openapi.json")
+                  openapi_url="/openapi.json", dependencies=[Depends(access.enforce)])
     app.state.services = services
     install_handlers(app)
+    access.install(app)
     app.add_middleware(EdgeMiddleware)
 
     @app.get("/", include_in_schema=False)
@@ -144,6 +146,7 @@ def create_app(services: Services) -> FastAPI:
                             "parent_id": "default", "tags": []}}
 
     _mount_extras(app, services)
+    access.check_routes(app)
     return app
 
 
@@ -151,7 +154,13 @@ def _mount_extras(app: FastAPI, services: Services) -> None:
     """The Neutron subset and the certificate upload API (router factories), when the
     services they serve were built."""
     if services.network is not None:
-        app.include_router(neutron_router(lambda: services.network, services.db.session))
+
+        def sees_project(request: Request, project_id: str | None) -> bool:
+            return identity(request, services.settings).sees_project(project_id)
+
+        app.include_router(
+            neutron_router(lambda: services.network, services.db.session, sees_project)
+        )
     if services.certs is not None:
 
         def project(request: Request) -> str | None:
