@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from statera.api import access
+from statera.api import access, openapi
 from statera.api.certificates import certificates_router
 from statera.api.deps import Services
 from statera.api.errors import fault, install_handlers
@@ -147,6 +147,7 @@ def create_app(services: Services) -> FastAPI:
 
     _mount_extras(app, services)
     access.check_routes(app)
+    openapi.install(app)
     return app
 
 
