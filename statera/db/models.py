@@ -21,6 +21,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -45,6 +46,9 @@ class Tag(Base):
     """Tags of any object, keyed by the object's id (ids are globally unique UUIDs)."""
 
     __tablename__ = "tag"
+    # The primary key serves "the tags of this object"; the index serves the tag filters
+    # ("the objects with these tags").
+    __table_args__ = (Index("ix_tag_tag_resource_id", "tag", "resource_id"),)
     resource_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tag: Mapped[str] = mapped_column(String(255), primary_key=True)
 
