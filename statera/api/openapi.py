@@ -8,6 +8,10 @@ keys of :mod:`statera.api.access`), and :func:`document` writes it into the gene
 PUT route must have an entry (``None`` for those that take no body); :func:`check_bodies`
 refuses an app with one missing, as ``access.check_routes`` does for access rules.
 
+The collections of the load-balancer graph also declare their query parameters (every
+attribute as an exact-match filter, typed as its column, plus Octavia's paging, sorting, field
+and tag parameters), so a fuzzer or a client sees them too.
+
 The document changes nothing at run time: the handlers still parse and answer as before.
 """
 
@@ -23,6 +27,8 @@ from pydantic_core import core_schema
 
 from statera.api import access, schemas
 from statera.api.certificates import CertificateUpload
+from statera.api.resources.common import list_spec
+from statera.db import models as m
 
 REF = "#/components/schemas/{model}"
 WRITE_METHODS = frozenset({"POST", "PUT"})
@@ -60,6 +66,58 @@ BODIES: dict[str, tuple[str | None, type[BaseModel]] | None] = {
     "amphorae.configure_amphora": None,
     "certificates.create_certificate": ("certificate", CertificateUpload),
 }
+
+
+# list endpoint -> the model whose columns are its filters (Octavia: any attribute, exact match)
+LIST_FILTERS: dict[str, tuple[type[Any], str]] = {
+    "loadbalancers.list_loadbalancers": (m.LoadBalancer, "loadbalancers"),
+    "listeners.list_listeners": (m.Listener, "listeners"),
+    "pools.list_pools": (m.Pool, "pools"),
+    "members.list_members": (m.Member, "members"),
+    "healthmonitors.list_healthmonitors": (m.HealthMonitor, "healthmonitors"),
+    "l7policies.list_l7policies": (m.L7Policy, "l7policies"),
+    "l7rules.list_l7rules": (m.L7Rule, "rules"),
+}
+# Octavia's paging, sorting, field selection and tag queries, on every collection above.
+LIST_PARAMS: dict[str, dict[str, Any]] = {
+    "limit": {"type": "integer"},
+    "marker": {"type": "string"},
+    "page_reverse": {"type": "boolean"},
+    "sort": {"type": "string", "description": "key[:asc|desc],..."},
+    "sort_key": {"type": "string"},
+    "sort_dir": {"type": "string", "enum": ["asc", "desc"]},
+    "fields": {"type": "string"},
+    "tags": {"type": "string"},
+    "tags-any": {"type": "string"},
+    "not-tags": {"type": "string"},
+    "not-tags-any": {"type": "string"},
+}
+
+
+def _filter_schema(column: Any) -> dict[str, Any]:
+    """A filter's JSON schema from its column's Python type (None: any string)."""
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        return {"type": "string"}
+    if python_type is bool:
+        return {"type": "boolean"}
+    if python_type is int:
+        return {"type": "integer"}
+    if python_type is float:
+        return {"type": "number"}
+    if python_type.__name__ == "datetime":
+        return {"type": "string", "format": "date-time"}
+    return {"type": "string"}
+
+
+def _list_parameters(key: str) -> list[dict[str, Any]]:
+    model, plural = LIST_FILTERS[key]
+    spec = list_spec(model, plural)
+    params = {name: _filter_schema(column) for name, column in spec.columns.items()}
+    params.update(LIST_PARAMS)
+    return [{"name": name, "in": "query", "required": False, "schema": schema}
+            for name, schema in sorted(params.items())]
 
 
 class _Formats(GenerateJsonSchema):
@@ -114,7 +172,11 @@ def document(app: FastAPI) -> dict[str, Any]:
             if operation is None:
                 continue
             operation.get("responses", {}).pop("422", None)
-            spec = BODIES.get(access.endpoint_key(endpoint))
+            key = access.endpoint_key(endpoint)
+            if method == "GET" and key in LIST_FILTERS:
+                operation["parameters"] = [*operation.get("parameters", []),
+                                           *_list_parameters(key)]
+            spec = BODIES.get(key)
             if method in WRITE_METHODS and spec is not None:
                 operation["requestBody"] = {"required": True, "content": {
                     "application/json": {"schema": _body_schema(*spec)}}}
