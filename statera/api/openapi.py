@@ -24,9 +24,11 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, Integer, String
 
 from statera.api import access, schemas
 from statera.api.certificates import CertificateUpload
+from statera.api.listing import INT32, INT64
 from statera.api.resources.common import list_spec
 from statera.db import models as m
 
@@ -95,19 +97,20 @@ LIST_PARAMS: dict[str, dict[str, Any]] = {
 
 
 def _filter_schema(column: Any) -> dict[str, Any]:
-    """A filter's JSON schema from its column's Python type (None: any string)."""
-    try:
-        python_type = column.type.python_type
-    except NotImplementedError:
-        return {"type": "string"}
-    if python_type is bool:
+    """A filter's JSON schema from its column: the type, and the range or length the column
+    holds (what the API accepts; anything else is a 400)."""
+    col_type = column.property.columns[0].type
+    if isinstance(col_type, Boolean):
         return {"type": "boolean"}
-    if python_type is int:
-        return {"type": "integer"}
-    if python_type is float:
+    if isinstance(col_type, Integer):
+        low, high = INT64 if isinstance(col_type, BigInteger) else INT32
+        return {"type": "integer", "minimum": low, "maximum": high}
+    if isinstance(col_type, Float):
         return {"type": "number"}
-    if python_type.__name__ == "datetime":
+    if isinstance(col_type, DateTime):
         return {"type": "string", "format": "date-time"}
+    if isinstance(col_type, String) and col_type.length is not None:
+        return {"type": "string", "maxLength": col_type.length}
     return {"type": "string"}
 
 
