@@ -7,9 +7,10 @@ import importlib
 import logging
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from statera.api import access, openapi
 from statera.api.certificates import certificates_router
 from statera.api.deps import Services
 from statera.api.edge import EdgeMiddleware
@@ -49,9 +50,10 @@ def version_document(request: Request) -> dict[str, Any]:
 
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="Statera", version=API_VERSION, docs_url=None, redoc_url=None,
-                  openapi_url="/openapi.json")
+                  openapi_url="/openapi.json", dependencies=[Depends(access.enforce)])
     app.state.services = services
     install_handlers(app)
+    access.install(app)
     app.add_middleware(EdgeMiddleware, max_body=services.settings.api.max_body_size,
                        statements=services.db.statements)
 
@@ -78,6 +80,8 @@ def create_app(services: Services) -> FastAPI:
                             "parent_id": "default", "tags": []}}
 
     _mount_extras(app, services)
+    access.check_routes(app)
+    openapi.install(app)
     return app
 
 
@@ -85,7 +89,13 @@ def _mount_extras(app: FastAPI, services: Services) -> None:
     """The Neutron subset and the certificate upload API (router factories), when the
     services they serve were built."""
     if services.network is not None:
-        app.include_router(neutron_router(lambda: services.network, services.db.session))
+
+        def sees_project(request: Request, project_id: str | None) -> bool:
+            return identity(request, services.settings).sees_project(project_id)
+
+        app.include_router(
+            neutron_router(lambda: services.network, services.db.session, sees_project)
+        )
     if services.certs is not None:
 
         def project(request: Request) -> str | None:
