@@ -95,6 +95,15 @@ def test_weights_backup_and_admin_state() -> None:
     assert got == [(10, "enable", 2), (1, "disable", 2), (1, "enable", 1), (1, "disable", 2)]
 
 
+def test_disabled_load_balancer_and_pool() -> None:
+    p = g.pool(admin_state_up=False)
+    lb = g.loadbalancer([], [p])
+    lb.admin_state_up = False
+    app = app_of(lb)
+    assert app["enable"] is False
+    assert [m["adminState"] for m in app[decl.Names.pool(p.pool_id)]["members"]] == ["disable"]
+
+
 def test_large_weights_scale_to_ratio() -> None:
     p = g.pool(members=[g.member("192.0.2.1", weight=256), g.member("192.0.2.2", weight=128)])
     body = app_of(g.loadbalancer([], [p]))[decl.Names.pool(p.pool_id)]

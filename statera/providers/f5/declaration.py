@@ -156,7 +156,8 @@ def declaration(tenant: str, applications: dict[str, dict[str, Any]]) -> dict[st
 def application(lb: dm.LoadBalancer) -> dict[str, Any]:
     """The ``Application`` of one load balancer: its services, pools, monitors, TLS, policies."""
     app: dict[str, Any] = {"class": "Application", "template": "generic",
-                           "remark": str(lb.loadbalancer_id)[:64]}
+                           "remark": str(lb.loadbalancer_id)[:64],
+                           "enable": bool(val(lb.admin_state_up, True))}
     vip = val(lb.vip_address)
     if not vip:
         raise DeclarationError("the load balancer has no VIP address")
@@ -378,7 +379,8 @@ def pool_objects(pool: dm.Pool) -> dict[str, Any]:
         "class": "Pool",
         "remark": str(pool.pool_id)[:64],
         "loadBalancingMode": weighted if len(set(ratios.values())) > 1 else plain,
-        "members": [member_object(m, ratios, members) for m in members],
+        "members": [member_object(m, ratios, members, val(pool.admin_state_up, True))
+                    for m in members],
     }
     objects: dict[str, Any] = persist_objects(pool)
     monitor = val(pool.healthmonitor)
@@ -399,11 +401,13 @@ def member_ratios(members: list[dm.Member]) -> dict[str, int]:
     return {k: max(1, math.ceil(w * 100 / 256)) for k, w in weights.items()}
 
 
-def member_object(member: dm.Member, ratios: dict[str, int],
-                  members: list[dm.Member]) -> dict[str, Any]:
+def member_object(member: dm.Member, ratios: dict[str, int], members: list[dm.Member],
+                  pool_enabled: bool = True) -> dict[str, Any]:
+    """A ``Pool_Member``; a disabled pool (AS3 has no pool switch) disables its members."""
     if val(member.monitor_address) or val(member.monitor_port):
         raise Unsupported("member monitor_address/monitor_port")
-    enabled = bool(val(member.admin_state_up, True)) and int(val(member.weight, 1)) > 0
+    enabled = (pool_enabled and bool(val(member.admin_state_up, True))
+               and int(val(member.weight, 1)) > 0)
     body: dict[str, Any] = {
         "servicePort": int(member.protocol_port),
         "serverAddresses": [str(member.address)],
