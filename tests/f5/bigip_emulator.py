@@ -72,6 +72,7 @@ class BigIPEmulator:
         self._lock = threading.Lock()
         self._work = threading.Lock()  # AS3 runs one declaration at a time
         self._validator = _schema_validator()
+        self._valid_apps: set[str] = set()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         if tls is not None:
@@ -207,8 +208,7 @@ class BigIPEmulator:
             body = json.loads(raw)
         except ValueError:
             return 400, {"code": 400, "message": "invalid JSON"}
-        errors = [f"{'/' + '/'.join(str(p) for p in e.absolute_path)}: {e.message[:200]}"
-                  for e in self._validator.iter_errors(body)]
+        errors = self._schema_errors(body)
         adc = body.get("declaration", {}) if isinstance(body, dict) else {}
         tenants = {k: v for k, v in adc.items() if isinstance(v, dict)
                    and v.get("class") == "Tenant"}
@@ -230,6 +230,35 @@ class BigIPEmulator:
         threading.Thread(target=self._run, args=(task_id, tenants), daemon=True).start()
         return 202, {"id": task_id, "results": [{"message": "Declaration successfully submitted",
                                                  "code": 0, "tenant": ""}]}
+
+    def _schema_errors(self, body: Any) -> list[str]:
+        """AS3 schema errors of ``body``: the envelope once, each application on its own
+        (cached by content), so a large tenant does not make the emulator slower than
+        ``declare_delay`` says -- the result is the same as validating the whole body."""
+        if not isinstance(body, dict) or not isinstance(body.get("declaration"), dict):
+            return self._errors(body)
+        envelope = copy.deepcopy(body)
+        apps: list[tuple[str, str, Any]] = []
+        for name, tenant in envelope["declaration"].items():
+            if isinstance(tenant, dict) and tenant.get("class") == "Tenant":
+                for app_name in [k for k, v in tenant.items()
+                                 if isinstance(v, dict) and v.get("class") == "Application"]:
+                    apps.append((name, app_name, tenant.pop(app_name)))
+        errors = self._errors(envelope)
+        for tenant_name, app_name, app in apps:
+            key = json.dumps(app, sort_keys=True)
+            if key not in self._valid_apps:
+                single = copy.deepcopy(envelope)
+                single["declaration"][tenant_name] = {"class": "Tenant", app_name: app}
+                found = self._errors(single)
+                if not found:
+                    self._valid_apps.add(key)
+                errors += found
+        return errors
+
+    def _errors(self, body: Any) -> list[str]:
+        return [f"{'/' + '/'.join(str(p) for p in e.absolute_path)}: {e.message[:200]}"
+                for e in self._validator.iter_errors(body)]
 
     def _run(self, task_id: str, tenants: dict[str, dict[str, Any]]) -> None:
         with self._work:

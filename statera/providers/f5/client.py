@@ -24,7 +24,8 @@ from statera.providers.f5.settings import F5Settings
 LOG = logging.getLogger(__name__)
 MIN_AS3 = (3, 36)
 REQUEST_TIMEOUT = 30.0
-TASK_POLL_INTERVAL = 0.1
+TASK_POLL_INTERVAL = 0.1  # while a task is young (most finish within seconds)
+TASK_POLL_FAST_FOR = 2.0
 TASK_POLL_MAX_INTERVAL = 2.0
 
 
@@ -160,7 +161,8 @@ class BigIPClient:
         raise DeviceError(f"{what}: HTTP {response.status_code}: {response.text[:300]}")
 
     def _wait(self, task_id: str, what: str) -> TaskResult:
-        deadline = time.monotonic() + self.settings.task_timeout
+        started = time.monotonic()
+        deadline = started + self.settings.task_timeout
         interval = TASK_POLL_INTERVAL
         while True:
             response = self.request("GET", f"/mgmt/shared/appsvcs/task/{quote(task_id)}")
@@ -174,7 +176,8 @@ class BigIPClient:
                 raise DeviceError(f"{what}: task {task_id} still in progress after "
                                   f"{self.settings.task_timeout:g} s")
             self._sleep(interval)
-            interval = min(interval * 2, TASK_POLL_MAX_INTERVAL)
+            if time.monotonic() - started > TASK_POLL_FAST_FOR:
+                interval = min(interval * 2, TASK_POLL_MAX_INTERVAL)
 
     @staticmethod
     def _checked(task: dict[str, Any], what: str) -> TaskResult:
