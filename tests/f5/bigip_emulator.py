@@ -63,6 +63,7 @@ class BigIPEmulator:
         self.tenants: dict[str, dict[str, Any]] = {}
         self.declarations: list[tuple[str, dict[str, Any]]] = []  # (tenant, body) POSTed
         self.deletes: list[str] = []
+        self.results: list[dict[str, Any]] = []  # every finished task's results, in order
         self.logins = 0
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.member_down: set[tuple[str, int]] = set()
@@ -266,6 +267,7 @@ class BigIPEmulator:
             results = [self._apply(name, body) for name, body in tenants.items()]
         with self._lock:
             self._tasks[task_id] = {"id": task_id, "results": results}
+            self.results.extend(results)
 
     def _apply(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:

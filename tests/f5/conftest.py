@@ -58,15 +58,20 @@ def lib() -> RecordingLibrary:
     return RecordingLibrary()
 
 
-def make_converger(bigip: BigIPEmulator, **overrides: Any) -> F5Converger:
+def make_converger(bigip: BigIPEmulator, lib: RecordingLibrary | None = None,
+                   **overrides: Any) -> F5Converger:
+    """A converger that has contacted the device and done its first full resync of ``lib``
+    (an empty database by default), as the agent's first tick does."""
     settings = F5Settings(url=bigip.url, username="admin", password="f5-secret",
                           **{"poll_interval": 0.0, "task_timeout": 10.0, **overrides})
-    return F5Converger(settings, BigIPClient(settings))
+    converger = F5Converger(settings, BigIPClient(settings))
+    converger.tick(lib or RecordingLibrary())
+    return converger
 
 
 @pytest.fixture
-def converger(bigip: BigIPEmulator) -> Iterator[F5Converger]:
-    conv = make_converger(bigip)
+def converger(bigip: BigIPEmulator, lib: RecordingLibrary) -> Iterator[F5Converger]:
+    conv = make_converger(bigip, lib)
     try:
         yield conv
     finally:

@@ -128,24 +128,26 @@ def test_unchanged_tenant_is_not_declared_again(bigip: BigIPEmulator,
     assert bigip.declarations_for(TENANT) == 1
 
 
-def test_no_change_answer_still_moves_to_active(bigip: BigIPEmulator,
-                                                converger: F5Converger) -> None:
+def test_no_change_answer_still_moves_to_active(bigip: BigIPEmulator, converger: F5Converger,
+                                                lib: RecordingLibrary) -> None:
     lb = g.simple_lb()
     converger.converge(lb.loadbalancer_id, lb)
-    restarted = make_converger(bigip)  # knows nothing of what the device holds
+    lib.graphs = {lb.loadbalancer_id: lb}
+    restarted = make_converger(bigip, lib)  # a restarted agent: knows nothing of the device
     try:
+        assert bigip.results[-1] == {"code": 200, "message": "no change", "tenant": TENANT}
+        assert lib.last("loadbalancers", lb.loadbalancer_id, "provisioning_status") == "ACTIVE"
         assert status(restarted.converge(lb.loadbalancer_id, lb), lb) == "ACTIVE"
     finally:
         restarted.client.close()
     assert bigip.declarations_for(TENANT) == 2
-    assert bigip.declarations[-1][0] == TENANT
 
 
-def test_outage_then_full_resync_and_stray_removal(bigip: BigIPEmulator, converger: F5Converger,
+def test_outage_then_full_resync_and_stray_removal(bigip: BigIPEmulator,
                                                    lib: RecordingLibrary) -> None:
     a, b = g.simple_lb(), g.simple_lb(vip="198.51.100.11", project="second")
     lib.graphs = {a.loadbalancer_id: a, b.loadbalancer_id: b}
-    converger.tick(lib)  # first contact: full resync declares both tenants
+    converger = make_converger(bigip, lib)  # first contact: full resync declares both
     assert lib.last("loadbalancers", a.loadbalancer_id, "provisioning_status") == "ACTIVE"
     assert lib.last("loadbalancers", b.loadbalancer_id, "provisioning_status") == "ACTIVE"
     bigip.unreachable = True
@@ -176,24 +178,23 @@ def test_expired_token_means_a_new_login(bigip: BigIPEmulator, converger: F5Conv
     assert bigip.logins == 2
 
 
-def test_old_as3_is_refused_clearly(bigip: BigIPEmulator, converger: F5Converger,
-                                    lib: RecordingLibrary,
+def test_old_as3_is_refused_clearly(bigip: BigIPEmulator, lib: RecordingLibrary,
                                     caplog: pytest.LogCaptureFixture) -> None:
     bigip.version = "3.30.0"
     lb = g.simple_lb()
     lib.graphs = {lb.loadbalancer_id: lb}
     with caplog.at_level(logging.ERROR):
-        converger.tick(lib)
+        converger = make_converger(bigip, lib)
         assert status(converger.converge(lb.loadbalancer_id, lb), lb) == "ERROR"
     assert "AS3 3.30.0 is older than 3.36" in caplog.text
     assert bigip.declarations == []
 
 
-def test_health_and_statistics_from_the_device(bigip: BigIPEmulator, converger: F5Converger,
+def test_health_and_statistics_from_the_device(bigip: BigIPEmulator,
                                                lib: RecordingLibrary) -> None:
     lb = g.simple_lb()
     lib.graphs = {lb.loadbalancer_id: lb}
-    converger.tick(lib)
+    converger = make_converger(bigip, lib)
     pool, listener = lb.pools[0], lb.listeners[0]
     first, second = pool.members
     assert lib.last("members", first.member_id, "operating_status") == "ONLINE"
@@ -214,8 +215,7 @@ def test_health_and_statistics_from_the_device(bigip: BigIPEmulator, converger: 
     assert lib.last("loadbalancers", lb.loadbalancer_id, "operating_status") == "ERROR"
 
 
-def test_password_and_keys_are_never_logged(bigip: BigIPEmulator, converger: F5Converger,
-                                            lib: RecordingLibrary,
+def test_password_and_keys_are_never_logged(bigip: BigIPEmulator, lib: RecordingLibrary,
                                             caplog: pytest.LogCaptureFixture) -> None:
     from tests.certs.pki import build_pki
 
@@ -226,7 +226,7 @@ def test_password_and_keys_are_never_logged(bigip: BigIPEmulator, converger: F5C
     lb = g.loadbalancer([lst], [p])
     lib.graphs = {lb.loadbalancer_id: lb}
     with caplog.at_level(logging.DEBUG):
-        converger.tick(lib)
+        converger = make_converger(bigip, lib)
         bigip.refuse_with = "refused"
         lb.pools[0].members[0].weight = 3
         converger.converge(lb.loadbalancer_id, lb)
@@ -236,3 +236,30 @@ def test_password_and_keys_are_never_logged(bigip: BigIPEmulator, converger: F5C
     assert "f5-secret" not in caplog.text and key_body not in caplog.text
     held = bigip.tenants[TENANT]
     assert key_body in str(held)  # the key did go to the device
+
+
+def test_restart_never_declares_part_of_a_tenant(bigip: BigIPEmulator, converger: F5Converger,
+                                                 lib: RecordingLibrary) -> None:
+    a, b = g.simple_lb(), g.simple_lb(vip="198.51.100.11")
+    converger.converge(a.loadbalancer_id, a)
+    converger.converge(b.loadbalancer_id, b)
+    lib.graphs = {a.loadbalancer_id: a, b.loadbalancer_id: b}
+    from statera.providers.f5.client import BigIPClient
+    from statera.providers.f5.converger import F5Converger as Converger
+
+    restarted = Converger(converger.settings, BigIPClient(converger.settings))
+    first = len(bigip.declarations)
+    reports: list[dict[str, Any]] = []
+    early = threading.Thread(target=lambda: reports.append(
+        restarted.converge(a.loadbalancer_id, a)))
+    early.start()  # the reconcile loop's workers start before the first tick
+    early.join(0.5)
+    assert early.is_alive()  # waiting for the full resync, not declaring half the tenant
+    restarted.tick(lib)
+    early.join(10)
+    assert status(reports[0], a) == "ACTIVE"
+    assert len(bigip.declarations) > first
+    for tenant, body in bigip.declarations[first:]:
+        assert tenant != TENANT or {decl.Names.app(a.loadbalancer_id),
+                                    decl.Names.app(b.loadbalancer_id)} <= set(body)
+    restarted.client.close()

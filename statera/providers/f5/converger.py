@@ -63,14 +63,16 @@ class F5Converger:
         self._device_up: bool | None = None  # None: not contacted yet
         self._refusal = ""  # set when the device cannot be used at all (AS3 too old)
         self._next_poll = 0.0
+        self._synced = threading.Event()  # set by the first full resync
         self.declarations_sent = 0
 
     # -- convergence ------------------------------------------------------------------------
     def converge(self, lb_id: str, lb: dm.LoadBalancer | None) -> StatusReport:
         if lb is None:
             return self._remove(lb_id)
-        if self._refusal:
-            LOG.error("f5 %s: not declared: %s", lb_id, self._refusal)
+        if not self._wait_synced():
+            LOG.error("f5 %s: not declared: %s", lb_id,
+                      self._refusal or f"device {self.settings.url} unreachable")
             return error_report(lb_id)
         try:
             tenant = decl.tenant_name(self.settings.tenant_prefix, str(lb.project_id))
@@ -93,6 +95,19 @@ class F5Converger:
             observed = self._observed.get(lb_id, {})
             self._reported.pop(lb_id, None)
         return active_report(lb, operating=lambda kind, obj: health.pick(observed, kind, obj))
+
+    def _wait_synced(self) -> bool:
+        """Wait for the first full resync (True), or until the device is known unusable.
+
+        A tenant is declared whole: declaring one before every load balancer of the tenant
+        is known would remove the others from the device until they converge too.
+        """
+        while not self._synced.wait(0.1):
+            with self._guard:
+                if self._device_up is False:
+                    return False
+        with self._guard:
+            return not self._refusal
 
     def _remove(self, lb_id: str) -> StatusReport:
         with self._guard:
@@ -208,6 +223,7 @@ class F5Converger:
                 self._failed(lb_id, outcome)
                 reports.append(error_report(lb_id))
         self._remove_strays()
+        self._synced.set()
         for report in reports:
             try:
                 lib.update_loadbalancer_status(report)
