@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
+from statera.providers.f5.redact import redact
 from statera.providers.f5.settings import F5Settings
 
 LOG = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class BigIPClient:
             raise DeviceError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
         if response.status_code >= 500 and response.status_code != 503:
             raise DeviceError(f"{method} {path}: HTTP {response.status_code}: "
-                              f"{response.text[:300]}")
+                              f"{redact(response.text)[:300]}")
         if response.status_code == 503:
             raise DeviceError(f"{method} {path}: device busy (503)")
         return response
@@ -158,7 +159,8 @@ class BigIPClient:
             return self._wait(task_id, what)
         if response.status_code == 200:
             return self._checked(_json(response), what)
-        raise DeviceError(f"{what}: HTTP {response.status_code}: {response.text[:300]}")
+        raise DeviceError(f"{what}: HTTP {response.status_code}: "
+                          f"{redact(response.text)[:300]}")
 
     def _wait(self, task_id: str, what: str) -> TaskResult:
         started = time.monotonic()
@@ -241,7 +243,7 @@ def _reason(body: dict[str, Any]) -> str:
         parts.append(str(body["message"]))
     for error in (body.get("errors") or [])[:5]:
         parts.append(str(error))
-    return " | ".join(p for p in parts if p)[:1000] or "no reason given"
+    return redact(" | ".join(p for p in parts if p))[:1000] or "no reason given"
 
 
 def stat_value(entries: dict[str, Any], key: str) -> Any:

@@ -19,6 +19,8 @@ from typing import Any
 import jsonschema
 from jsonschema import Draft7Validator, FormatChecker
 
+from statera.providers.f5.redact import redact
+
 SCHEMA_FILE = Path(__file__).with_name("as3-schema-3.56.0.json")
 BIGIP_PATH = re.compile(r"^/[^\x00-\x20\x7f/][^\x00-\x20\x7f]*$")
 POINTER = re.compile(r"^[^\x00-\x20\x7f]+$")
@@ -82,7 +84,7 @@ def validate(declaration: dict[str, Any]) -> None:
     if errors:
         error = _deepest(errors)
         where = "/" + "/".join(str(p) for p in error.absolute_path)
-        raise SchemaError(f"{where}: {error.message[:300]}")
+        raise SchemaError(redact(f"{where}: {error.message}")[:500])
 
 
 def _deepest(errors: list[jsonschema.ValidationError]) -> jsonschema.ValidationError:
