@@ -263,3 +263,28 @@ def test_restart_never_declares_part_of_a_tenant(bigip: BigIPEmulator, converger
         assert tenant != TENANT or {decl.Names.app(a.loadbalancer_id),
                                     decl.Names.app(b.loadbalancer_id)} <= set(body)
     restarted.client.close()
+
+
+def test_failing_device_is_error_until_it_recovers(bigip: BigIPEmulator, converger: F5Converger,
+                                                   lib: RecordingLibrary,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    lb = g.simple_lb()
+    lib.graphs = {lb.loadbalancer_id: lb}
+    bigip.failing = True
+    with caplog.at_level(logging.ERROR):
+        assert status(converger.converge(lb.loadbalancer_id, lb), lb) == "ERROR"
+    assert "HTTP 500" in caplog.text
+    converger.tick(lib)  # still failing: nothing changes, nothing raises
+    bigip.failing = False
+    converger.tick(lib)  # answers again: full resync
+    assert lib.last("loadbalancers", lb.loadbalancer_id, "provisioning_status") == "ACTIVE"
+    assert decl.Names.app(lb.loadbalancer_id) in (bigip.tenant(TENANT) or {})
+
+
+def test_slow_device_beyond_task_timeout_is_error(bigip: BigIPEmulator,
+                                                  lib: RecordingLibrary) -> None:
+    converger = make_converger(bigip, lib, task_timeout=0.5)
+    bigip.declare_delay = 2.0
+    lb = g.simple_lb()
+    assert status(converger.converge(lb.loadbalancer_id, lb), lb) == "ERROR"
+    converger.client.close()

@@ -71,6 +71,17 @@ def test_listener_protocols(protocol: str, cls: str) -> None:
     assert service["maxConnections"] == 1000
 
 
+@pytest.mark.parametrize("protocol,pool_protocol,monitor", [
+    ("UDP", "UDP", "UDP-CONNECT"), ("HTTPS", "HTTPS", "TCP"), ("TCP", "TCP", "PING")])
+def test_source_ip_persistence_on_layer4_services(protocol: str, pool_protocol: str,
+                                                  monitor: str) -> None:
+    p = g.pool(pool_protocol, session_persistence={"type": "SOURCE_IP"},
+               healthmonitor=g.monitor(monitor))
+    lst = g.listener(protocol, 443, p)
+    service = app_of(g.loadbalancer([lst], [p]))[decl.Names.service(lst.listener_id)]
+    assert service["persistenceMethods"] == ["source-address"]
+
+
 def test_ipv6_vip_and_members() -> None:
     p = g.pool(members=[g.member("2001:db8::11")])
     lb = g.loadbalancer([g.listener(default_pool=p)], [p], vip="2001:db8::10")
