@@ -288,3 +288,21 @@ def test_slow_device_beyond_task_timeout_is_error(bigip: BigIPEmulator,
     lb = g.simple_lb()
     assert status(converger.converge(lb.loadbalancer_id, lb), lb) == "ERROR"
     converger.client.close()
+
+
+def test_resync_removes_load_balancers_deleted_while_the_device_was_away(
+        bigip: BigIPEmulator, lib: RecordingLibrary) -> None:
+    a, b = g.simple_lb(), g.simple_lb(vip="198.51.100.11")
+    lib.graphs = {a.loadbalancer_id: a, b.loadbalancer_id: b}
+    converger = make_converger(bigip, lib)
+    bigip.unreachable = True
+    assert status(converger.converge(b.loadbalancer_id, None), b) == "ERROR"
+    del lib.graphs[b.loadbalancer_id]
+    bigip.unreachable = False
+    converger.tick(lib)
+    assert lib.last("loadbalancers", b.loadbalancer_id, "provisioning_status") == "DELETED"
+    held = bigip.tenant(TENANT) or {}
+    assert decl.Names.app(a.loadbalancer_id) in held
+    assert decl.Names.app(b.loadbalancer_id) not in held
+    assert converger.known_ids() == {a.loadbalancer_id}
+    converger.client.close()

@@ -128,9 +128,10 @@ class F5Converger:
         A tenant is declared whole: declaring one before every load balancer of the tenant
         is known would remove the others from the device until they converge too.
         """
+        deadline = self.clock() + self.settings.task_timeout
         while not self._synced.wait(0.1):
             with self._guard:
-                if self._device_up is False:
+                if self._device_up is False or self.clock() > deadline:
                     return False
         with self._guard:
             return not self._refusal
@@ -145,12 +146,15 @@ class F5Converger:
         if not outcome.ok:
             self._failed(lb_id, outcome)
             return error_report(lb_id)
+        self._forget(lb_id)
+        return deleted_report(lb_id)
+
+    def _forget(self, lb_id: str) -> None:
         with self._guard:
             self._lb_tenant.pop(lb_id, None)
             self._graphs.pop(lb_id, None)
             self._observed.pop(lb_id, None)
             self._reported.pop(lb_id, None)
-        return deleted_report(lb_id)
 
     def _failed(self, lb_id: str, outcome: Outcome) -> None:
         if outcome.device_down:
@@ -185,12 +189,13 @@ class F5Converger:
         with self._guard:
             up = self._device_up
         now = self.clock()
-        if up and now < self._next_poll:
+        synced = self._synced.is_set()
+        if up and synced and now < self._next_poll:
             return
-        if not up:
+        if not up or not synced:
             if not self._contact():
                 return
-            self.full_resync(lib)
+            self.full_resync(lib)  # raises (and is tried again next tick) if the db fails
         if now >= self._next_poll:
             self._next_poll = now + self.settings.poll_interval
             self.observe(lib)
@@ -219,9 +224,15 @@ class F5Converger:
             state.forget_device_state()
         waits: dict[str, tuple[TenantState, int]] = {}
         prepared: dict[str, dm.LoadBalancer] = {}
+        removed: list[str] = []
         reports: list[StatusReport] = []
-        for lb_id in sorted(ids):
-            lb = lib.get_loadbalancer(lb_id)
+        graphs = {lb_id: lib.get_loadbalancer(lb_id) for lb_id in sorted(ids)}
+        for lb_id in sorted(self.known_ids() - {i for i, lb in graphs.items() if lb}):
+            tenant = self._lb_tenant[lb_id]
+            state = self._tenant(tenant)
+            waits[tenant] = (state, state.record(lb_id, None))
+            removed.append(lb_id)
+        for lb_id, lb in graphs.items():
             if lb is None:
                 continue
             try:
@@ -236,9 +247,15 @@ class F5Converger:
                 self._lb_tenant[lb_id] = tenant
             waits[tenant] = (state, state.record(lb_id, app))
             prepared[lb_id] = lb
-        for lb_id in self.known_ids() - ids:
-            reports.append(self._remove(lb_id))
         outcomes = {tenant: state.sync(gen) for tenant, (state, gen) in waits.items()}
+        for lb_id in removed:
+            outcome = outcomes[self._lb_tenant[lb_id]]
+            if outcome.ok:
+                self._forget(lb_id)
+                reports.append(deleted_report(lb_id))
+            else:
+                self._failed(lb_id, outcome)
+                reports.append(error_report(lb_id))
         for lb_id, lb in prepared.items():
             outcome = outcomes[self._lb_tenant[lb_id]]
             if outcome.ok:
