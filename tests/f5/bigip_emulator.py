@@ -258,8 +258,13 @@ class BigIPEmulator:
         return errors
 
     def _errors(self, body: Any) -> list[str]:
-        return [f"{'/' + '/'.join(str(p) for p in e.absolute_path)}: {e.message[:200]}"
-                for e in self._validator.iter_errors(body)]
+        """AS3-style messages: the innermost failure under ``oneOf``s, by path."""
+        out = []
+        for error in self._validator.iter_errors(body):
+            error = _innermost(error)
+            path = "/".join(str(p) for p in error.absolute_path)
+            out.append(f"/{path}: {error.message[:200]}")
+        return out
 
     def _run(self, task_id: str, tenants: dict[str, dict[str, Any]]) -> None:
         with self._work:
@@ -363,6 +368,15 @@ class BigIPEmulator:
         key = f"https://localhost/mgmt/tm/ltm/virtual/~{tenant}~{app}~{virtual}/stats"
         return 200, {"kind": "tm:ltm:virtual:virtualstats",
                      "entries": {key: {"nestedStats": {"entries": entry}}}}
+
+
+def _innermost(error: Any) -> Any:
+    best = error
+    for sub in error.context or []:
+        candidate = _innermost(sub)
+        if len(candidate.absolute_path) > len(best.absolute_path):
+            best = candidate
+    return best
 
 
 def _items(tenant_body: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

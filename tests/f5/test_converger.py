@@ -306,3 +306,27 @@ def test_resync_removes_load_balancers_deleted_while_the_device_was_away(
     assert decl.Names.app(b.loadbalancer_id) not in held
     assert converger.known_ids() == {a.loadbalancer_id}
     converger.client.close()
+
+
+def test_schema_invalid_declaration_gets_as3_errors_back(bigip: BigIPEmulator) -> None:
+    from statera.providers.f5.client import BigIPClient, DeclarationRefused
+    from statera.providers.f5.settings import F5Settings
+
+    client = BigIPClient(F5Settings(url=bigip.url, username="admin", password="f5-secret"))
+    body = decl.declaration("Project_x", {"lb_x": {"class": "Application", "pool_x": {
+        "class": "Pool", "members": [{"serverAddresses": ["192.0.2.1"]}]}}})
+    with pytest.raises(DeclarationRefused, match="servicePort"):
+        client.declare("Project_x", body)
+    assert bigip.tenant("Project_x") is None
+    client.close()
+
+
+def test_wrong_password_is_a_device_error_without_the_password(bigip: BigIPEmulator) -> None:
+    from statera.providers.f5.client import BigIPClient, DeviceError
+    from statera.providers.f5.settings import F5Settings
+
+    client = BigIPClient(F5Settings(url=bigip.url, username="admin", password="wrong-pw"))
+    with pytest.raises(DeviceError) as failed:
+        client.as3_version()
+    assert "login" in str(failed.value) and "wrong-pw" not in str(failed.value)
+    client.close()
