@@ -17,6 +17,7 @@ with AS3's documented behaviour, on a loopback port. No BIG-IP can run here.
   derived from the declared objects; ``mark_member(address, port, up)`` and
   ``set_virtual_counters`` change what they say.
 - Switches: ``unreachable`` (connections are closed without an answer), ``failing`` (HTTP 500),
+  ``busy_answers`` (that many 503s, as AS3 gives while it applies another declaration),
   ``declare_delay``, ``refuse_with`` (the next declarations end in an error result).
 """
 
@@ -60,6 +61,7 @@ class BigIPEmulator:
         self.unreachable = False
         self.failing = False
         self.refuse_with: str | None = None
+        self.busy_answers = 0  # answer this many requests with 503 (AS3 busy)
         self.tenants: dict[str, dict[str, Any]] = {}
         self.declarations: list[tuple[str, dict[str, Any]]] = []  # (tenant, body) POSTed
         self.deletes: list[str] = []
@@ -156,6 +158,11 @@ class BigIPEmulator:
             self.requests.append((method, path, headers))
         if self.failing:
             return 500, {"code": 500, "message": "emulated device failure"}
+        with self._lock:
+            busy, self.busy_answers = self.busy_answers > 0, max(0, self.busy_answers - 1)
+        if busy:
+            return 503, {"code": 503, "message": "Configuration operation in progress on "
+                         "device, please try again in 2 minutes"}
         if method == "POST" and path == "/mgmt/shared/authn/login":
             return self._login(raw)
         if not self._authorised(headers.get("X-F5-Auth-Token", "")):

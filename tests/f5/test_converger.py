@@ -330,3 +330,10 @@ def test_wrong_password_is_a_device_error_without_the_password(bigip: BigIPEmula
         client.as3_version()
     assert "login" in str(failed.value) and "wrong-pw" not in str(failed.value)
     client.close()
+
+
+def test_busy_device_is_asked_again(bigip: BigIPEmulator, converger: F5Converger) -> None:
+    bigip.busy_answers = 2
+    lb = g.simple_lb()
+    assert status(converger.converge(lb.loadbalancer_id, lb), lb) == "ACTIVE"
+    assert bigip.busy_answers == 0

@@ -28,6 +28,8 @@ REQUEST_TIMEOUT = 30.0
 TASK_POLL_INTERVAL = 0.1  # while a task is young (most finish within seconds)
 TASK_POLL_FAST_FOR = 2.0
 TASK_POLL_MAX_INTERVAL = 2.0
+BUSY_FIRST_PAUSE = 0.5
+BUSY_MAX_PAUSE = 5.0
 
 
 class DeviceError(Exception):
@@ -88,15 +90,29 @@ class BigIPClient:
             raise DeviceError("login answer carries no token") from None
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """A request with the session token; logs in first, and again once on a 401."""
-        if self._token is None:
-            self.login()
-        response = self._send(method, path, **kwargs)
-        if response.status_code == 401:
-            LOG.info("f5: token refused (expired?); logging in again")
-            self.login()
+        """A request with the session token; logs in first, and again once on a 401.
+
+        A 503 means the device is busy (AS3 applying another declaration): the request is
+        tried again with growing pauses for up to ``task_timeout`` seconds.
+        """
+        deadline = time.monotonic() + self.settings.task_timeout
+        pause = BUSY_FIRST_PAUSE
+        while True:
+            if self._token is None:
+                self.login()
             response = self._send(method, path, **kwargs)
-        return response
+            if response.status_code == 401:
+                LOG.info("f5: token refused (expired?); logging in again")
+                self.login()
+                response = self._send(method, path, **kwargs)
+            if response.status_code != 503:
+                return response
+            if time.monotonic() + pause > deadline:
+                raise DeviceError(f"{method} {path}: device busy (503) for "
+                                  f"{self.settings.task_timeout:g} s")
+            LOG.info("f5: device busy (503); %s %s again in %.1f s", method, path, pause)
+            self._sleep(pause)
+            pause = min(pause * 2, BUSY_MAX_PAUSE)
 
     def _send(self, method: str, path: str, auth: bool = True, **kwargs: Any) -> httpx.Response:
         headers = {"X-F5-Auth-Token": self._token} if auth and self._token else {}
@@ -107,8 +123,6 @@ class BigIPClient:
         if response.status_code >= 500 and response.status_code != 503:
             raise DeviceError(f"{method} {path}: HTTP {response.status_code}: "
                               f"{redact(response.text)[:300]}")
-        if response.status_code == 503:
-            raise DeviceError(f"{method} {path}: device busy (503)")
         return response
 
     # -- AS3 --------------------------------------------------------------------------------
