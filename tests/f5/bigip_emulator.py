@@ -305,6 +305,7 @@ class BigIPEmulator:
                 if item.get("class") in SERVICE_CLASSES:
                     for address in item.get("virtualAddresses", []):
                         taken[(str(address), item.get("virtualPort"))] = f"/{other}/{app_name}"
+        mine: dict[tuple[str, Any], str] = {}
         for app_name, item_name, item in _items(body):
             app = body[app_name]
             for pointer in _pointers(item):
@@ -313,7 +314,9 @@ class BigIPEmulator:
                             "resolve")
             if item.get("class") in SERVICE_CLASSES:
                 for address in item.get("virtualAddresses", []):
-                    owner = taken.get((str(address), item.get("virtualPort")))
+                    where = (str(address), item.get("virtualPort"))
+                    owner = taken.get(where) or mine.get(where)
+                    mine[where] = f"/{name}/{app_name}"
                     if owner:
                         return (f"01070333:3: Virtual Server /{name}/{app_name}/{item_name} "
                                 f"illegally shares destination address with {owner}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -337,3 +338,32 @@ def test_busy_device_is_asked_again(bigip: BigIPEmulator, converger: F5Converger
     lb = g.simple_lb()
     assert status(converger.converge(lb.loadbalancer_id, lb), lb) == "ACTIVE"
     assert bigip.busy_answers == 0
+
+
+def test_refused_change_in_a_batch_fails_alone(bigip: BigIPEmulator,
+                                               converger: F5Converger) -> None:
+    existing = g.simple_lb()
+    converger.converge(existing.loadbalancer_id, existing)
+    bigip.declare_delay = 0.3
+    blocker, good = g.simple_lb(vip="198.51.100.40"), g.simple_lb(vip="198.51.100.41")
+    clash = g.simple_lb()  # same VIP:port as ``existing``: the device refuses it
+    reports: dict[str, str] = {}
+
+    def run(lb: Any) -> None:
+        reports[lb.loadbalancer_id] = status(converger.converge(lb.loadbalancer_id, lb), lb)
+
+    first = threading.Thread(target=run, args=(blocker,))
+    first.start()  # in flight for 0.3 s: the next two are folded into one declaration
+    time.sleep(0.1)
+    rest = [threading.Thread(target=run, args=(lb,)) for lb in (good, clash)]
+    for t in rest:
+        t.start()
+    for t in [first, *rest]:
+        t.join()
+    assert reports == {blocker.loadbalancer_id: "ACTIVE", good.loadbalancer_id: "ACTIVE",
+                       clash.loadbalancer_id: "ERROR"}
+    held = bigip.tenant(TENANT) or {}
+    assert decl.Names.app(good.loadbalancer_id) in held
+    assert decl.Names.app(clash.loadbalancer_id) not in held
+    # an unchanged load balancer converging beside a refused change is not made ERROR
+    assert status(converger.converge(existing.loadbalancer_id, existing), existing) == "ACTIVE"

@@ -113,7 +113,7 @@ class F5Converger:
         with self._guard:
             self._lb_tenant[lb_id] = tenant
         outcome = state.sync(state.record(lb_id, app))
-        if not outcome.ok:
+        if outcome.failed_for(lb_id):
             self._failed(lb_id, outcome)
             return error_report(lb_id)
         with self._guard:
@@ -143,7 +143,7 @@ class F5Converger:
             return deleted_report(lb_id)
         state = self._tenant(tenant)
         outcome = state.sync(state.record(lb_id, None))
-        if not outcome.ok:
+        if outcome.failed_for(lb_id):
             self._failed(lb_id, outcome)
             return error_report(lb_id)
         self._forget(lb_id)
@@ -250,7 +250,7 @@ class F5Converger:
         outcomes = {tenant: state.sync(gen) for tenant, (state, gen) in waits.items()}
         for lb_id in removed:
             outcome = outcomes[self._lb_tenant[lb_id]]
-            if outcome.ok:
+            if not outcome.failed_for(lb_id):
                 self._forget(lb_id)
                 reports.append(deleted_report(lb_id))
             else:
@@ -258,7 +258,7 @@ class F5Converger:
                 reports.append(error_report(lb_id))
         for lb_id, lb in prepared.items():
             outcome = outcomes[self._lb_tenant[lb_id]]
-            if outcome.ok:
+            if not outcome.failed_for(lb_id):
                 with self._guard:
                     self._graphs[lb_id] = lb
                 reports.append(active_report(lb))

@@ -25,9 +25,16 @@ Send = Callable[[str, dict[str, dict[str, Any]]], None]
 
 @dataclass(frozen=True)
 class Outcome:
+    """How a sync ended: ``ok`` with possibly some load balancers ``refused`` (their change
+    alone was refused, the rest applied), or not ok (device down, or refused as a whole)."""
+
     ok: bool
     reason: str = ""
     device_down: bool = False
+    refused: frozenset[str] = frozenset()
+
+    def failed_for(self, lb_id: str) -> bool:
+        return not self.ok or lb_id in self.refused
 
 
 class TenantState:
@@ -73,39 +80,68 @@ class TenantState:
                 self._cond.wait()
             else:
                 return self._outcome
-        outcome = self._declare(snapshot, held)
+        outcome, held_now = self._declare(snapshot, held)
         with self._cond:
-            if outcome.ok:
-                self._held = snapshot
-            elif not outcome.device_down:
-                self._revert(snapshot)
+            if held_now is not None:
+                self._held = held_now
+            self._revert(snapshot, outcome.refused)
             self._applied = max(self._applied, target)
             self._outcome = outcome
             self._busy = False
             self._cond.notify_all()
         return outcome
 
-    def _declare(self, snapshot: dict[str, App], held: dict[str, App] | None) -> Outcome:
+    def _declare(self, snapshot: dict[str, App], held: dict[str, App] | None
+                 ) -> tuple[Outcome, dict[str, App] | None]:
+        """Send ``snapshot``; returns the outcome and what the device holds afterwards."""
         if held is not None and held == snapshot:
-            return Outcome(True)  # the device already holds exactly this
-        apps = dict(snapshot.values())
+            return Outcome(True), snapshot  # the device already holds exactly this
         try:
-            self._send(self.name, apps)
+            self._send(self.name, dict(snapshot.values()))
         except DeclarationRefused as exc:
-            return Outcome(False, str(exc))
+            if held is None:  # nothing known to go back to: the tenant stays as it was
+                return Outcome(False, str(exc)), None
+            changed = sorted(k for k in set(snapshot) | set(held)
+                             if snapshot.get(k) != held.get(k))
+            if len(changed) == 1:
+                return Outcome(True, str(exc), refused=frozenset(changed)), held
+            return self._isolate(snapshot, held, changed)
         except DeviceError as exc:
-            return Outcome(False, str(exc), device_down=True)
-        return Outcome(True)
+            return Outcome(False, str(exc), device_down=True), None
+        return Outcome(True), snapshot
 
-    def _revert(self, refused: dict[str, App]) -> None:
-        """Put back what the device last accepted for the load balancers the device refused,
-        so their error does not hold back the tenant's other load balancers."""
-        if self._held is None:
-            return  # nothing known to go back to: the tenant stays as declared, and refused
-        held = self._held
-        for lb_id, app in refused.items():
-            if self._desired.get(lb_id) is not app or held.get(lb_id) == app:
-                continue  # changed again since, or not part of the refusal
+    def _isolate(self, snapshot: dict[str, App], held: dict[str, App], changed: list[str]
+                 ) -> tuple[Outcome, dict[str, App] | None]:
+        """A batch of changes was refused: apply them one at a time on top of what the device
+        held, so only the load balancers whose own change is refused fail."""
+        current = dict(held)
+        refused: dict[str, str] = {}
+        for lb_id in changed:
+            trial = dict(current)
+            if lb_id in snapshot:
+                trial[lb_id] = snapshot[lb_id]
+            else:
+                trial.pop(lb_id, None)
+            try:
+                self._send(self.name, dict(trial.values()))
+            except DeclarationRefused as exc:
+                refused[lb_id] = str(exc)
+                continue
+            except DeviceError as exc:
+                return Outcome(False, str(exc), device_down=True), None
+            current = trial
+        reason = "; ".join(refused.values())
+        LOG.info("f5: tenant %s: %d of %d changes refused when applied one by one",
+                 self.name, len(refused), len(changed))
+        return Outcome(True, reason, refused=frozenset(refused)), current
+
+    def _revert(self, snapshot: dict[str, App], refused: frozenset[str]) -> None:
+        """Put back what the device holds for the load balancers whose change it refused, so
+        their error does not hold back the tenant's other load balancers."""
+        held = self._held or {}
+        for lb_id in refused:
+            if self._desired.get(lb_id) is not snapshot.get(lb_id):
+                continue  # changed again since: the next sync tries the new version
             if lb_id in held:
                 self._desired[lb_id] = held[lb_id]
             else:
