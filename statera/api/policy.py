@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from statera.api.errors import Forbidden
+from statera.api.errors import ApiError, Forbidden
 from statera.config import Settings
 
 READ_ACTIONS = {"get_one", "get_all", "get_stats", "get_status", "get_defaults"}
@@ -39,8 +39,23 @@ class Identity:
         return self.is_admin or bool(self.roles & GLOBAL_READERS)
 
 
+PROJECT_ID_MAX = 36  # the width of every project_id column
+
+
+def _header_project(request: Request) -> str | None:
+    """``X-Project-Id`` when it can be a project id: at most 36 printable characters (the
+    column's width; a longer one used to reach the database and fail there as a 500)."""
+    value = request.headers.get("X-Project-Id")
+    if value is None:
+        return None
+    if not value or len(value) > PROJECT_ID_MAX or not value.isprintable():
+        raise ApiError(f"Invalid X-Project-Id header: a project id is 1 to {PROJECT_ID_MAX} "
+                       "printable characters.")
+    return value
+
+
 def identity(request: Request, settings: Settings) -> Identity:
-    header_project = request.headers.get("X-Project-Id")
+    header_project = _header_project(request)
     if settings.api.auth_strategy == "testing":
         roles = frozenset(
             r.strip() for r in request.headers.get("X-Roles", "").split(",") if r.strip()
