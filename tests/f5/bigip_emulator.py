@@ -54,7 +54,8 @@ def _schema_validator() -> Draft7Validator:
 class BigIPEmulator:
     def __init__(self, *, username: str = "admin", password: str = "f5-secret",
                  version: str = "3.56.0", declare_delay: float = 0.05,
-                 token_lifetime: float = 1200.0, tls: ssl.SSLContext | None = None) -> None:
+                 token_lifetime: float = 1200.0, tls: ssl.SSLContext | None = None,
+                 port: int = 0) -> None:
         self.username, self.password, self.version = username, password, version
         self.declare_delay = declare_delay
         self.token_lifetime = token_lifetime
@@ -76,7 +77,7 @@ class BigIPEmulator:
         self._work = threading.Lock()  # AS3 runs one declaration at a time
         self._validator = _schema_validator()
         self._valid_apps: set[str] = set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         if tls is not None:
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
@@ -421,3 +422,23 @@ def _pointers(item: dict[str, Any]) -> list[str]:
     for cert in item.get("certificates", []) if item.get("class") == "TLS_Server" else []:
         found.append(cert.get("certificate"))
     return found
+
+
+def main() -> None:
+    """Run the emulator in the foreground, to try ``statera serve`` with ``[f5] url`` by hand."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8443)
+    parser.add_argument("--delay", type=float, default=0.3, help="seconds per declaration")
+    args = parser.parse_args()
+    emulator = BigIPEmulator(port=args.port, declare_delay=args.delay).start()
+    print(f"BIG-IP emulator on {emulator.url} (user admin, password f5-secret); Ctrl-C stops")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    main()
