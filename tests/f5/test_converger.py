@@ -367,3 +367,19 @@ def test_refused_change_in_a_batch_fails_alone(bigip: BigIPEmulator,
     assert decl.Names.app(clash.loadbalancer_id) not in held
     # an unchanged load balancer converging beside a refused change is not made ERROR
     assert status(converger.converge(existing.loadbalancer_id, existing), existing) == "ACTIVE"
+
+
+def test_an_unexpected_error_does_not_wedge_the_tenant() -> None:
+    from statera.providers.f5.tenant import TenantState
+
+    calls: list[int] = []
+
+    def send(tenant: str, apps: dict[str, Any]) -> None:
+        calls.append(len(apps))
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+
+    state = TenantState("Project_x", send)
+    assert not state.sync(state.record("a", ("lb_a", {"class": "Application"}))).ok
+    assert state.sync(state.record("a", ("lb_a", {"class": "Application"}))).ok
+    assert calls == [1, 1]

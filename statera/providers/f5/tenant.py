@@ -80,7 +80,11 @@ class TenantState:
                 self._cond.wait()
             else:
                 return self._outcome
-        outcome, held_now = self._declare(snapshot, held)
+        try:
+            outcome, held_now = self._declare(snapshot, held)
+        except Exception as exc:  # a bug must not leave the tenant busy for ever
+            LOG.exception("f5: tenant %s: declaring failed", self.name)
+            outcome, held_now = Outcome(False, f"{type(exc).__name__}: {exc}"), None
         with self._cond:
             if held_now is not None:
                 self._held = held_now
