@@ -366,6 +366,13 @@ class BigIPEmulator:
                     }}}
         return 200, {"kind": "tm:ltm:pool:members:membersstats", "entries": entries}
 
+    def _virtual_availability(self, app: dict[str, Any], service: dict[str, Any]) -> str:
+        """``offline`` when the service's pool is offline, as BIG-IP reports it."""
+        pool = app.get(service.get("pool") or "")
+        if isinstance(pool, dict) and _pool_members_down(self, pool):
+            return "offline"
+        return "available"
+
     def _virtual_stats(self, tenant: str, app: str, virtual: str) -> tuple[int, Any]:
         with self._lock:
             body = self.tenants.get(tenant, {}).get(app, {}).get(virtual)
@@ -373,12 +380,21 @@ class BigIPEmulator:
                 return 404, {"code": 404,
                              "message": f"Object not found - /{tenant}/{app}/{virtual}"}
             counters = self.virtual_counters.get(virtual, {})
+            availability = self._virtual_availability(self.tenants[tenant][app], body)
         names = ("bitsIn", "bitsOut", "curConns", "totConns")
         entry = {f"clientside.{n}": {"value": int(counters.get(n, 0))} for n in names}
-        entry["status.availabilityState"] = {"description": "available"}
+        entry["status.availabilityState"] = {"description": availability}
         key = f"https://localhost/mgmt/tm/ltm/virtual/~{tenant}~{app}~{virtual}/stats"
         return 200, {"kind": "tm:ltm:virtual:virtualstats",
                      "entries": {key: {"nestedStats": {"entries": entry}}}}
+
+
+def _pool_members_down(emulator: BigIPEmulator, pool: dict[str, Any]) -> bool:
+    """Whether every member of a monitored pool is marked down (BIG-IP: pool offline)."""
+    members = [(a, int(m["servicePort"])) for m in pool.get("members", [])
+               for a in m.get("serverAddresses", [])]
+    return bool(pool.get("monitors")) and bool(members) and all(
+        m in emulator.member_down for m in members)
 
 
 def _innermost(error: Any) -> Any:

@@ -210,10 +210,16 @@ def test_health_and_statistics_from_the_device(bigip: BigIPEmulator,
     assert lib.statistics[-1]["listeners"] == [{
         "id": listener.listener_id, "bytes_in": 1000, "bytes_out": 2000,
         "active_connections": 3, "total_connections": 42, "request_errors": 0}]
+    assert lib.last("listeners", listener.listener_id, "operating_status") == "ONLINE"
     bigip.mark_member("192.0.2.12", 8080, up=False)
     converger.tick(lib)
     assert lib.last("pools", pool.pool_id, "operating_status") == "ERROR"
     assert lib.last("loadbalancers", lb.loadbalancer_id, "operating_status") == "ERROR"
+    assert lib.last("listeners", listener.listener_id, "operating_status") == "ERROR"
+    bigip.mark_member("192.0.2.12", 8080, up=True)
+    converger.tick(lib)
+    assert lib.last("listeners", listener.listener_id, "operating_status") == "ONLINE"
+    assert lib.last("loadbalancers", lb.loadbalancer_id, "operating_status") == "DEGRADED"
 
 
 def test_password_and_keys_are_never_logged(bigip: BigIPEmulator, lib: RecordingLibrary,

@@ -331,8 +331,10 @@ class F5Converger:
             members[str(pool.pool_id)] = self.client.pool_member_stats(
                 tenant, app, decl.Names.pool(pool.pool_id))
         records = []
+        virtuals: dict[str, dict[str, Any]] = {}
         for listener in val(lb.listeners, []):
             entries = self.client.virtual_stats(tenant, app,
                                                 decl.Names.service(listener.listener_id))
+            virtuals[str(listener.listener_id)] = entries
             records.append(health.listener_record(str(listener.listener_id), entries))
-        return health.observe(lb, members), records
+        return health.observe(lb, members, virtuals), records

@@ -3,7 +3,9 @@
 Members: ``status.enabledState`` disabled → OFFLINE; ``status.availabilityState`` available
 → ONLINE, offline → ERROR, unknown (no monitor) → NO_MONITOR; a member the device does not
 list → OFFLINE. A pool is ERROR when all its members are ERROR, DEGRADED when some are; the
-load balancer is ERROR/DEGRADED when a pool is. Disabled objects are OFFLINE. Statistics are
+load balancer is ERROR/DEGRADED when a pool is. A listener is ERROR when its virtual server's
+``status.availabilityState`` is offline (BIG-IP: nothing behind it can serve), else ONLINE.
+Disabled objects are OFFLINE. Statistics are
 the virtual server's absolute counters (bits become bytes).
 """
 
@@ -40,8 +42,10 @@ def member_status(entries: dict[str, Any] | None) -> str:
     return {"available": ONLINE, "offline": ERROR}.get(availability, NO_MONITOR)
 
 
-def observe(lb: dm.LoadBalancer, members: dict[str, list[dict[str, Any]]]) -> Statuses:
-    """Operating status of every object of ``lb`` from its pools' member statistics."""
+def observe(lb: dm.LoadBalancer, members: dict[str, list[dict[str, Any]]],
+            virtuals: dict[str, dict[str, Any]] | None = None) -> Statuses:
+    """Operating status of every object of ``lb`` from its pools' member statistics and its
+    virtual servers' statistics (listener id -> entries)."""
     out: Statuses = {}
     lb_status = ONLINE if _enabled(lb) else OFFLINE
     for pool in val(lb.pools, []):
@@ -66,8 +70,12 @@ def observe(lb: dm.LoadBalancer, members: dict[str, list[dict[str, Any]]]) -> St
         if lb_status != OFFLINE and pool_status in (ERROR, DEGRADED):
             lb_status = ERROR if pool_status == ERROR or lb_status == ERROR else DEGRADED
     for listener in val(lb.listeners, []):
-        out[("listeners", str(listener.listener_id))] = (
-            ONLINE if _enabled(lb) and _enabled(listener) else OFFLINE)
+        lid = str(listener.listener_id)
+        availability = stat_value((virtuals or {}).get(lid) or {}, "status.availabilityState")
+        if not (_enabled(lb) and _enabled(listener)):
+            out[("listeners", lid)] = OFFLINE
+        else:
+            out[("listeners", lid)] = ERROR if availability == "offline" else ONLINE
     out[("loadbalancers", str(lb.loadbalancer_id))] = lb_status
     return out
 

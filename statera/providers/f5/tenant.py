@@ -3,9 +3,10 @@
 A declaration is always the whole tenant (AS3 replaces a tenant whole). Callers record their
 load balancer's application and then wait for a declaration that includes it: while one is in
 flight, every change that arrives is folded into the next one (group commit), so a burst of
-changes costs one declaration per declaration time the burst lasts, not one per change. Only when the device refuses such a
-batch are its changes replayed one by one on top of what the device held, so the load
-balancers whose own change is refused fail and the others still converge.
+changes costs one declaration per declaration time the burst lasts, not one per change. Only
+when the device refuses such a batch are its changes replayed one by one on top of what the
+device held, so the load balancers whose own change is refused fail and the others still
+converge.
 """
 
 from __future__ import annotations
