@@ -30,7 +30,10 @@ if [[ " $* " == *" install "* ]]; then
   for svc in haproxy nginx; do
     if [[ " $* " == *" $svc"* ]]; then
       setsid "$FAKE/$svc" 300 >/dev/null 2>&1 < /dev/null &
-      echo $! > "$RUN_DIR/$svc.pid"
+      pid=$!
+      # A daemon writes its pid file once it runs as itself.
+      until [ "$(cat /proc/$pid/comm 2>/dev/null)" = "$svc" ]; do sleep 0.01; done
+      echo $pid > "$RUN_DIR/$svc.pid"
     fi
   done
 fi
