@@ -12,14 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from tests.e2e import haproxy_support as support
 from tests.e2e.conftest import Server, free_port
-from tests.e2e.haproxy_support import (  # noqa: F401 - fixtures
-    Backend,
-    backends,
-    haproxy_server,
-    openstack_cli,
-    requires_haproxy,
-)
+from tests.e2e.haproxy_support import Backend, openstack_cli, requires_haproxy
+
+haproxy_server = support.haproxy_server
+backends = support.backends
 
 pytestmark = [requires_haproxy]
 DELAY = 6  # seconds between checks: the window in which an unchecked member could lie
