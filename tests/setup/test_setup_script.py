@@ -8,6 +8,7 @@ user's own machine) ``pkill -x haproxy`` killing load balancers that Statera doe
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -101,7 +102,9 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
     (venv_bin / "pip").chmod(0o755)
     log = tmp_path / "calls.log"
     env = {**os.environ, "PATH": f"{shims}:{os.environ['PATH']}", "LOG": str(log),
-           "FAKE": str(fake), "RUN_DIR": str(run_dir), "STATERA_SETUP_RUN_DIR": str(run_dir)}
+           "FAKE": str(fake), "RUN_DIR": str(run_dir), "STATERA_SETUP_RUN_DIR": str(run_dir),
+           # Never probe the host's real dpkg lock from a test.
+           "STATERA_DPKG_LOCK": str(tmp_path / "no-such-lock")}
     box = Sandbox(repo, env, log, run_dir, fake, [])
     try:
         yield box
@@ -125,6 +128,20 @@ def test_apt_waits_for_the_dpkg_lock_and_says_so(sandbox: Sandbox) -> None:
     assert "waits up to" in done.stdout and "if apt is busy" in done.stdout
 
 
+def test_says_why_it_waits_when_another_package_manager_holds_the_lock(
+        sandbox: Sandbox, tmp_path: Path) -> None:
+    lock_file = tmp_path / "lock-frontend"
+    lock_file.write_text("")
+    sandbox.env["STATERA_DPKG_LOCK"] = str(lock_file)
+    assert "another package manager holds" not in sandbox.setup("serve").stdout
+    with open(lock_file, "r+") as held:  # as dpkg and apt take it
+        fcntl.lockf(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        done = sandbox.setup("serve")
+    assert done.returncode == 0, done.stderr
+    assert f"another package manager holds {lock_file}" in done.stdout
+    assert "waiting for it to finish" in done.stdout
+
+
 def test_serve_installs_what_serving_needs_and_test_adds_wrk(sandbox: Sandbox) -> None:
     assert sandbox.setup("serve").returncode == 0
     install = [c for c in sandbox.calls("apt-get") if " install " in c]
@@ -144,7 +161,8 @@ def test_pip_shows_its_progress(sandbox: Sandbox) -> None:
     assert done.returncode == 0, done.stderr
     pip = sandbox.calls("pip")
     assert pip and not any(" -q" in f" {c} " or "--quiet" in c for c in pip), pip
-    assert "setup: installing Statera and its Python dependencies" in done.stdout
+    assert "installing Statera and its Python dependencies" in done.stdout
+    assert "pip lists each package as it goes" in done.stdout
     # Installed once: the next run is quick and silent about pip.
     sandbox.log.unlink()
     assert sandbox.setup("serve").returncode == 0
