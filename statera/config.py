@@ -42,6 +42,11 @@ class ApiSettings(BaseModel):
     enforce_quotas: bool = Field(
         True, description="Enforce quotas (Octavia skips them under noauth; Statera does not)."
     )
+    max_body_size: int = Field(
+        1048576,
+        description="Largest request body in bytes; a larger one is refused with 413 before it "
+        "is read (Octavia's largest legal body, a full load-balancer graph, is far smaller).",
+    )
 
 
 class BusSettings(BaseModel):
@@ -55,6 +60,13 @@ class BusSettings(BaseModel):
 class DatabaseSettings(BaseModel):
     connection: str = Field(
         "", description="SQLAlchemy URL; empty means sqlite:///<data_dir>/statera.db."
+    )
+    api_statement_timeout: float = Field(
+        30.0,
+        description="Seconds one SQL statement of an API request may run on PostgreSQL "
+        "(statement_timeout, lock waits included) or MariaDB (max_statement_time) before "
+        "the database cancels it and the request fails with 503; 0 disables. Queries of "
+        "the driver agent are not bounded by it.",
     )
 
 

@@ -15,7 +15,41 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from statera.controller.errors import (
+    Conflict,
+    ControllerError,
+    Invalid,
+    NotFound,
+    ProviderFailed,
+    QuotaExceeded,
+    Unsupported,
+)
+from statera.logs import printable
+
 LOG = logging.getLogger(__name__)
+
+__all__ = [
+    "ApiError", "Conflict", "Forbidden", "InvalidInput", "NotFound", "PecanError",
+    "QuotaExceeded", "fault", "install_handlers", "pecan", "utf8_safe",
+]
+
+#: The one place where the controller's errors become Octavia's HTTP statuses.
+CONTROLLER_STATUS: dict[type[ControllerError], int] = {
+    Invalid: 400,
+    NotFound: 404,
+    Conflict: 409,
+    QuotaExceeded: 403,
+    Unsupported: 501,
+    ProviderFailed: 500,
+}
+
+
+def controller_status(exc: ControllerError) -> int:
+    """The HTTP status of a controller error (its nearest mapped class)."""
+    for cls in type(exc).__mro__:
+        if cls in CONTROLLER_STATUS:
+            return CONTROLLER_STATUS[cls]
+    return 400
 
 
 POLICY_DENIED = "Policy does not allow this request to be performed."
@@ -36,29 +70,11 @@ class InvalidInput(ApiError):
         super().__init__(f"Invalid input for field/attribute {field}. Value: '{value}'. {reason}")
 
 
-class NotFound(ApiError):
-    status = 404
-
-    def __init__(self, resource: str, obj_id: str) -> None:
-        super().__init__(f"{resource} {obj_id} not found.")
-
-
-class Conflict(ApiError):
-    status = 409
-
-
 class Forbidden(ApiError):
     status = 403
 
     def __init__(self, message: str = POLICY_DENIED) -> None:
         super().__init__(message)
-
-
-class QuotaExceeded(ApiError):
-    status = 403
-
-    def __init__(self, resource: str) -> None:
-        super().__init__(f"Quota has been met for resources: {resource}")
 
 
 class PecanError(Exception):
@@ -78,6 +94,14 @@ def fault(status: int, message: str) -> JSONResponse:
             "debuginfo": None,
         },
     )
+
+
+def too_large(message: str) -> JSONResponse:
+    """A 413 that closes the connection: otherwise the server would keep reading (and
+    discarding) the rest of a body it has refused."""
+    response = fault(413, message)
+    response.headers["Connection"] = "close"
+    return response
 
 
 def utf8_safe(message: str) -> str:
@@ -102,6 +126,10 @@ def install_handlers(app: FastAPI) -> None:
     async def _api_error(_req: Request, exc: ApiError) -> JSONResponse:
         return fault(exc.status, exc.message)
 
+    @app.exception_handler(ControllerError)
+    async def _controller_error(_req: Request, exc: ControllerError) -> JSONResponse:
+        return fault(controller_status(exc), exc.message)
+
     @app.exception_handler(PecanError)
     async def _pecan_error(_req: Request, exc: PecanError) -> JSONResponse:
         return pecan(exc.status, exc.title, exc.description)
@@ -112,6 +140,8 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 413:  # the body limit: WSME's fault, as Octavia's other 4xx
+            return too_large(str(exc.detail))
         title = _TITLES.get(exc.status_code, "Error")
         detail = exc.detail if isinstance(exc.detail, str) else title
         if exc.status_code == 404:
@@ -120,5 +150,7 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_req: Request, exc: Exception) -> JSONResponse:
-        LOG.exception("unexpected error: %s", exc)
+        # Only reached for errors raised outside the edge middleware (which answers and logs
+        # everything raised inside it).
+        LOG.error("unexpected error: %s", printable(str(exc)), exc_info=exc)
         return fault(500, "An unexpected error occurred; see the server log.")

@@ -8,8 +8,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+from statera.db.cancel import API_REQUEST, StatementTracker
+
+PG_QUERY_CANCELED = "57014"
+MYSQL_STATEMENT_TIMEOUT = 1969  # ER_STATEMENT_TIMEOUT (max_statement_time exceeded)
 
 
 def make_engine(url: str) -> Engine:
@@ -23,11 +29,38 @@ def make_engine(url: str) -> Engine:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         kwargs.update(pool_size=20, max_overflow=40, pool_pre_ping=True)
+    if url.startswith(("mysql", "mariadb")):
+        # MariaDB defaults to REPEATABLE READ, where a plain read after a row lock still sees
+        # the snapshot taken before it: a writer that locks a load balancer and then reads its
+        # graph could decide on a state another transaction has already replaced. READ
+        # COMMITTED (PostgreSQL's default) makes every read after the lock see the latest commit.
+        kwargs["isolation_level"] = "READ COMMITTED"
     engine = create_engine(url, **kwargs)
+    if url.startswith(("mysql", "mariadb")):
+        event.listen(engine.pool, "reset", _release_user_locks)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
+
+
+_USER_LOCKS = "statera_user_locks"
+
+
+def hold_user_locks_until_checkin(conn: Connection) -> None:
+    """Note that ``conn`` holds MariaDB user-level locks (``GET_LOCK``), which outlive
+    transactions: they are released when the connection goes back to the pool, right after the
+    transaction that took them ends."""
+    conn.info[_USER_LOCKS] = True
+
+
+def _release_user_locks(dbapi_conn: Any, record: Any, reset_state: Any) -> None:
+    if record is not None and record.info.pop(_USER_LOCKS, False):
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute("SELECT RELEASE_ALL_LOCKS()")
+        finally:
+            cursor.close()
 
 
 def _owner_only(path: Path) -> None:
@@ -62,12 +95,52 @@ def _sqlite_begin_immediate(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _statement_timeout(engine: Engine, seconds: float) -> None:
+    """Bound every statement of an API request's transactions on PostgreSQL and MariaDB.
+
+    PostgreSQL: ``SET LOCAL statement_timeout`` at the start of the transaction, so it ends
+    with it. MariaDB has no transaction-scoped setting: ``max_statement_time`` is set on the
+    connection when it changes between API and non-API use (remembered in ``conn.info``), so
+    the driver agent's transactions run unbounded and the common case costs no round trip."""
+    dialect = engine.dialect.name
+    if dialect == "postgresql":
+
+        def pg_begin(conn: Any) -> None:
+            if API_REQUEST.get() is not None:
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(seconds * 1000)}")
+
+        event.listen(engine, "begin", pg_begin)
+    elif dialect in ("mysql", "mariadb"):
+
+        def my_begin(conn: Any) -> None:
+            wanted = seconds if API_REQUEST.get() is not None else 0.0
+            if conn.info.get("statera_max_statement_time", 0.0) != wanted:
+                conn.exec_driver_sql(f"SET SESSION max_statement_time = {wanted:.3f}")
+                conn.info["statera_max_statement_time"] = wanted
+
+        event.listen(engine, "begin", my_begin)
+
+
+def is_statement_timeout(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database cancelling a statement for running too long."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    if getattr(orig, "pgcode", None) == PG_QUERY_CANCELED:
+        return True
+    args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
+    return bool(args) and args[0] == MYSQL_STATEMENT_TIMEOUT
+
+
 class Database:
     """Owns the engine and hands out sessions; built once and passed in."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, api_statement_timeout: float = 0.0) -> None:
         self.url = url
         self.engine = make_engine(url)
+        if api_statement_timeout > 0:
+            _statement_timeout(self.engine, api_statement_timeout)
+        self.statements = StatementTracker(self.engine)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
         self._read_factory = sessionmaker(
             self.engine.execution_options(statera_readonly=True), expire_on_commit=False)
@@ -85,4 +158,5 @@ class Database:
             yield session
 
     def dispose(self) -> None:
+        self.statements.close()
         self.engine.dispose()
