@@ -22,14 +22,11 @@ import argparse
 import random
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi.testclient import TestClient
-from sqlalchemy import and_, create_engine, exists, func, or_, select, text
+from sqlalchemy import and_, exists, func, or_, select
 from starlette.requests import Request
 
 from statera.api.app import create_app
@@ -40,40 +37,13 @@ from statera.bus.inprocess import InProcessBus
 from statera.config import Settings
 from statera.db import models as m
 from statera.db.engine import Database
-from statera.db.migrate import upgrade
 from statera.network import network_driver
+from tests.dbs import temp_database
 
-ADMIN = {"postgresql": "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
-         "mariadb": "mysql+pymysql://root@127.0.0.1:3306/"}
 SUBNET = "7b1c6e3a-1d5e-4f5e-9a57-3c1f00000002"
 COUNTS = [10, 30, 100, 1000, 2000]
 BEFORE_MAX = 100
 KEYS = ["tags", "tags-any", "not-tags", "not-tags-any"]
-
-
-@contextmanager
-def database(backend: str) -> Iterator[str]:
-    if backend == "sqlite":
-        url = f"sqlite:///{tempfile.mkdtemp(prefix='statera-bench-')}/bench.db"
-        upgrade(url)
-        yield url
-        return
-    name = f"statera_b_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(ADMIN[backend], isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    url = (ADMIN[backend].rsplit("/", 1)[0] + f"/{name}" if backend == "postgresql"
-           else ADMIN[backend] + f"{name}?charset=utf8mb4")
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            if backend == "postgresql":
-                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                  f"WHERE datname = '{name}'"))
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        admin.dispose()
 
 
 def _client(url: str) -> tuple[TestClient, Database]:
@@ -124,7 +94,7 @@ def _time(db: Database, query: Any) -> str:
 def run(backend: str) -> None:
     rng = random.Random(7)
     universe = [f"tag-{i}" for i in range(600)]
-    with database(backend) as url:
+    with temp_database(backend, tempfile.mkdtemp(prefix="statera-bench-")) as url:
         client, db = _client(url)
         for _ in range(300):
             resp = client.post("/v2/lbaas/loadbalancers", json={"loadbalancer": {

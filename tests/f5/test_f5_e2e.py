@@ -3,7 +3,6 @@ BIG-IP emulator, driven through openstacksdk with ``--provider f5``."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 
 from statera.providers.f5 import declaration as decl
 from statera.providers.f5.schema import validate
-from tests.e2e.conftest import LOOPBACK_SUBNET, Server, wait_for
+from tests.e2e.conftest import LOOPBACK_SUBNET, Server, running_server, wait_for
 from tests.f5.bigip_emulator import BigIPEmulator
 
 pytestmark = pytest.mark.e2e
@@ -22,17 +21,12 @@ TENANT = "Project_statera"  # noauth's default project
 
 @pytest.fixture
 def f5_server(tmp_path: Path, bigip: BigIPEmulator) -> Iterator[Server]:
-    srv = Server(tmp_path / "data", {
-        "STATERA_F5__URL": bigip.url, "STATERA_F5__USERNAME": "admin",
-        "STATERA_F5__PASSWORD": "f5-secret", "STATERA_F5__POLL_INTERVAL": "0.5",
-        "STATERA_F5__TASK_TIMEOUT": "20", "STATERA_DRIVER_AGENT__RESYNC_INTERVAL": "5"})
-    srv.data_dir.mkdir()
-    srv.start()
-    try:
+    with running_server(tmp_path / "data", {
+            "STATERA_F5__URL": bigip.url, "STATERA_F5__USERNAME": "admin",
+            "STATERA_F5__PASSWORD": "f5-secret", "STATERA_F5__POLL_INTERVAL": "0.5",
+            "STATERA_F5__TASK_TIMEOUT": "20",
+            "STATERA_DRIVER_AGENT__RESYNC_INTERVAL": "5"}) as srv:
         yield srv
-    finally:
-        srv.stop()
-        subprocess.run(["pkill", "-f", str(srv.data_dir)], check=False)
 
 
 @pytest.fixture
