@@ -202,7 +202,9 @@ def _limit(request: Request, max_limit: int) -> int | None:
             value = int(raw)
         except ValueError:
             raise PecanError(400, "Bad Request", f"Limit '{raw}' is not an integer") from None
-        limit = value if value >= 1 else None
+        # Beyond the largest page a database takes (LIMIT is a 64-bit integer at most):
+        # no limit at all, rather than a driver error.
+        limit = value if 1 <= value <= INT32[1] else None
     if max_limit >= 0:
         return max_limit if limit is None else min(limit, max_limit)
     return limit

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +12,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-# True while the current task (or a thread it runs a handler in) serves an API request: its
-# transactions get the API statement timeout. Set by the API's edge middleware.
-API_REQUEST: ContextVar[bool] = ContextVar("statera_api_request", default=False)
+from statera.db.cancel import API_REQUEST, StatementTracker
+
 PG_QUERY_CANCELED = "57014"
 MYSQL_STATEMENT_TIMEOUT = 1969  # ER_STATEMENT_TIMEOUT (max_statement_time exceeded)
 
@@ -81,14 +79,14 @@ def _statement_timeout(engine: Engine, seconds: float) -> None:
     if dialect == "postgresql":
 
         def pg_begin(conn: Any) -> None:
-            if API_REQUEST.get():
+            if API_REQUEST.get() is not None:
                 conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(seconds * 1000)}")
 
         event.listen(engine, "begin", pg_begin)
     elif dialect in ("mysql", "mariadb"):
 
         def my_begin(conn: Any) -> None:
-            wanted = seconds if API_REQUEST.get() else 0.0
+            wanted = seconds if API_REQUEST.get() is not None else 0.0
             if conn.info.get("statera_max_statement_time", 0.0) != wanted:
                 conn.exec_driver_sql(f"SET SESSION max_statement_time = {wanted:.3f}")
                 conn.info["statera_max_statement_time"] = wanted
@@ -115,6 +113,7 @@ class Database:
         self.engine = make_engine(url)
         if api_statement_timeout > 0:
             _statement_timeout(self.engine, api_statement_timeout)
+        self.statements = StatementTracker(self.engine)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
         self._read_factory = sessionmaker(
             self.engine.execution_options(statera_readonly=True), expire_on_commit=False)
@@ -132,4 +131,5 @@ class Database:
             yield session
 
     def dispose(self) -> None:
+        self.statements.close()
         self.engine.dispose()

@@ -1,6 +1,7 @@
-"""The edge of a real ``statera serve`` (SQLite, noop provider), read from outside: the body
-limit refuses a 100 MB body before reading it, log lines cannot be forged through a URL, and a
-server error is logged with its real status and its traceback."""
+"""The edge of a real ``statera serve`` (noop provider), read from outside: the body limit
+refuses a 100 MB body before reading it, log lines cannot be forged through a URL, a server
+error is logged with its real status and its traceback (SQLite), and a client that hangs up has
+its query cancelled (PostgreSQL and MariaDB)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import create_engine, text
 
-from tests.e2e.conftest import Server
+from tests.dbs import temp_database
+from tests.e2e.conftest import Server, wait_for
 
 LIMIT = 1024 * 1024
 HUNDRED_MB = 100 * 1024 * 1024
@@ -141,3 +146,58 @@ def test_server_errors_are_logged_with_status_and_traceback(server: Server) -> N
     tail = log[error:].splitlines()
     assert tail[1].startswith("    Traceback"), tail[:5]
     assert any("no such table: amphora" in ln for ln in tail[:80])
+
+
+def _waiting_statements(admin: Any, backend: str, database: str) -> int:
+    """Statements of ``database`` waiting for a lock (the test holds the only one)."""
+    with admin.connect() as conn:
+        if backend == "postgresql":
+            sql = ("SELECT count(*) FROM pg_stat_activity WHERE datname = :db "
+                   "AND wait_event_type = 'Lock'")
+        else:
+            sql = ("SELECT count(*) FROM information_schema.processlist WHERE db = :db "
+                   "AND state LIKE 'Waiting for table%'")
+        return int(conn.execute(text(sql), {"db": database}).scalar() or 0)
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_a_gone_client_has_its_query_cancelled(tmp_path: Path, backend: str) -> None:
+    """A list stuck behind a table lock, and its client hangs up: the statement is cancelled
+    at once (not when the 30 s statement timeout would end it), and the server says so."""
+    with temp_database(backend, str(tmp_path)) as url:
+        name = url.rsplit("/", 1)[1].split("?")[0]
+        srv = Server(tmp_path / "data", {"STATERA_API__DEFAULT_PROVIDER_DRIVER": "noop",
+                                         "STATERA_DATABASE__CONNECTION": url,
+                                         "STATERA_DRIVER_AGENT__RESYNC_INTERVAL": "3600"})
+        srv.data_dir.mkdir()
+        srv.start()
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        locker = create_engine(url).connect()
+        try:
+            if backend == "postgresql":
+                locker.execute(text("LOCK TABLE load_balancer IN ACCESS EXCLUSIVE MODE"))
+            else:
+                locker.exec_driver_sql("LOCK TABLES load_balancer WRITE")
+            time.sleep(1.0)  # whatever the starting agent reads queues behind the lock too
+            base = _waiting_statements(admin, backend, name)
+            with _connect(srv) as sock:
+                sock.sendall(b"GET /v2/lbaas/loadbalancers HTTP/1.1\r\nHost: x\r\n\r\n")
+                wait_for(lambda: _waiting_statements(admin, backend, name) == base + 1, 10,
+                         "the list to wait for the lock")
+            started = time.monotonic()
+            wait_for(lambda: _waiting_statements(admin, backend, name) == base, 10,
+                     "the statement to be cancelled")
+            print(f"{backend}: cancelled {time.monotonic() - started:.2f} s after the hang-up")
+        finally:
+            if backend != "postgresql":
+                locker.exec_driver_sql("UNLOCK TABLES")
+            locker.rollback()
+            locker.close()
+            locker.engine.dispose()
+            admin.dispose()
+            assert httpx.get(srv.url + "/v2/lbaas/loadbalancers").status_code == 200
+            srv.stop()
+        log = srv.log.read_text()
+        assert "client went away: cancelled the statements of its request" in log
+        assert "GET /v2/lbaas/loadbalancers -> 499" in log
+        assert "Traceback" not in log
