@@ -24,6 +24,7 @@ from typing import Any
 from statera.api.errors import ApiError, Conflict, InvalidInput
 from statera.api.listing import parse_bool
 from statera.config import Settings
+from statera.db.statuses import ProvisioningStatus
 
 # Protocols ----------------------------------------------------------------------------------
 
@@ -461,7 +462,7 @@ def validate_hm(values: dict[str, Any], given: Iterable[str], hm_type: str,
 
 def refuse_deleting(obj: Any, kind: str) -> None:
     """A write to an object already waiting for its deletion is a conflict."""
-    if obj.provisioning_status in ("PENDING_DELETE", "DELETED"):
+    if obj.provisioning_status in (ProvisioningStatus.PENDING_DELETE, ProvisioningStatus.DELETED):
         raise Conflict(f"Invalid state {obj.provisioning_status} of {kind} resource {obj.id}")
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from statera.db import models as m
+from statera.db.statuses import ProvisioningStatus
 
 Renamed = dict[str, str]  # API name -> column name
 
@@ -48,7 +49,7 @@ def loadbalancer(row: m.LoadBalancer, tags: list[str]) -> dict[str, Any]:
     body["additional_vips"] = row.additional_vips or []
     body["provider"] = row.provider or "octavia"
     body["listeners"] = [{"id": lst.id} for lst in row.listeners
-                         if lst.provisioning_status != "DELETED"]
+                         if lst.provisioning_status != ProvisioningStatus.DELETED]
     body["pools"] = [{"id": p.id} for p in row.pools]
     return body
 

@@ -41,7 +41,7 @@ def ensure_mutable(obj: Any, kind: str) -> None:
         raise Conflict(f"{kind} {obj.id} is immutable and cannot be updated.")
 
 
-def mark(obj: Any, lb: LoadBalancer, status: str) -> None:
+def mark(obj: Any, lb: LoadBalancer, status: ProvisioningStatus) -> None:
     """Stamp ``obj`` with the LB's new generation and a PENDING_* status.
 
     An object still waiting for its creation stays PENDING_CREATE when it is updated again.

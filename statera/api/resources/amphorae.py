@@ -29,6 +29,7 @@ from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.bus.base import FAILOVER
 from statera.db import models as m
+from statera.db.statuses import ProvisioningStatus
 
 router = APIRouter()
 SINGLE, PLURAL = "amphora", "amphorae"
@@ -47,7 +48,7 @@ _SPEC = ListSpec(model=m.Amphora, plural=PLURAL, links_key="amphorae_links",
 
 def _amphora(session: Session, amphora_id: str) -> m.Amphora:
     row = session.get(m.Amphora, amphora_id)
-    if row is None or row.status == "DELETED":
+    if row is None or row.status == ProvisioningStatus.DELETED:
         raise NotFound("Amphora", amphora_id)
     return row
 
@@ -56,7 +57,7 @@ def _live_lb(session: Session, amphora: m.Amphora) -> m.LoadBalancer | None:
     if not amphora.load_balancer_id:
         return None
     lb = session.get(m.LoadBalancer, amphora.load_balancer_id)
-    return None if lb is None or lb.provisioning_status == "DELETED" else lb
+    return None if lb is None or lb.provisioning_status == ProvisioningStatus.DELETED else lb
 
 
 def _served_lb(svc: Services, amphora_id: str) -> m.LoadBalancer | None:
@@ -147,7 +148,7 @@ def delete_amphora(amphora_id: str, svc: Services = Depends(services),
             select(m.Amphora).where(m.Amphora.id == amphora_id).with_for_update()).first()
         if amphora is None:
             raise NotFound("Amphora", amphora_id)
-        if amphora.status != "ERROR":
+        if amphora.status != ProvisioningStatus.ERROR:
             raise Conflict(f"Amphora {amphora_id} is immutable and cannot be updated.")
         lb = _live_lb(session, amphora)
         session.delete(amphora)

@@ -18,6 +18,7 @@ from statera.api.errors import ApiError, Conflict
 from statera.api.policy import Identity, authorize
 from statera.api.resources import catalogue
 from statera.db import models as m
+from statera.db.statuses import ProvisioningStatus
 
 router = APIRouter()
 SINGLE, PLURAL = "availability_zone", "availability_zones"
@@ -86,6 +87,6 @@ def delete_az(name: str, svc: Services = Depends(services),
     with svc.db.session() as session:
         row = catalogue.get_or_404(session, m.AvailabilityZone, name, LABEL)
         catalogue.refuse_in_use(session, LABEL, row.name, m.LoadBalancer.availability_zone,
-                                m.LoadBalancer.provisioning_status != "DELETED")
+                                m.LoadBalancer.provisioning_status != ProvisioningStatus.DELETED)
         session.delete(row)
     return Response(status_code=204)

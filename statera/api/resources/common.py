@@ -21,6 +21,7 @@ from statera.bus.base import CONVERGE
 from statera.controller import changes
 from statera.controller.providers import call_provider
 from statera.db.models import LoadBalancer, Tag
+from statera.db.statuses import ProvisioningStatus
 
 POLICY_TYPE = {
     "LoadBalancer": "loadbalancer", "Listener": "listener", "Pool": "pool", "Member": "member",
@@ -38,7 +39,7 @@ def fetch(session: Session, model: type[Any], obj_id: str, *, lock: bool = False
     if lock:
         stmt = stmt.with_for_update()
     row = session.scalars(stmt).first()
-    if row is None or getattr(row, "provisioning_status", None) == "DELETED":
+    if row is None or getattr(row, "provisioning_status", None) == ProvisioningStatus.DELETED:
         raise NotFound(KIND.get(model.__name__, model.__name__), obj_id)
     return row
 

@@ -19,6 +19,7 @@ from statera.api.errors import ApiError, Conflict, InvalidInput
 from statera.api.policy import Identity, authorize
 from statera.api.resources import catalogue
 from statera.db import models as m
+from statera.db.statuses import ProvisioningStatus
 
 router = APIRouter()
 SINGLE, PLURAL = "flavor", "flavors"
@@ -96,7 +97,7 @@ def delete_flavor(flavor_id: str, svc: Services = Depends(services),
     with svc.db.session() as session:
         row = catalogue.get_or_404(session, m.Flavor, flavor_id, "Flavor")
         catalogue.refuse_in_use(session, "Flavor", row.id, m.LoadBalancer.flavor_id,
-                                m.LoadBalancer.provisioning_status != "DELETED")
+                                m.LoadBalancer.provisioning_status != ProvisioningStatus.DELETED)
         session.execute(update(m.LoadBalancer).where(m.LoadBalancer.flavor_id == row.id)
                         .values(flavor_id=None))
         session.delete(row)

@@ -24,6 +24,7 @@ from statera.api.resources import common
 from statera.api.resources.pools import touch_pool
 from statera.controller import changes, provider_models, quotas
 from statera.db import models as m
+from statera.db.statuses import OperatingStatus, ProvisioningStatus
 
 router = APIRouter()
 SINGLE, PLURAL = "healthmonitor", "healthmonitors"
@@ -51,7 +52,8 @@ def build_healthmonitor(session: Session, svc: Services, lb: m.LoadBalancer, poo
                                svc.settings)
     row = m.HealthMonitor(
         id=m.new_id(), pool_id=pool.id, project_id=project_id, type=body.type,
-        provisioning_status="PENDING_CREATE", operating_status="OFFLINE",
+        provisioning_status=ProvisioningStatus.PENDING_CREATE,
+        operating_status=OperatingStatus.OFFLINE,
         generation=lb.desired_generation,
         **{COLUMNS[api]: value for api, value in values.items()},
     )
@@ -121,7 +123,7 @@ def update_healthmonitor(hm_id: str, payload: Any = Body(None),
             setattr(row, COLUMNS[api], value)
         if "tags" in given:
             common.set_tags(change.session, row.id, given["tags"] or [])
-        changes.mark(row, change.lb, "PENDING_UPDATE")
+        changes.mark(row, change.lb, ProvisioningStatus.PENDING_UPDATE)
         touch_pool(row.pool, change.lb)
         change.session.flush()
         new = rules.partial_model(provider_models.healthmonitor_model(row), "healthmonitor_id",
@@ -139,7 +141,7 @@ def delete_healthmonitor(hm_id: str, svc: Services = Depends(services),
         rules.refuse_deleting(row, "healthmonitor")
         change.load_driver()
         model = provider_models.healthmonitor_model(row)
-        changes.mark(row, change.lb, "PENDING_DELETE")
+        changes.mark(row, change.lb, ProvisioningStatus.PENDING_DELETE)
         touch_pool(row.pool, change.lb)
         change.call("health_monitor_delete", model)
     return Response(status_code=204)

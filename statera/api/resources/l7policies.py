@@ -30,6 +30,7 @@ from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.controller import changes, provider_models, quotas
 from statera.db import models as m
+from statera.db.statuses import OperatingStatus, ProvisioningStatus
 
 router = APIRouter()
 SINGLE, PLURAL = "l7policy", "l7policies"
@@ -190,7 +191,8 @@ def build_l7policy(session: Session, svc: Services, lb: m.LoadBalancer, listener
         redirect_pool_id=fields.get("redirect_pool_id"), redirect_url=fields.get("redirect_url"),
         redirect_prefix=fields.get("redirect_prefix"),
         redirect_http_code=fields.get("redirect_http_code"),
-        provisioning_status="PENDING_CREATE", operating_status="OFFLINE",
+        provisioning_status=ProvisioningStatus.PENDING_CREATE,
+        operating_status=OperatingStatus.OFFLINE,
         generation=lb.desired_generation, created_at=m.utcnow(), position=None,
     )
     place(listener, policy, body.position)
@@ -241,7 +243,7 @@ def create_l7policy(payload: Any = Body(None), svc: Services = Depends(services)
         change.load_driver()
         quotas.check(change.session, svc.settings, project, counts)
         policy = build_l7policy(change.session, svc, change.lb, listener, body, project)
-        changes.mark(listener, change.lb, "PENDING_UPDATE")
+        changes.mark(listener, change.lb, ProvisioningStatus.PENDING_UPDATE)
         change.call("l7policy_create", provider_models.l7policy_model(policy))
         return {SINGLE: common.render(change.session, policy)}
 
@@ -261,8 +263,8 @@ def update_l7policy(l7policy_id: str, payload: Any = Body(None),
         change.load_driver()
         old = provider_models.l7policy_model(policy)
         changed = _update(change, policy, given)
-        changes.mark(policy, change.lb, "PENDING_UPDATE")
-        changes.mark(listener, change.lb, "PENDING_UPDATE")
+        changes.mark(policy, change.lb, ProvisioningStatus.PENDING_UPDATE)
+        changes.mark(listener, change.lb, ProvisioningStatus.PENDING_UPDATE)
         change.call("l7policy_update", old, _partial_model(policy.id, changed))
         return {SINGLE: common.render(change.session, policy)}
 
@@ -305,7 +307,7 @@ def delete_l7policy(l7policy_id: str, svc: Services = Depends(services),
         changes.ensure_mutable(policy, "L7Policy")
         change.load_driver()
         model = provider_models.l7policy_model(policy, include_pending_delete=True)
-        changes.mark(policy, change.lb, "PENDING_DELETE")
+        changes.mark(policy, change.lb, ProvisioningStatus.PENDING_DELETE)
         changes.touch(listener, change.lb)
         place(listener, policy, None)
         change.call("l7policy_delete", model)

@@ -29,6 +29,7 @@ from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.controller import changes, provider_models, quotas
 from statera.db import models as m
+from statera.db.statuses import OperatingStatus, ProvisioningStatus
 
 router = APIRouter()
 SINGLE, PLURAL = "rule", "rules"
@@ -111,7 +112,8 @@ def build_l7rule(session: Session, svc: Services, lb: m.LoadBalancer, policy: m.
         id=m.new_id(), project_id=project_id, type=body.type, compare_type=body.compare_type,
         key=body.key, value=body.value, invert=bool(body.invert),
         enabled=body.admin_state_up is not False,
-        provisioning_status="PENDING_CREATE", operating_status="OFFLINE",
+        provisioning_status=ProvisioningStatus.PENDING_CREATE,
+        operating_status=OperatingStatus.OFFLINE,
         generation=lb.desired_generation, created_at=m.utcnow(),
     )
     policy.rules.append(rule)
@@ -180,8 +182,8 @@ def create_l7rule(l7policy_id: str, payload: Any = Body(None),
         change.load_driver()
         quotas.check(change.session, svc.settings, project, {"l7rule": 1})
         rule = build_l7rule(change.session, svc, change.lb, policy, body, project)
-        changes.mark(policy, change.lb, "PENDING_UPDATE")
-        changes.mark(listener, change.lb, "PENDING_UPDATE")
+        changes.mark(policy, change.lb, ProvisioningStatus.PENDING_UPDATE)
+        changes.mark(listener, change.lb, ProvisioningStatus.PENDING_UPDATE)
         change.call("l7rule_create", provider_models.l7rule_model(rule))
         return {SINGLE: common.render(change.session, rule)}
 
@@ -206,9 +208,9 @@ def update_l7rule(l7policy_id: str, l7rule_id: str, payload: Any = Body(None),
         old = provider_models.l7rule_model(rule)
         changed = _update(rule, given)
         common.set_tags(change.session, rule.id, given.get("tags"))
-        changes.mark(rule, change.lb, "PENDING_UPDATE")
-        changes.mark(policy, change.lb, "PENDING_UPDATE")
-        changes.mark(listener, change.lb, "PENDING_UPDATE")
+        changes.mark(rule, change.lb, ProvisioningStatus.PENDING_UPDATE)
+        changes.mark(policy, change.lb, ProvisioningStatus.PENDING_UPDATE)
+        changes.mark(listener, change.lb, ProvisioningStatus.PENDING_UPDATE)
         change.call("l7rule_update", old, _partial_model(rule.id, changed))
         return {SINGLE: common.render(change.session, rule)}
 
@@ -241,8 +243,8 @@ def delete_l7rule(l7policy_id: str, l7rule_id: str, svc: Services = Depends(serv
         changes.ensure_mutable(rule, "L7Rule")
         change.load_driver()
         model = provider_models.l7rule_model(rule)
-        changes.mark(rule, change.lb, "PENDING_DELETE")
-        changes.mark(policy, change.lb, "PENDING_UPDATE")
+        changes.mark(rule, change.lb, ProvisioningStatus.PENDING_DELETE)
+        changes.mark(policy, change.lb, ProvisioningStatus.PENDING_UPDATE)
         changes.touch(listener, change.lb)
         change.call("l7rule_delete", model)
     return Response(status_code=204)

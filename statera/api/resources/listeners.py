@@ -28,6 +28,7 @@ from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.controller import changes, provider_models, quotas
 from statera.db import models as m
+from statera.db.statuses import OperatingStatus, ProvisioningStatus
 
 router = APIRouter()
 SINGLE, PLURAL = "listener", "listeners"
@@ -78,8 +79,8 @@ def build_listener(session: Session, svc: Services, lb: m.LoadBalancer,
     values = rules.validate_listener(values, protocol, lb, svc.settings)
     row = m.Listener(
         id=m.new_id(), load_balancer_id=lb.id, project_id=project_id, protocol=protocol,
-        protocol_port=body.protocol_port, provisioning_status="PENDING_CREATE",
-        operating_status="OFFLINE", generation=lb.desired_generation,
+        protocol_port=body.protocol_port, provisioning_status=ProvisioningStatus.PENDING_CREATE,
+        operating_status=OperatingStatus.OFFLINE, generation=lb.desired_generation,
         **{_column(k): v for k, v in values.items()},
     )
     row.default_pool = pool
@@ -198,7 +199,7 @@ def _update(change: common.Change, row: m.Listener, given: dict[str, Any]) -> No
     row.default_pool = pool
     if "tags" in given:
         common.set_tags(session, row.id, given["tags"] or [])
-    changes.mark(row, lb, "PENDING_UPDATE")
+    changes.mark(row, lb, ProvisioningStatus.PENDING_UPDATE)
     session.flush()
 
 
@@ -213,10 +214,10 @@ def delete_listener(listener_id: str, svc: Services = Depends(services),
         rules.refuse_deleting(row, "listener")
         change.load_driver()
         model = provider_models.listener_model(row)
-        changes.mark(row, change.lb, "PENDING_DELETE")
+        changes.mark(row, change.lb, ProvisioningStatus.PENDING_DELETE)
         for policy in row.l7policies:
-            changes.mark(policy, change.lb, "PENDING_DELETE")
+            changes.mark(policy, change.lb, ProvisioningStatus.PENDING_DELETE)
             for rule in policy.rules:
-                changes.mark(rule, change.lb, "PENDING_DELETE")
+                changes.mark(rule, change.lb, ProvisioningStatus.PENDING_DELETE)
         change.call("listener_delete", model)
     return Response(status_code=204)

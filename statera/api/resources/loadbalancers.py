@@ -17,6 +17,7 @@ from statera.bus.base import FAILOVER
 from statera.controller import changes, provider_models, quotas
 from statera.controller.providers import call_provider, load_driver
 from statera.db import models as m
+from statera.db.statuses import OperatingStatus, ProvisioningStatus
 
 router = APIRouter()
 SINGLE, PLURAL = "loadbalancer", "loadbalancers"
@@ -28,7 +29,7 @@ def list_loadbalancers(request: Request, svc: Services = Depends(services),
     return common.list_visible(
         svc, request, ident, m.LoadBalancer, PLURAL,
         selectinload(m.LoadBalancer.listeners), selectinload(m.LoadBalancer.pools),
-        where=(m.LoadBalancer.provisioning_status != "DELETED",))
+        where=(m.LoadBalancer.provisioning_status != ProvisioningStatus.DELETED,))
 
 
 @router.get("/loadbalancers/{lb_id}")
@@ -89,7 +90,7 @@ def delete_loadbalancer(lb_id: str, cascade: str = "false",
             raise ApiError(f"Cannot delete Load Balancer {lb_id} - it has children")
         change.load_driver()
         model = provider_models.loadbalancer_model(lb, graph=True)
-        _mark_tree(lb, "PENDING_DELETE")
+        _mark_tree(lb, ProvisioningStatus.PENDING_DELETE)
         change.call("loadbalancer_delete", model, wants_cascade)
     return Response(status_code=204)
 
@@ -143,7 +144,7 @@ def listener_stats(session: Session, listener_ids: list[str]) -> dict[str, int]:
     return {f: int(v) for f, v in zip(STAT_FIELDS, row, strict=True)}
 
 
-def _mark_tree(lb: m.LoadBalancer, status: str) -> None:
+def _mark_tree(lb: m.LoadBalancer, status: ProvisioningStatus) -> None:
     for lst in lb.listeners:
         changes.mark(lst, lb, status)
         for pol in lst.l7policies:
@@ -317,8 +318,8 @@ def _create(session: Session, svc: Services, body: schemas.LoadBalancerPost,
         id=m.new_id(), project_id=project, name=body.name, description=body.description,
         enabled=body.admin_state_up is not False, provider=provider, flavor_id=body.flavor_id,
         availability_zone=body.availability_zone, vip_qos_policy_id=body.vip_qos_policy_id,
-        vip_sg_ids=body.vip_sg_ids or [], provisioning_status="PENDING_CREATE",
-        operating_status="OFFLINE", desired_generation=1, generation=1,
+        vip_sg_ids=body.vip_sg_ids or [], provisioning_status=ProvisioningStatus.PENDING_CREATE,
+        operating_status=OperatingStatus.OFFLINE, desired_generation=1, generation=1,
     )
     _allocate_vip(session, svc, lb, body, project)
     session.add(lb)

@@ -29,6 +29,7 @@ from statera.api.resources import common
 from statera.api.resources.pools import touch_pool
 from statera.controller import changes, provider_models, quotas
 from statera.db import models as m
+from statera.db.statuses import OperatingStatus, ProvisioningStatus
 
 router = APIRouter()
 SINGLE, PLURAL = "member", "members"
@@ -56,8 +57,8 @@ def build_member(session: Session, svc: Services, lb: m.LoadBalancer, pool: m.Po
     monitored = hm is not None and hm.provisioning_status not in changes.DELETING
     row = m.Member(
         id=m.new_id(), pool_id=pool.id, project_id=project_id, address=body.address,
-        protocol_port=body.protocol_port, provisioning_status="PENDING_CREATE",
-        operating_status="OFFLINE" if monitored else "NO_MONITOR",
+        protocol_port=body.protocol_port, provisioning_status=ProvisioningStatus.PENDING_CREATE,
+        operating_status=OperatingStatus.OFFLINE if monitored else OperatingStatus.NO_MONITOR,
         generation=lb.desired_generation, **values,
     )
     pool.members.append(row)
@@ -181,7 +182,7 @@ def update_member(pool_id: str, member_id: str, payload: Any = Body(None),
                 setattr(row, _column(name), given[name])
         if "tags" in given:
             common.set_tags(change.session, row.id, given["tags"] or [])
-        changes.mark(row, change.lb, "PENDING_UPDATE")
+        changes.mark(row, change.lb, ProvisioningStatus.PENDING_UPDATE)
         touch_pool(row.pool, change.lb)
         change.session.flush()
         new = rules.partial_model(provider_models.member_model(row), "member_id", given)
@@ -197,7 +198,7 @@ def delete_member(pool_id: str, member_id: str, svc: Services = Depends(services
         row = _mutable_member(change, pool_id, member_id)
         change.load_driver()
         model = provider_models.member_model(row)
-        changes.mark(row, change.lb, "PENDING_DELETE")
+        changes.mark(row, change.lb, ProvisioningStatus.PENDING_DELETE)
         touch_pool(row.pool, change.lb)
         change.call("member_delete", model)
     return Response(status_code=204)
@@ -309,11 +310,11 @@ def _apply_batch(session: Session, svc: Services, lb: m.LoadBalancer, pool: m.Po
             for col, value in values.items():
                 setattr(row, col, value)
             common.set_tags(session, row.id, wanted_tags)
-            changes.mark(row, lb, "PENDING_UPDATE")
+            changes.mark(row, lb, ProvisioningStatus.PENDING_UPDATE)
             changed = True
         keep.append(row)
     for row in doomed:
-        changes.mark(row, lb, "PENDING_DELETE")
+        changes.mark(row, lb, ProvisioningStatus.PENDING_DELETE)
     if not changed:
         raise _NoChange()
     if additive:

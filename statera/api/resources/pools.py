@@ -23,6 +23,7 @@ from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.controller import changes, provider_models, quotas
 from statera.db import models as m
+from statera.db.statuses import OperatingStatus, ProvisioningStatus
 
 router = APIRouter()
 SINGLE, PLURAL = "pool", "pools"
@@ -86,7 +87,8 @@ def build_pool(session: Session, svc: Services, lb: m.LoadBalancer, body: schema
     values = rules.validate_pool(values, body.protocol, svc.settings)
     row = m.Pool(
         id=m.new_id(), load_balancer_id=lb.id, project_id=project_id, protocol=body.protocol,
-        provisioning_status="PENDING_CREATE", operating_status="OFFLINE",
+        provisioning_status=ProvisioningStatus.PENDING_CREATE,
+        operating_status=OperatingStatus.OFFLINE,
         generation=lb.desired_generation, **{_column(k): v for k, v in values.items()},
     )
     lb.pools.append(row)
@@ -235,7 +237,7 @@ def _update(change: common.Change, row: m.Pool, body: schemas.PoolPut,
         setattr(row, _column(name), value)
     if "tags" in given:
         common.set_tags(change.session, row.id, given["tags"] or [])
-    changes.mark(row, change.lb, "PENDING_UPDATE")
+    changes.mark(row, change.lb, ProvisioningStatus.PENDING_UPDATE)
     for listener in pool_listeners(row):
         changes.touch(listener, change.lb)
     change.session.flush()
@@ -263,11 +265,11 @@ def delete_pool(pool_id: str, svc: Services = Depends(services),
             if listener.default_pool_id == row.id:
                 listener.default_pool = None
                 listener.default_pool_id = None
-        changes.mark(row, lb, "PENDING_DELETE")
+        changes.mark(row, lb, ProvisioningStatus.PENDING_DELETE)
         for member in row.members:
-            changes.mark(member, lb, "PENDING_DELETE")
+            changes.mark(member, lb, ProvisioningStatus.PENDING_DELETE)
         if row.health_monitor is not None:
-            changes.mark(row.health_monitor, lb, "PENDING_DELETE")
+            changes.mark(row.health_monitor, lb, ProvisioningStatus.PENDING_DELETE)
         change.call("pool_delete", model)
     return Response(status_code=204)
 
