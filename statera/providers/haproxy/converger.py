@@ -182,7 +182,7 @@ class HAProxyConverger:
         alive = inst.alive()
         current = inst.current_config()
         old = inst.load_view()
-        files_unchanged = self._files_unchanged(inst, files)
+        files_unchanged = inst.files_unchanged(files)
         if alive and current == text and files_unchanged:
             if not inst.responsive():
                 # Nothing to change, but the process does not answer (hung or stopped): this
@@ -208,16 +208,6 @@ class HAProxyConverger:
             reason = "process not running" if current is not None else "new load balancer"
         inst.apply(text, files, reason)
         inst.save_view(dynamic.as_json(lb_view))
-
-    @staticmethod
-    def _files_unchanged(inst: Instance, files: dict[str, str]) -> bool:
-        for name, content in files.items():
-            try:
-                if (inst.dir / name).read_text() != content:
-                    return False
-            except OSError:
-                return False
-        return True
 
     @staticmethod
     def _run(inst: Instance, plan: list[dynamic.Command], quiet: bool = False) -> bool:

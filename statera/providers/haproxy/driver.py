@@ -12,12 +12,23 @@ from __future__ import annotations
 from typing import Any
 
 from octavia_lib.api.drivers import data_models as dm
-from octavia_lib.api.drivers import exceptions, provider_base
+from octavia_lib.api.drivers import provider_base
 
-from statera.providers.haproxy.view import ALGORITHMS, LISTENER_MODES, val
+from statera.providers.kit import capabilities as kit
+from statera.providers.kit.graph import val
 
-POOL_PROTOCOLS = {"HTTP", "HTTPS", "TCP", "PROXY", "PROXYV2"}
-MONITOR_TYPES = {"HTTP", "HTTPS", "TCP", "TLS-HELLO", "PING"}
+#: What this provider supports; the checks below and the README's feature table read it.
+CAPABILITIES = kit.Capabilities(
+    provider="haproxy",
+    listener_protocols=frozenset({"HTTP", "HTTPS", "TCP", "TERMINATED_HTTPS", "PROMETHEUS"}),
+    pool_protocols=frozenset({"HTTP", "HTTPS", "TCP", "PROXY", "PROXYV2"}),
+    algorithms=frozenset(kit.ALGORITHMS),
+    persistence=frozenset(kit.PERSISTENCE),
+    monitors=frozenset({"HTTP", "HTTPS", "TCP", "TLS-HELLO", "PING"}),
+    l7=True,
+    options=frozenset(name for _, _, name, _ in kit.OPTIONS),
+)
+CHECKS = kit.CapabilityChecks(CAPABILITIES)
 FLAVOR_METADATA = {
     "nbthread": "HAProxy threads of the load balancer's process (integer 1-64, default 1).",
     "maxconn": "Upper bound of the process's global maxconn (integer >= 1; also capped by the "
@@ -25,53 +36,32 @@ FLAVOR_METADATA = {
 }
 
 
-def unsupported(what: str) -> exceptions.UnsupportedOptionError:
-    return exceptions.UnsupportedOptionError(
-        user_fault_string=f"The haproxy provider does not support {what}.",
-        operator_fault_string=f"haproxy provider: unsupported option: {what}",
-    )
+def unsupported(what: str) -> Exception:
+    return kit.unsupported("haproxy", what)
 
 
 def check_listener(listener: Any) -> None:
-    protocol = val(getattr(listener, "protocol", None))
-    if protocol is not None and protocol not in LISTENER_MODES:
-        raise unsupported(f"{protocol} listeners")
+    CHECKS.listener(listener)
 
 
 def check_pool(pool: Any) -> None:
-    protocol = val(getattr(pool, "protocol", None))
-    if protocol is not None and protocol not in POOL_PROTOCOLS:
-        raise unsupported(f"{protocol} pools")
-    algorithm = val(getattr(pool, "lb_algorithm", None))
-    if algorithm is not None and algorithm not in ALGORITHMS:
-        raise unsupported(f"the {algorithm} algorithm")
-    monitor = val(getattr(pool, "healthmonitor", None))
-    if monitor is not None:
-        check_monitor(monitor)
-    persistence = val(getattr(pool, "session_persistence", None))
-    if persistence:
-        kind = persistence.get("type") if isinstance(persistence, dict) else None
-        if kind not in ("SOURCE_IP", "HTTP_COOKIE", "APP_COOKIE"):
-            raise unsupported(f"session persistence {kind!r}")
+    CHECKS.pool(pool)
 
 
 def check_monitor(monitor: Any) -> None:
-    kind = val(getattr(monitor, "type", None))
-    if kind is not None and kind not in MONITOR_TYPES:
-        raise unsupported(f"{kind} health monitors")
+    CHECKS.monitor(monitor)
 
 
 def check_loadbalancer(lb: Any) -> None:
-    for listener in val(getattr(lb, "listeners", None), []) or []:
-        check_listener(listener)
-    for pool in val(getattr(lb, "pools", None), []) or []:
-        check_pool(pool)
+    CHECKS.loadbalancer(lb)
     flavor = val(getattr(lb, "flavor", None))
     if flavor:
         HAProxyProviderDriver.validate_flavor_metadata(flavor)
 
 
 class HAProxyProviderDriver(provider_base.ProviderDriver):  # type: ignore[misc]
+    capabilities = CAPABILITIES
+
     def __init__(self) -> None:
         super().__init__()
 
