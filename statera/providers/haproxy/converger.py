@@ -15,7 +15,6 @@ import logging
 import resource
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,6 +27,9 @@ from statera.providers.haproxy import dynamic, health, render, view
 from statera.providers.haproxy.process import Instance, ProcessError, resolve_binary
 from statera.providers.haproxy.runtime import RuntimeAPIError
 from statera.providers.haproxy.stats import StatsBook
+from statera.providers.kit.status import amphora_id, amphora_record, failed_report, pick
+
+__all__ = ["HUNG_POLLS", "HAProxyConverger", "amphora_id", "failed_report"]
 
 LOG = logging.getLogger(__name__)
 
@@ -50,17 +52,6 @@ def fd_connection_cap() -> int:
     return max(100, min(1_000_000, (hard - 500) * 2 // 5))
 
 
-def failed_report(lb: dm.LoadBalancer) -> StatusReport:
-    """Every object ERROR: the desired configuration could not be applied (the previous one
-    keeps running)."""
-    report = active_report(lb)
-    for records in report.values():
-        for record in records:
-            record["provisioning_status"] = "ERROR"
-            record.pop("operating_status", None)
-    return report
-
-
 #: Seconds a health poll waits for a process's runtime API, and how many silent polls in a
 #: row make a live process count as hung (it is then killed and started again).
 POLL_TIMEOUT = 1.0
@@ -68,27 +59,6 @@ HUNG_POLLS = 3
 
 #: Seconds a ``del server`` waits for the server's connections to finish before reloading.
 DEL_SERVER_WAIT = 3.0
-
-#: Namespace of the amphora ids: one stable id per load balancer, across restarts of anything.
-AMPHORA_NAMESPACE = uuid.UUID("5d0f4c3e-6b1a-4f0e-9c59-8f3f2f6a7a01")
-
-
-def amphora_id(lb_id: str) -> str:
-    """The id under which the process of load balancer ``lb_id`` shows in the amphora API."""
-    return str(uuid.uuid5(AMPHORA_NAMESPACE, lb_id))
-
-
-def amphora_record(lb_id: str, lb: dm.LoadBalancer, pid: int | None) -> dict[str, Any]:
-    """Status-socket ``amphorae`` record of the HAProxy process serving ``lb_id``: the pid as
-    compute id, the VIP as its address; ERROR when the process is dead and could not be
-    started again. (A deleted load balancer's amphora row goes with it in the driver agent.)
-    """
-    return {"id": amphora_id(lb_id), "loadbalancer_id": lb_id,
-            "status": "ALLOCATED" if pid is not None else "ERROR",
-            "compute_id": str(pid) if pid is not None else "haproxy",
-            "compute_flavor": "haproxy", "role": "STANDALONE",
-            "lb_network_ip": view.val(lb.vip_address)}
-
 
 class HAProxyConverger:
     def __init__(self, settings: Settings, state_dir: Path,
@@ -158,8 +128,8 @@ class HAProxyConverger:
                 self._graphs[lb_id] = lb
                 self._reported[lb_id] = observed
                 self._amphorae[lb_id] = pid
-            report = active_report(lb, operating=lambda kind, obj: _pick(observed, kind, obj))
-            report["amphorae"] = [amphora_record(lb_id, lb, pid)]
+            report = active_report(lb, operating=lambda kind, obj: pick(observed, kind, obj))
+            report["amphorae"] = [amphora_record(lb_id, lb, pid, "haproxy")]
             return report
 
     def failover(self, lb_id: str, lb: dm.LoadBalancer) -> None:
@@ -310,7 +280,7 @@ class HAProxyConverger:
                 report = dict(health.changes(observed, self._reported.get(lb_id, {})))
                 self._reported[lb_id] = observed
                 if self._amphorae.get(lb_id, -1) != pid:  # restarted (or died) since reported
-                    report["amphorae"] = [amphora_record(lb_id, lb, pid)]
+                    report["amphorae"] = [amphora_record(lb_id, lb, pid, "haproxy")]
                     self._amphorae[lb_id] = pid
         records: list[dict[str, Any]] = []
         if do_stats and rows:
@@ -347,15 +317,3 @@ def _checked(inst: Instance, command: str, markers: tuple[str, ...]) -> None:
 
 def _listener_ids(lb: dm.LoadBalancer) -> list[str]:
     return [str(x.listener_id) for x in view.val(lb.listeners, []) or []]
-
-
-def _pick(observed: health.Statuses, kind: str, obj: Any) -> str:
-    ids = {"loadbalancers": "loadbalancer_id", "listeners": "listener_id", "pools": "pool_id",
-           "members": "member_id"}
-    if kind in ids:
-        status = observed.get((kind, str(getattr(obj, ids[kind]))))
-        if status:
-            return status
-    if view.val(getattr(obj, "admin_state_up", None), True) is False:
-        return "OFFLINE"
-    return "NO_MONITOR" if kind == "members" else "ONLINE"

@@ -34,6 +34,7 @@ import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 LOG = logging.getLogger(__name__)
 KINDS = ("HTTP", "HTTPS", "TCP", "TLS-HELLO", "PING", "UDP-CONNECT")
@@ -241,6 +242,11 @@ class Prober:
             changed, self._changed = self._changed, set()
             return changed
 
+    def mark_changed(self, group: str) -> None:
+        """Have :meth:`take_changed` return ``group`` again (its change was not handled)."""
+        with self._lock:
+            self._changed.add(group)
+
     def stop(self) -> None:
         with self._lock:
             self._stopped = True
@@ -299,3 +305,38 @@ class Prober:
         if state.streak >= (state.check.rise if ok else state.check.fall):
             state.up, state.streak = ok, 0
             self._changed.add(group)
+
+
+# --- from the graph -------------------------------------------------------------------------
+
+def checks_for(pools: list[Any]) -> dict[str, Check]:
+    """A Check per enabled member of every pool in ``pools`` with an enabled health monitor
+    (member id -> Check), following the monitor's and the member's options."""
+    from statera.providers.kit.graph import enabled, expected_codes, val
+
+    checks: dict[str, Check] = {}
+    for pool in pools:
+        hm = val(pool.healthmonitor)
+        if hm is None or not enabled(hm):
+            continue
+        kind = str(val(hm.type, "TCP"))
+        version = val(hm.http_version)
+        for member in val(pool.members, []) or []:
+            if not enabled(member):
+                continue
+            checks[str(member.member_id)] = Check(
+                kind=kind,
+                address=str(val(member.monitor_address) or member.address),
+                port=int(val(member.monitor_port) or member.protocol_port),
+                delay=float(val(hm.delay, 5)),
+                timeout=float(val(hm.timeout, 5)),
+                rise=int(val(hm.max_retries, 3)),
+                fall=int(val(hm.max_retries_down, 3)),
+                method=str(val(hm.http_method, "GET")),
+                path=str(val(hm.url_path, "/")),
+                codes=tuple(expected_codes(hm.expected_codes)) if kind in ("HTTP", "HTTPS")
+                else (200,),
+                host=str(val(hm.domain_name)) if val(hm.domain_name) else None,
+                http_version="1.1" if str(version) == "1.1" else "1.0",
+            )
+    return checks

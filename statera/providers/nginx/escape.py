@@ -1,0 +1,32 @@
+"""Quoting of every user-supplied string that reaches nginx.conf.
+
+NGINX's tokenizer ends a directive at an unquoted ``;``, opens and closes blocks at ``{``/``}``,
+starts a comment at ``#`` and splits words on whitespace; inside double quotes all of these are
+literal, and only ``\\"`` and ``\\\\`` (plus ``\\t``/``\\r``/``\\n``) are escapes. A user string
+therefore only ever enters the file through :func:`quote`: one double-quoted word with ``\\`` and
+``"`` escaped. Two things cannot be expressed inside an NGINX string at all: ``$`` (directives
+that take variables expand it, and there is no escape for it) and control characters other than
+tab/CR/LF; :func:`quote` refuses them (the API already refuses such values for every field that
+reaches a configuration, so this is the last line of defence, not the user-facing check).
+Non-ASCII is refused too, so the rendered file stays printable ASCII (checked in ``render``).
+"""
+
+from __future__ import annotations
+
+from statera.providers.kit.graph import ConfigError
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\t": "\\t", "\r": "\\r", "\n": "\\n"}
+
+
+def quote(value: object) -> str:
+    """One double-quoted NGINX word that NGINX reads back as exactly ``str(value)``."""
+    out = ['"']
+    for ch in str(value):
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch == "$" or not " " <= ch <= "~":
+            raise ConfigError(f"{value!r} cannot be written into an NGINX configuration")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
