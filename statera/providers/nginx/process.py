@@ -9,9 +9,10 @@ configuration that was accepted), ``nginx.pid``, ``error.log``, one access log p
 Changes: a candidate file is checked with ``nginx -t`` before it replaces ``nginx.conf``; a
 running master then gets SIGHUP (graceful: new workers start on the new configuration, old ones
 finish their requests). NGINX applies a reload asynchronously and keeps the old workers when it
-cannot (a port taken, say), so a reload counts as done only when a new worker appeared, and
-as failed when the error log reports ``[emerg]``; the previous ``nginx.conf`` is then put back
-(what the master still runs). Workers outlive a killed master, so processes are found by their
+cannot (a port taken, say), so a reload counts as done only when a new worker runs and every
+old one has stopped accepting (it exited, or renamed itself "shutting down"), and as failed
+when the error log reports ``[emerg]``; the previous ``nginx.conf`` is then put back (what the
+master still runs). Workers outlive a killed master, so processes are found by their
 working directory (the state directory), not by command line (workers rewrite theirs).
 """
 
@@ -46,6 +47,16 @@ def _is_master(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
             return fh.read().startswith(b"nginx: master process")
+    except OSError:
+        return False
+
+
+def _accepting(pid: int) -> bool:
+    """Whether an old worker still takes new connections: it renames itself ``worker
+    process is shutting down`` once it closed its listening sockets (or it has exited)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"shutting down" not in fh.read()
     except OSError:
         return False
 
@@ -156,7 +167,8 @@ class Instance(StateDir):
         send_signal(master, signal.SIGHUP)
         deadline = time.monotonic() + RELOAD_TIMEOUT
         while time.monotonic() < deadline:
-            if set(children(master)) - before:
+            now = set(children(master))
+            if now - before and not any(_accepting(pid) for pid in before & now):
                 return
             failure = self._emergencies(offset)
             if failure:
