@@ -8,13 +8,16 @@ therefore only ever enters the file through :func:`quote`: one double-quoted wor
 that take variables expand it, and there is no escape for it) and control characters other than
 tab/CR/LF; :func:`quote` refuses them (the API already refuses such values for every field that
 reaches a configuration, so this is the last line of defence, not the user-facing check).
-Non-ASCII is refused too, so the rendered file stays printable ASCII (checked in ``render``).
+Non-ASCII is refused too, so the rendered file stays printable ASCII (checked in ``render``),
+and so are words longer than NGINX's 4 KB configuration buffer (it cannot read them back).
 """
 
 from __future__ import annotations
 
 from statera.providers.kit.graph import ConfigError
 
+#: NGINX reads a configuration through a 4096-byte buffer; one word must fit in it.
+MAX_WORD = 4000
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\t": "\\t", "\r": "\\r", "\n": "\\n"}
 
 
@@ -29,4 +32,7 @@ def quote(value: object) -> str:
         else:
             out.append(ch)
     out.append('"')
-    return "".join(out)
+    word = "".join(out)
+    if len(word) > MAX_WORD:
+        raise ConfigError(f"a {len(word)}-character word does not fit NGINX's parser")
+    return word
