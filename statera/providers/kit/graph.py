@@ -127,3 +127,23 @@ def pem_bundle(data: Any) -> str:
     if not texts:
         raise ConfigError("certificate container has no certificate data")
     return "".join(t if t.endswith("\n") else t + "\n" for t in texts)
+
+
+def certificate_names(pem: str) -> list[str]:
+    """The DNS names a PEM certificate (the first in ``pem``) is for: its subjectAltName DNS
+    entries, else its common name; the names a TLS listener serves it for by SNI."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode())
+    except ValueError as exc:
+        raise ConfigError("certificate data is not a PEM certificate") from exc
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        names = [str(n) for n in san.value.get_values_for_type(x509.DNSName)]
+    except x509.ExtensionNotFound:
+        names = []
+    if not names:
+        names = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    return names

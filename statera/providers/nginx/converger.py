@@ -160,9 +160,11 @@ class NginxConverger:
         with self._guard:
             return self._locks.setdefault(lb_id, threading.Lock())
 
-    def _render(self, lb: dm.LoadBalancer) -> str:
+    def _render(self, lb: dm.LoadBalancer) -> tuple[str, dict[str, str]]:
+        """nginx.conf and the certificate files it names."""
         health = self.prober.states(str(lb.loadbalancer_id))
-        return render.render_config(view.build_view(lb, self.options, health))
+        lb_view = view.build_view(lb, self.options, health)
+        return render.render_config(lb_view), dict(lb_view.files)
 
     # --- Converger protocol -----------------------------------------------------------------
     def known_ids(self) -> set[str]:
@@ -183,7 +185,7 @@ class NginxConverger:
             inst = self.instance(lb_id)
             try:
                 self.prober.watch(lb_id, checks_for(list(used_pools(lb).values())))
-                self._apply(inst, self._render(lb))
+                self._apply(inst, *self._render(lb))
             except (view.ConfigError, ProcessError) as exc:
                 LOG.error("nginx %s: configuration not applied, previous one kept: %s",
                           lb_id, exc)
@@ -209,17 +211,22 @@ class NginxConverger:
             except ProcessError as exc:
                 LOG.error("nginx %s: failover failed: %s", lb_id, exc)
 
-    def _apply(self, inst: Instance, text: str, reason: str | None = None) -> None:
+    def _apply(self, inst: Instance, text: str, files: dict[str, str],
+               reason: str | None = None) -> None:
+        """Reload only for a different configuration or certificate (NGINX reads certificate
+        files at start and reload only)."""
         alive = inst.alive()
         current = inst.current_config()
-        if alive and current == text:
+        files_unchanged = inst.files_unchanged(files)
+        if alive and current == text and files_unchanged:
             return
         if reason is None:
             if alive:
-                reason = "configuration changed"
+                reason = ("configuration changed" if current != text
+                          else "certificates changed")
             else:
                 reason = "master not running" if current is not None else "new load balancer"
-        inst.apply(text, {}, reason)
+        inst.apply(text, files, reason)
 
     def _observe(self, inst: Instance, lb: dm.LoadBalancer) -> st.Statuses:
         alive = inst.alive()
@@ -292,7 +299,7 @@ class NginxConverger:
                 LOG.error("nginx %s: restart failed: %s", lb_id, exc)
         if health_changed:
             try:
-                self._apply(inst, self._render(lb), "member health changed")
+                self._apply(inst, *self._render(lb), reason="member health changed")
             except (view.ConfigError, ProcessError) as exc:
                 LOG.error("nginx %s: health change not applied: %s", lb_id, exc)
         observed = self._observe(inst, lb)

@@ -5,9 +5,9 @@ Every create/update only validates against the provider's capability table (whic
 feature table is generated from); the core commits and the agent does the work. What is
 refused and why:
 
-- SCTP (NGINX has no SCTP), PROMETHEUS listeners (HAProxy's exporter); TERMINATED_HTTPS and
-  re-encryption to members (``tls_enabled``), client authentication, ALPN, HSTS and TLS
-  options: NGINX can do them, Statera's NGINX provider does not render them yet;
+- SCTP (NGINX has no SCTP), PROMETHEUS listeners (HAProxy's exporter);
+- re-encryption to members (``tls_enabled`` pools): NGINX can, this provider does not render
+  it yet; ALPN protocols other than h2/http/1.1/http/1.0 (NGINX negotiates those itself);
 - PROXY/PROXYV2 pools: NGINX's stream module sends PROXY v1 only and its HTTP proxy none; not
   rendered yet;
 - session persistence: open-source NGINX has ``hash`` but neither cookie insertion
@@ -27,11 +27,13 @@ from octavia_lib.api.drivers import data_models as dm
 from octavia_lib.api.drivers import provider_base
 
 from statera.providers.kit import capabilities as kit
+from statera.providers.kit.graph import val
+from statera.providers.nginx.view import ALPN, FORWARD_HEADERS, SSL_HEADERS
 
 #: What this provider supports; the checks below and the README's feature table read it.
 CAPABILITIES = kit.Capabilities(
     provider="nginx",
-    listener_protocols=frozenset({"HTTP", "HTTPS", "TCP", "UDP"}),
+    listener_protocols=frozenset({"HTTP", "HTTPS", "TCP", "UDP", "TERMINATED_HTTPS"}),
     pool_protocols=frozenset({"HTTP", "HTTPS", "TCP", "UDP"}),
     algorithms=frozenset(kit.ALGORITHMS),
     persistence=frozenset(),
@@ -40,16 +42,20 @@ CAPABILITIES = kit.Capabilities(
     options=frozenset({
         "listener connection_limit", "listener allowed_cidrs", "listener insert_headers",
         "listener timeouts", "backup members", "monitor_address/monitor_port",
-        "additional VIPs",
+        "additional VIPs", "TLS versions and ciphers", "listener ALPN",
+        "client certificate authentication", "HSTS",
     }),
 )
 CHECKS = kit.CapabilityChecks(CAPABILITIES)
-#: The ``insert_headers`` NGINX sets (TERMINATED_HTTPS's client-certificate headers are not).
-HEADERS = frozenset({"X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto"})
+#: The ``insert_headers`` NGINX sets.
+HEADERS = frozenset(FORWARD_HEADERS) | frozenset(SSL_HEADERS)
 
 
 def check_listener(listener: Any) -> None:
     CHECKS.listener(listener)
+    alpn = set(val(getattr(listener, "alpn_protocols", None), []) or [])
+    if alpn - ALPN:
+        raise CHECKS.refuse(f"the ALPN protocols {sorted(alpn - ALPN)}")
     headers = getattr(listener, "insert_headers", None)
     if isinstance(headers, dict):
         for name, value in headers.items():

@@ -27,8 +27,11 @@ from octavia_lib.api.drivers import data_models as dm
 from statera.providers.kit.graph import (
     ConfigError,
     allowed_cidrs,
+    certificate_names,
     enabled,
     ip_literal,
+    pem_bundle,
+    pem_text,
     port_number,
     positive_int,
     safe_id,
@@ -39,7 +42,8 @@ from statera.providers.kit.graph import (
 __all__ = ["ConfigError", "build_view"]
 
 #: Listener protocol -> NGINX context.
-CONTEXTS = {"HTTP": "http", "TCP": "stream", "HTTPS": "stream", "UDP": "stream"}
+CONTEXTS = {"HTTP": "http", "TERMINATED_HTTPS": "http", "TCP": "stream", "HTTPS": "stream",
+            "UDP": "stream"}
 METHODS = {
     "ROUND_ROBIN": "",
     "LEAST_CONNECTIONS": "least_conn",
@@ -53,6 +57,22 @@ FORWARD_HEADERS = {
     "X-Forwarded-Proto": "$scheme",
 }
 STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
+#: TLS versions NGINX's ``ssl_protocols`` takes (OpenSSL 3 has no SSLv3).
+TLS_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+#: ALPN protocols NGINX 1.22 negotiates itself: h2 when ``http2`` is on, else HTTP/1.x.
+ALPN = frozenset({"h2", "http/1.1", "http/1.0"})
+CLIENT_AUTH = {"NONE": "off", "OPTIONAL": "optional", "MANDATORY": "on"}
+#: TERMINATED_HTTPS ``insert_headers`` about the client certificate, and NGINX's variable.
+SSL_HEADERS = {
+    "X-SSL-Client-Verify": "$ssl_client_verify",
+    "X-SSL-Client-Has-Cert": "$statera_has_cert",
+    "X-SSL-Client-DN": "$ssl_client_s_dn",
+    "X-SSL-Client-CN": "$statera_client_cn",
+    "X-SSL-Issuer": "$ssl_client_i_dn",
+    "X-SSL-Client-SHA1": "$ssl_client_fingerprint",
+    "X-SSL-Client-Not-Before": "$ssl_client_v_start",
+    "X-SSL-Client-Not-After": "$ssl_client_v_end",
+}
 
 
 @dataclass(frozen=True)
@@ -85,6 +105,25 @@ class UpstreamView:
 
 
 @dataclass(frozen=True)
+class SniView:
+    names: tuple[str, ...]  # DNS names from the certificate (quoted by the template)
+    certificate: str  # file path
+
+
+@dataclass(frozen=True)
+class TlsView:
+    certificate: str  # the default certificate's file
+    sni: tuple[SniView, ...] = ()
+    protocols: tuple[str, ...] = ("TLSv1.2", "TLSv1.3")
+    ciphers: str | None = None
+    http2: bool = False
+    verify_client: str = "off"
+    client_ca: str | None = None
+    crl: str | None = None
+    hsts: str | None = None
+
+
+@dataclass(frozen=True)
 class ListenerView:
     listener_id: str
     context: str  # "http" | "stream"
@@ -97,6 +136,7 @@ class ListenerView:
     timeout_connect: int = 5000
     timeout_data: int = 50000
     headers: tuple[tuple[str, str], ...] = ()
+    tls: TlsView | None = None
 
 
 @dataclass(frozen=True)
@@ -144,8 +184,62 @@ def upstream_view(pool: dm.Pool, health: dict[str, bool | None]) -> UpstreamView
     return UpstreamView(name=pool_id, method=method, servers=tuple(servers))
 
 
+def tls_view(listener: dm.Listener, lb_dir: str, files: dict[str, str]) -> TlsView:
+    """Certificates (written to ``files``) and TLS options of a TERMINATED_HTTPS listener.
+    The default certificate is served when no SNI name matches; Octavia accepts SNI-only
+    listeners, whose first SNI certificate is then the default."""
+    lid = safe_id(listener.listener_id, "listener")
+    bundles = []
+    default = val(listener.default_tls_container_data)
+    if default:
+        bundles.append(("", pem_bundle(default)))
+    for index, sni in enumerate(val(listener.sni_container_data, []) or []):
+        bundles.append((f"-sni{index}", pem_bundle(sni)))
+    if not bundles:
+        raise ConfigError(f"listener {lid} terminates TLS but has no certificate data")
+    paths = []
+    for suffix, pem in bundles:
+        name = f"{lid}{suffix}.pem"
+        files[name] = pem
+        paths.append(f"{lb_dir}/{name}")
+    sni = tuple(SniView(tuple(certificate_names(pem)), path)
+                for (suffix, pem), path in zip(bundles, paths, strict=True) if suffix)
+    versions = [v for v in TLS_VERSIONS if v in (val(listener.tls_versions, []) or TLS_VERSIONS)]
+    if not versions:
+        raise ConfigError(f"listener {lid}: none of its tls_versions is available")
+    alpn = set(val(listener.alpn_protocols, []) or [])
+    if alpn - ALPN:
+        raise ConfigError(f"listener {lid}: ALPN {sorted(alpn - ALPN)} is not available")
+    verify, ca_path, crl_path = "off", None, None
+    ca = val(listener.client_ca_tls_container_data)
+    if ca:
+        files[f"{lid}-ca.pem"] = pem_text(ca)
+        ca_path = f"{lb_dir}/{lid}-ca.pem"
+        verify = CLIENT_AUTH.get(str(val(listener.client_authentication, "NONE")), "off")
+        crl = val(listener.client_crl_container_data)
+        if crl:
+            files[f"{lid}-crl.pem"] = pem_text(crl)
+            crl_path = f"{lb_dir}/{lid}-crl.pem"
+    return TlsView(
+        certificate=paths[0], sni=sni, protocols=tuple(versions),
+        ciphers=val(listener.tls_ciphers), http2="h2" in alpn, verify_client=verify,
+        client_ca=ca_path, crl=crl_path, hsts=hsts_value(listener))
+
+
+def hsts_value(listener: dm.Listener) -> str | None:
+    max_age = val(listener.hsts_max_age)
+    if max_age is None:
+        return None
+    value = f"max-age={positive_int(max_age, 0, 'hsts_max_age')};"
+    if val(listener.hsts_include_subdomains, False):
+        value += " includeSubDomains;"
+    if val(listener.hsts_preload, False):
+        value += " preload;"
+    return value
+
+
 def listener_view(listener: dm.Listener, vips: list[str], upstream: str | None,
-                  opts: Options, lb_dir: str) -> ListenerView:
+                  opts: Options, lb_dir: str, files: dict[str, str]) -> ListenerView:
     lid = safe_id(listener.listener_id, "listener")
     protocol = str(val(listener.protocol, ""))
     if protocol not in CONTEXTS:
@@ -154,10 +248,12 @@ def listener_view(listener: dm.Listener, vips: list[str], upstream: str | None,
     suffix = " udp" if protocol == "UDP" else ""
     limit = val(listener.connection_limit, -1)
     headers: tuple[tuple[str, str], ...] = ()
-    if protocol == "HTTP":
+    if CONTEXTS[protocol] == "http":
         wanted = val(listener.insert_headers, {}) or {}
-        headers = tuple((name, value) for name, value in FORWARD_HEADERS.items()
+        offered = FORWARD_HEADERS if protocol == "HTTP" else {**FORWARD_HEADERS, **SSL_HEADERS}
+        headers = tuple((name, value) for name, value in offered.items()
                         if str(wanted.get(name, "")).lower() == "true")
+    tls = tls_view(listener, lb_dir, files) if protocol == "TERMINATED_HTTPS" else None
     return ListenerView(
         listener_id=lid, context=CONTEXTS[protocol],
         binds=tuple(f"{vip}:{port}{suffix}" for vip in vips), upstream=upstream,
@@ -172,6 +268,7 @@ def listener_view(listener: dm.Listener, vips: list[str], upstream: str | None,
         timeout_data=positive_int(listener.timeout_member_data, opts.timeout_member_data,
                                   "timeout_member_data", 1),
         headers=headers,
+        tls=tls,
     )
 
 
@@ -192,6 +289,7 @@ def build_view(lb: dm.LoadBalancer, opts: Options,
         key=lambda x: str(x.listener_id))
     vips = vip_addresses(lb) if listeners else []
     views: dict[str, list[ListenerView]] = {"http": [], "stream": []}
+    files: dict[str, str] = {}
     upstreams: dict[str, dict[str, UpstreamView]] = {"http": {}, "stream": {}}
     for listener in listeners:
         pool = pools.get(default_pool_id(listener))
@@ -201,7 +299,7 @@ def build_view(lb: dm.LoadBalancer, opts: Options,
             up = upstream_view(pool, health)
             upstreams[context][up.name] = up
             upstream = up.name
-        lv = listener_view(listener, vips, upstream, opts, lb_dir)
+        lv = listener_view(listener, vips, upstream, opts, lb_dir, files)
         views[lv.context].append(lv)
     return LBView(
         lb_id=lb_id, dir=lb_dir, stream_module=opts.stream_module,
@@ -209,5 +307,6 @@ def build_view(lb: dm.LoadBalancer, opts: Options,
         http=tuple(views["http"]), stream=tuple(views["stream"]),
         http_upstreams=tuple(upstreams["http"].values()),
         stream_upstreams=tuple(upstreams["stream"].values()),
+        files=tuple(sorted(files.items())),
     )
 
