@@ -95,7 +95,13 @@ def zombie(pid: int) -> bool:
 
 
 def children(pid: int) -> list[int]:
-    """Live direct children of ``pid``."""
+    """Live direct children of ``pid``: from ``/proc/<pid>/task/<pid>/children`` where the
+    kernel offers it (one read), else by scanning /proc."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(c) for c in fh.read().split() if not zombie(int(c))]
+    except OSError:
+        pass
     found = []
     for child in _pids():
         try:

@@ -12,6 +12,7 @@ touching one instance at the same time.
 
 from __future__ import annotations
 
+import collections
 import logging
 import resource
 import threading
@@ -228,14 +229,19 @@ class NginxConverger:
                 reason = "master not running" if current is not None else "new load balancer"
         inst.apply(text, files, reason)
 
-    def _observe(self, inst: Instance, lb: dm.LoadBalancer) -> st.Statuses:
+    def _observe(self, inst: Instance, lb: dm.LoadBalancer,
+                 table: collections.Counter[str] | None = None) -> st.Statuses:
         alive = inst.alive()
-        active = self._active(lb) if alive else {}
+        active = self._active(lb, table) if alive else {}
         return observe(lb, alive, self.prober.states(str(lb.loadbalancer_id)), active)
 
     @staticmethod
-    def _active(lb: dm.LoadBalancer) -> dict[str, int]:
+    def _active(lb: dm.LoadBalancer,
+                table: collections.Counter[str] | None = None) -> dict[str, int]:
+        """Established connections per TCP-based listener (only those with a limit matter
+        for the status; statistics want all)."""
         out: dict[str, int] = {}
+        table = counters.established_table() if table is None else table
         try:
             vips = vip_addresses(lb)
         except view.ConfigError:
@@ -243,7 +249,7 @@ class NginxConverger:
         for listener in val(lb.listeners, []) or []:
             if val(listener.protocol) != "UDP" and val(listener.protocol_port):
                 out[str(listener.listener_id)] = counters.established(
-                    vips, int(listener.protocol_port))
+                    vips, int(listener.protocol_port), table)
         return out
 
     # --- observation ------------------------------------------------------------------------
@@ -261,6 +267,7 @@ class NginxConverger:
         with self._guard:
             graphs = dict(self._graphs)
         statistics: list[dict[str, Any]] = []
+        table = counters.established_table()
         for lb_id, lb in sorted(graphs.items()):
             lock = self._lock(lb_id)
             if not lock.acquire(blocking=False):
@@ -268,7 +275,7 @@ class NginxConverger:
                     self.prober.mark_changed(lb_id)
                 continue
             try:
-                report, records = self._tick_one(lb_id, lb, lb_id in changed, do_stats)
+                report, records = self._tick_one(lb_id, lb, lb_id in changed, do_stats, table)
             except Exception:
                 LOG.exception("nginx %s: observation failed", lb_id)
                 continue
@@ -287,7 +294,8 @@ class NginxConverger:
             lib.update_listener_statistics({"listeners": statistics})
 
     def _tick_one(self, lb_id: str, lb: dm.LoadBalancer, health_changed: bool,
-                  do_stats: bool) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+                  do_stats: bool, table: collections.Counter[str]
+                  ) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
         with self._guard:
             if self._graphs.get(lb_id) is not lb:
                 return {}, []
@@ -302,7 +310,7 @@ class NginxConverger:
                 self._apply(inst, *self._render(lb), reason="member health changed")
             except (view.ConfigError, ProcessError) as exc:
                 LOG.error("nginx %s: health change not applied: %s", lb_id, exc)
-        observed = self._observe(inst, lb)
+        observed = self._observe(inst, lb, table)
         pid = inst.pid()
         with self._guard:
             report = dict(st.changes(observed, self._reported.get(lb_id, {})))
@@ -312,15 +320,16 @@ class NginxConverger:
                 self._amphorae[lb_id] = pid
         records: list[dict[str, Any]] = []
         if do_stats:
-            records = self.statistics(inst, lb)
+            records = self.statistics(inst, lb, table)
         return report, records
 
-    def statistics(self, inst: Instance, lb: dm.LoadBalancer) -> list[dict[str, Any]]:
+    def statistics(self, inst: Instance, lb: dm.LoadBalancer,
+                   table: collections.Counter[str] | None = None) -> list[dict[str, Any]]:
         """Absolute per-listener totals from the access logs, plus active connections."""
         contexts = {str(x.listener_id): view.CONTEXTS.get(str(val(x.protocol, "")), "http")
                     for x in val(lb.listeners, []) or []}
         sums = counters.LogCounters(inst.dir, inst.reopen_logs).read(contexts)
-        active = self._active(lb)
+        active = self._active(lb, table)
         for lid, row in sums.items():
             row["active_connections"] = active.get(lid, 0)
         return StatsBook(inst.dir / "stats.json").fold(0, dict(sums), list(contexts))

@@ -24,6 +24,7 @@ Logs are rotated when they pass ``ROTATE_BYTES``: renamed to ``.old``, NGINX tol
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 from collections.abc import Callable
@@ -109,22 +110,29 @@ class LogCounters:
         return out
 
 
-def established(addresses: list[str], port: int) -> int:
-    """Established TCP connections whose local end is one of ``addresses`` (IP literals,
-    IPv6 in brackets) on ``port``, from the kernel's socket tables."""
-    wanted = {_proc_address(a.strip("[]"), port) for a in addresses}
-    count = 0
+def established_table() -> collections.Counter[str]:
+    """Established TCP connections per local ``address:port`` (as /proc/net/tcp writes it),
+    read once per poll for every load balancer."""
+    count: collections.Counter[str] = collections.Counter()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(table) as fh:
                 next(fh, None)
                 for row in fh:
-                    parts = row.split()
-                    if len(parts) > 3 and parts[3] == "01" and parts[1] in wanted:
-                        count += 1
+                    parts = row.split(None, 4)
+                    if len(parts) > 3 and parts[3] == "01":
+                        count[parts[1]] += 1
         except OSError:
             continue
     return count
+
+
+def established(addresses: list[str], port: int,
+                table: collections.Counter[str] | None = None) -> int:
+    """Established TCP connections whose local end is one of ``addresses`` (IP literals,
+    IPv6 in brackets) on ``port``, from the kernel's socket tables."""
+    table = established_table() if table is None else table
+    return sum(table[_proc_address(a.strip("[]"), port)] for a in addresses)
 
 
 def _proc_address(address: str, port: int) -> str:

@@ -36,17 +36,22 @@ from statera.providers.kit.procs import (
     processes_in,
     send_signal,
     terminate,
+    zombie,
 )
 
 LOG = logging.getLogger(__name__)
 RELOAD_TIMEOUT = 10.0
 
 
-def _is_master(pid: int) -> bool:
-    """NGINX rewrites its command line to ``nginx: master process <original args>``."""
+def _is_master(pid: int, directory: Path) -> bool:
+    """Whether ``pid`` is a live NGINX master working in ``directory`` (NGINX rewrites its
+    command line to ``nginx: master process <original args>``). Two reads, no /proc scan:
+    the health poll asks this of every load balancer every second."""
     try:
+        if os.readlink(f"/proc/{pid}/cwd") != str(directory):
+            return False
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return fh.read().startswith(b"nginx: master process")
+            return fh.read().startswith(b"nginx: master process") and not zombie(pid)
     except OSError:
         return False
 
@@ -85,7 +90,7 @@ class Instance(StateDir):
             pid = int(self.pidfile.read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
-        return pid if pid in self.processes() and _is_master(pid) else None
+        return pid if _is_master(pid, self.dir) else None
 
     def alive(self) -> bool:
         return self.pid() is not None
