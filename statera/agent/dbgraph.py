@@ -47,6 +47,24 @@ def get_row(session: Session, kind: str, obj_id: str) -> GraphRow | None:
     return cast(GraphRow | None, session.get(MODELS[kind], obj_id))
 
 
+def lock_load_balancers(session: Session, lb_ids: set[str]) -> None:
+    """Row-lock the load balancers in id order, then forget every row read before the lock.
+
+    Every writer of a load balancer's state takes this lock first (the API in
+    ``statera.controller.changes``), so what is read after it is the latest committed state and
+    stays so until the commit. Id order keeps two lockers of overlapping sets from deadlocking.
+    SQLite ignores FOR UPDATE; its BEGIN IMMEDIATE serialises writers instead.
+    """
+    if lb_ids:
+        session.execute(
+            select(LoadBalancer.id)
+            .where(LoadBalancer.id.in_(sorted(lb_ids)))
+            .order_by(LoadBalancer.id)
+            .with_for_update()
+        ).all()
+    session.expire_all()
+
+
 def owning_load_balancer(row: GraphRow) -> LoadBalancer:
     """The load balancer a row belongs to (where its generation is compared)."""
     if isinstance(row, LoadBalancer):

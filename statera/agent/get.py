@@ -80,12 +80,8 @@ class GetHandler:
                 return {}
             # Lock the load balancer row (the API takes the same lock to write), then read
             # everything afresh: the graph and the generation recorded as served then belong
-            # to the same version. SQLite ignores FOR UPDATE; its BEGIN IMMEDIATE serialises.
-            lb_id = dbgraph.owning_load_balancer(row).id
-            session.execute(
-                select(LoadBalancer.id).where(LoadBalancer.id == lb_id).with_for_update()
-            )
-            session.expire_all()
+            # to the same version.
+            dbgraph.lock_load_balancers(session, {dbgraph.owning_load_balancer(row).id})
             row = dbgraph.get_row(session, kind, obj_id)
             if row is None:
                 return {}

@@ -15,7 +15,6 @@ Ctrl-C reaches the whole process group and the parent decides when its agents st
 
 from __future__ import annotations
 
-import importlib
 import logging
 import multiprocessing
 import signal
@@ -26,6 +25,7 @@ from types import FrameType
 from typing import Any
 
 from statera.agent.contract import AgentContext
+from statera.agent.loading import load_target, wants_context
 from statera.bus.pipe import QueueBus
 from statera.config import Settings
 
@@ -33,16 +33,6 @@ LOG = logging.getLogger(__name__)
 
 #: Seconds between checks of the parent's exit event in the child.
 POLL_INTERVAL = 0.1
-
-
-def load_target(target: str) -> Any:
-    """The agent callable named by ``target`` (entry-point name or ``module:attribute``)."""
-    from statera.agent.supervisor import entry_point_loader
-
-    if ":" in target:
-        module, _, attribute = target.partition(":")
-        return getattr(importlib.import_module(module), attribute)
-    return entry_point_loader(target)
 
 
 def _terminate(_signum: int, _frame: FrameType | None) -> None:
@@ -72,8 +62,6 @@ def child_main(name: str, target: str, settings: Settings, hints: Any, exit_even
     local_exit = threading.Event()
     threading.Thread(target=_watch, args=(exit_event, local_exit), daemon=True,
                      name=f"provider-agent-{name}-exit").start()
-    from statera.agent.supervisor import wants_context
-
     try:
         agent = load_target(target)
         if wants_context(agent):

@@ -1,9 +1,12 @@
 """The status socket: provisioning and operating status reported by provider agents.
 
 Semantics follow Octavia's driver agent (octavia.md §4.4): records are applied in a fixed
-order (members first, load balancers last), each in its own transaction, and the first bad
-record stops the batch with a reply that names it. Unknown ids are ignored; DELETED removes
-rows (a load balancer's row is kept as a DELETED tombstone and its VIP released).
+order (members first, load balancers last) and the first bad record stops the batch with a
+reply that names it (the records before it are applied). Unlike Octavia, a report is one
+transaction taken under the row locks of the load balancers it speaks about, the same lock
+every API write takes, so no report can undo a request made after the provider read.
+Unknown ids are ignored; DELETED removes rows (a load balancer's row is kept as a DELETED
+tombstone and its VIP released).
 
 Statera adds generations (see ``statera.db.models``) so that provisioning status follows from
 "what the provider has seen" instead of acting as a lock:
@@ -29,6 +32,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -128,7 +132,7 @@ REHINT_INTERVAL = 1.0
 
 
 class StatusHandler:
-    """Answers one status-socket request; thread-safe (one session per record).
+    """Answers one status-socket request; thread-safe (one transaction per request).
 
     ``release_vip`` is called for every load balancer reported DELETED, inside the transaction
     that tombstones it, whoever owns the VIP: the network layer deletes an address it allocated
@@ -151,27 +155,20 @@ class StatusHandler:
         self._hint_lock = threading.Lock()
 
     def __call__(self, request: dict[str, Any]) -> Reply:
-        for kind in ORDER:
-            records = request.get(kind)
-            if records is None:
-                continue
-            if not isinstance(records, list):
-                return _failure(f"'{kind}' must be a list of records", kind, None, None)
-            for record in records:
-                obj_id = record.get(lib_consts.ID) if isinstance(record, dict) else None
-                try:
-                    hints = self._apply_record(kind, record)
-                except RecordError as exc:
-                    LOG.warning("status report rejected: %s %s: %s", kind, obj_id, exc)
-                    return _failure(str(exc), kind, obj_id, record)
-                except Exception as exc:  # a database error: report it, keep serving
-                    LOG.exception("status report for %s %s failed", kind, obj_id)
-                    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                    return _failure(f"could not apply the record: {message}", kind, obj_id,
-                                    record)
-                for provider, lb_id in hints:
-                    self._send_hint(provider, lb_id)
-        return {lib_consts.STATUS_CODE: lib_consts.DRVR_STATUS_CODE_OK}
+        records, failure = _parse_request(request)
+        if records:
+            try:
+                hints = self._apply_report(records)
+            except _ApplyFailed as exc:  # a database error: report it, keep serving
+                LOG.error("status report for %s %s failed", exc.record.kind, exc.record.obj_id,
+                          exc_info=exc.__cause__)
+                cause = exc.__cause__
+                message = (str(cause).splitlines()[0] if str(cause) else type(cause).__name__)
+                return _failure(f"could not apply the record: {message}", exc.record.kind,
+                                exc.record.obj_id, exc.record.raw)
+            for provider, lb_id in hints:
+                self._send_hint(provider, lb_id)
+        return failure or {lib_consts.STATUS_CODE: lib_consts.DRVR_STATUS_CODE_OK}
 
     def _send_hint(self, provider: str, lb_id: str) -> None:
         now = time.monotonic()
@@ -190,27 +187,39 @@ class StatusHandler:
             LOG.exception("could not hint provider %s about load balancer %s", provider, lb_id)
 
     # Records --------------------------------------------------------------------------------
-    def _apply_record(self, kind: str, record: Any) -> list[tuple[str, str]]:
-        """Apply one record in its own transaction; returns hints to send after the commit."""
-        if not isinstance(record, dict):
-            raise RecordError(f"a {kind} record must be a JSON object, not {record!r}")
-        obj_id = record.get(lib_consts.ID)
-        if not obj_id or not isinstance(obj_id, str):
-            raise RecordError(f"a {kind} record has no 'id'")
-        if kind == AMPHORAE:
-            self._apply_amphora(obj_id, record)
-            return []
-        prov = _status_value(record, lib_consts.PROVISIONING_STATUS, ProvisioningStatus)
-        oper = _status_value(record, lib_consts.OPERATING_STATUS, OperatingStatus)
+    def _apply_report(self, records: list[_Record]) -> list[tuple[str, str]]:
+        """Apply a whole report in one transaction, under the load balancers' row locks.
+
+        Every writer of a load balancer's state (the API's changes, the get socket recording a
+        served generation, this handler) takes the load balancer's row lock first, so a report
+        can never be decided on a state that a later request has already replaced (a late
+        ACTIVE undoing a PENDING_DELETE). Locks are taken in id order: two reports that share
+        load balancers cannot deadlock. On SQLite, BEGIN IMMEDIATE already serialises writers.
+        """
+        hints: list[tuple[str, str]] = []
         with self.database.session() as session:
-            row = dbgraph.get_row(session, kind, obj_id)
-            if row is None:
-                LOG.debug("status report for unknown %s %s ignored", kind, obj_id)
-                return []
-            if isinstance(row, LoadBalancer):
-                return self._apply_lb(session, row, prov, oper)
-            self._apply_child(session, row, prov, oper)
+            dbgraph.lock_load_balancers(session, _owning_lb_ids(session, records))
+            for record in records:
+                try:
+                    hints.extend(self._apply_record(session, record))
+                    session.flush()
+                except Exception as exc:
+                    raise _ApplyFailed(record) from exc
+        return hints
+
+    def _apply_record(self, session: Session, record: _Record) -> list[tuple[str, str]]:
+        """Apply one parsed record; returns hints to send after the commit."""
+        if record.kind == AMPHORAE:
+            self._apply_amphora(session, record)
             return []
+        row = dbgraph.get_row(session, record.kind, record.obj_id)
+        if row is None:
+            LOG.debug("status report for unknown %s %s ignored", record.kind, record.obj_id)
+            return []
+        if isinstance(row, LoadBalancer):
+            return self._apply_lb(session, row, record.prov, record.oper)
+        self._apply_child(session, row, record.prov, record.oper)
+        return []
 
     def _apply_child(
         self, session: Session, row: dbgraph.ChildRow, prov: str | None, oper: str | None
@@ -329,34 +338,107 @@ class StatusHandler:
         return [(lb.provider, lb.id)] if lb.provider else []
 
     # Amphorae -------------------------------------------------------------------------------
-    def _apply_amphora(self, obj_id: str, record: dict[str, Any]) -> None:
-        status = _status_value(record, "status", ProvisioningStatus)
-        values = _amphora_values(record)
-        with self.database.session() as session:
-            row = session.get(Amphora, obj_id)
-            if status == ProvisioningStatus.DELETED:
-                if row is not None:
-                    session.delete(row)
-                return
-            lb_id = values.get("load_balancer_id")
-            lb = session.get(LoadBalancer, lb_id) if isinstance(lb_id, str) else None
-            if lb is not None and lb.provisioning_status == ProvisioningStatus.DELETED:
-                # A report that raced the load balancer's deletion (which removed its
-                # amphorae) must not bring an amphora of a deleted load balancer back.
-                LOG.debug("amphora %s of deleted load balancer %s ignored", obj_id, lb_id)
-                return
-            now = utcnow()
-            if row is None:
-                row = Amphora(id=obj_id, created_at=now)
-                session.add(row)
-            elif any(getattr(row, key) != value for key, value in values.items()) or (
-                status is not None and row.status != status
-            ):
-                row.updated_at = now
-            for key, value in values.items():
-                setattr(row, key, value)
-            if status is not None:
-                row.status = status
+    @staticmethod
+    def _apply_amphora(session: Session, record: _Record) -> None:
+        status, values = record.prov, record.amphora_values
+        row = session.get(Amphora, record.obj_id)
+        if status == ProvisioningStatus.DELETED:
+            if row is not None:
+                session.delete(row)
+            return
+        lb_id = values.get("load_balancer_id")
+        lb = session.get(LoadBalancer, lb_id) if isinstance(lb_id, str) else None
+        if lb is not None and lb.provisioning_status == ProvisioningStatus.DELETED:
+            # A report that raced the load balancer's deletion (which removed its
+            # amphorae) must not bring an amphora of a deleted load balancer back.
+            LOG.debug("amphora %s of deleted load balancer %s ignored", record.obj_id, lb_id)
+            return
+        now = utcnow()
+        if row is None:
+            row = Amphora(id=record.obj_id, created_at=now)
+            session.add(row)
+        elif any(getattr(row, key) != value for key, value in values.items()) or (
+            status is not None and row.status != status
+        ):
+            row.updated_at = now
+        for key, value in values.items():
+            setattr(row, key, value)
+        if status is not None:
+            row.status = status
+
+
+@dataclass(frozen=True)
+class _Record:
+    """One status record, checked: what to apply and the raw record to name on failure."""
+
+    kind: str
+    obj_id: str
+    raw: dict[str, Any]
+    prov: str | None
+    oper: str | None = None
+    amphora_values: dict[str, Any] = field(default_factory=dict)
+
+
+class _ApplyFailed(Exception):
+    """A record that the database refused (the cause is chained)."""
+
+    def __init__(self, record: _Record) -> None:
+        super().__init__(record.kind, record.obj_id)
+        self.record = record
+
+
+def _parse_request(request: dict[str, Any]) -> tuple[list[_Record], Reply | None]:
+    """The records to apply, in Octavia's order, up to the first invalid one.
+
+    As in Octavia, the first bad record stops the batch and the reply names it; the records
+    before it are still applied.
+    """
+    parsed: list[_Record] = []
+    for kind in ORDER:
+        records = request.get(kind)
+        if records is None:
+            continue
+        if not isinstance(records, list):
+            return parsed, _failure(f"'{kind}' must be a list of records", kind, None, None)
+        for record in records:
+            try:
+                parsed.append(_parse_record(kind, record))
+            except RecordError as exc:
+                obj_id = record.get(lib_consts.ID) if isinstance(record, dict) else None
+                LOG.warning("status report rejected: %s %s: %s", kind, obj_id, exc)
+                return parsed, _failure(str(exc), kind, obj_id, record)
+    return parsed, None
+
+
+def _parse_record(kind: str, record: Any) -> _Record:
+    if not isinstance(record, dict):
+        raise RecordError(f"a {kind} record must be a JSON object, not {record!r}")
+    obj_id = record.get(lib_consts.ID)
+    if not obj_id or not isinstance(obj_id, str):
+        raise RecordError(f"a {kind} record has no 'id'")
+    if kind == AMPHORAE:
+        return _Record(kind, obj_id, record, _status_value(record, "status", ProvisioningStatus),
+                       amphora_values=_amphora_values(record))
+    return _Record(
+        kind, obj_id, record,
+        _status_value(record, lib_consts.PROVISIONING_STATUS, ProvisioningStatus),
+        _status_value(record, lib_consts.OPERATING_STATUS, OperatingStatus),
+    )
+
+
+def _owning_lb_ids(session: Session, records: list[_Record]) -> set[str]:
+    """The load balancers a report speaks about (read without locks; ownership never moves)."""
+    lb_ids: set[str] = set()
+    for record in records:
+        if record.kind == AMPHORAE:
+            lb_id = record.amphora_values.get("load_balancer_id")
+            if isinstance(lb_id, str):
+                lb_ids.add(lb_id)
+            continue
+        row = dbgraph.get_row(session, record.kind, record.obj_id)
+        if row is not None:
+            lb_ids.add(dbgraph.owning_load_balancer(row).id)
+    return lb_ids
 
 
 _AMPHORA_COLUMNS = {

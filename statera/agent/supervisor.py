@@ -28,44 +28,27 @@ thread dies with the process).
 
 from __future__ import annotations
 
-import inspect
 import logging
 import multiprocessing
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from importlib.metadata import entry_points
+from collections.abc import Iterable, Mapping
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from statera.agent.contract import AgentContext
+from statera.agent.loading import (
+    AgentLoader,
+    ProviderAgent,
+    entry_point_loader,
+    load_target,
+    wants_context,
+)
+from statera.agent.process import child_main
 from statera.bus.base import CONVERGE, Bus
 from statera.config import Settings
 
 LOG = logging.getLogger(__name__)
-
-ENTRY_POINT_GROUP = "octavia.driver_agent.provider_agents"
-
-ProviderAgent = Callable[..., Any]
-#: Finds the agent callable for a provider name; raises if there is none.
-AgentLoader = Callable[[str], ProviderAgent]
-
-
-def entry_point_loader(name: str) -> ProviderAgent:
-    """The provider agent registered as ``name`` in ``octavia.driver_agent.provider_agents``."""
-    matches = entry_points(group=ENTRY_POINT_GROUP, name=name)
-    for entry_point in matches:
-        agent: ProviderAgent = entry_point.load()
-        return agent
-    raise LookupError(f"no provider agent named {name!r} in entry-point group {ENTRY_POINT_GROUP}")
-
-
-def wants_context(agent: ProviderAgent) -> bool:
-    try:
-        return "context" in inspect.signature(agent).parameters
-    except (TypeError, ValueError):  # builtins and some C callables have no signature
-        return False
-
 
 class Supervisor:
     """Starts each enabled provider agent in a process or thread; restarts it when it fails."""
@@ -159,13 +142,9 @@ class Supervisor:
         return self.targets.get(name, name)
 
     def _load_target(self, name: str) -> ProviderAgent:
-        from statera.agent.process import load_target
-
         return load_target(self._target(name))
 
     def _run_process(self, name: str, _agent: ProviderAgent, exit_event: Any) -> None:
-        from statera.agent.process import child_main
-
         delay = self.settings.driver_agent.agent_restart_delay
         # Subscribed before the first child starts, so no hint published from now on is lost.
         sub = self.bus.subscribe(name)
@@ -260,3 +239,6 @@ class Supervisor:
         """Per agent, whether it is still supervised (running, starting or awaiting restart);
         in process mode ``children`` has the current process of each."""
         return {name: thread.is_alive() for name, thread in self.threads.items()}
+
+
+__all__ = ["AgentLoader", "ProviderAgent", "Supervisor", "entry_point_loader"]

@@ -15,7 +15,40 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from statera.controller.errors import (
+    Conflict,
+    ControllerError,
+    Invalid,
+    NotFound,
+    ProviderFailed,
+    QuotaExceeded,
+    Unsupported,
+)
+
 LOG = logging.getLogger(__name__)
+
+__all__ = [
+    "ApiError", "Conflict", "Forbidden", "InvalidInput", "NotFound", "PecanError",
+    "QuotaExceeded", "fault", "install_handlers", "pecan", "utf8_safe",
+]
+
+#: The one place where the controller's errors become Octavia's HTTP statuses.
+CONTROLLER_STATUS: dict[type[ControllerError], int] = {
+    Invalid: 400,
+    NotFound: 404,
+    Conflict: 409,
+    QuotaExceeded: 403,
+    Unsupported: 501,
+    ProviderFailed: 500,
+}
+
+
+def controller_status(exc: ControllerError) -> int:
+    """The HTTP status of a controller error (its nearest mapped class)."""
+    for cls in type(exc).__mro__:
+        if cls in CONTROLLER_STATUS:
+            return CONTROLLER_STATUS[cls]
+    return 400
 
 
 POLICY_DENIED = "Policy does not allow this request to be performed."
@@ -36,29 +69,11 @@ class InvalidInput(ApiError):
         super().__init__(f"Invalid input for field/attribute {field}. Value: '{value}'. {reason}")
 
 
-class NotFound(ApiError):
-    status = 404
-
-    def __init__(self, resource: str, obj_id: str) -> None:
-        super().__init__(f"{resource} {obj_id} not found.")
-
-
-class Conflict(ApiError):
-    status = 409
-
-
 class Forbidden(ApiError):
     status = 403
 
     def __init__(self, message: str = POLICY_DENIED) -> None:
         super().__init__(message)
-
-
-class QuotaExceeded(ApiError):
-    status = 403
-
-    def __init__(self, resource: str) -> None:
-        super().__init__(f"Quota has been met for resources: {resource}")
 
 
 class PecanError(Exception):
@@ -101,6 +116,10 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_req: Request, exc: ApiError) -> JSONResponse:
         return fault(exc.status, exc.message)
+
+    @app.exception_handler(ControllerError)
+    async def _controller_error(_req: Request, exc: ControllerError) -> JSONResponse:
+        return fault(controller_status(exc), exc.message)
 
     @app.exception_handler(PecanError)
     async def _pecan_error(_req: Request, exc: PecanError) -> JSONResponse:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from statera.api.errors import Conflict, NotFound
+from statera.controller.errors import Conflict, NotFound
 from statera.db.models import LoadBalancer, utcnow
 
 DELETING = {"PENDING_DELETE", "DELETED"}

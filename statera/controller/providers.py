@@ -1,4 +1,4 @@
-"""Provider selection, driver loading and Octavia's mapping of driver errors to HTTP."""
+"""Provider selection, driver loading, and Octavia's mapping of driver errors."""
 
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ from typing import Any
 from octavia_lib.api.drivers import exceptions as lib_exc
 from stevedore import driver as stevedore_driver
 
-from statera.api.errors import ApiError, Conflict
 from statera.config import Settings
+from statera.controller.errors import (
+    Conflict,
+    ControllerError,
+    Invalid,
+    ProviderFailed,
+    Unsupported,
+)
 
 LOG = logging.getLogger(__name__)
 DRIVER_GROUP = "octavia.api.drivers"
-
-
-class ProviderError(ApiError):
-    status = 500
 
 
 @lru_cache(maxsize=32)
@@ -32,12 +34,12 @@ def _driver_class(name: str) -> Any:
 def load_driver(settings: Settings, name: str) -> Any:
     """An instance of provider ``name``: 400 if not enabled, 501 if it cannot be loaded."""
     if name not in settings.api.enabled_provider_drivers:
-        raise ApiError(f"Provider '{name}' is not enabled.")
+        raise Invalid(f"Provider '{name}' is not enabled.")
     try:
         driver = _driver_class(name)()
     except Exception:
         LOG.exception("provider %s failed to load", name)
-        raise ApiError(f"Provider '{name}' was not found.", 501) from None
+        raise Unsupported(f"Provider '{name}' was not found.") from None
     driver.name = name
     return driver
 
@@ -49,18 +51,18 @@ def call_provider(provider: str, method: Callable[..., Any], *args: Any) -> Any:
     except lib_exc.Conflict as exc:
         raise Conflict(f"The VIP IP address is already in use: {exc.user_fault_string}") from None
     except lib_exc.DriverError as exc:
-        raise ProviderError(
-            f"Provider '{provider}' reports error: {exc.user_fault_string}", 500) from None
+        raise ProviderFailed(
+            f"Provider '{provider}' reports error: {exc.user_fault_string}") from None
     except lib_exc.UnsupportedOptionError as exc:
-        raise ProviderError(
+        raise Unsupported(
             f"Provider '{provider}' does not support a requested option: "
-            f"{exc.user_fault_string}", 501) from None
+            f"{exc.user_fault_string}") from None
     except (lib_exc.NotImplementedError, NotImplementedError) as exc:
         msg = getattr(exc, "user_fault_string", None) or str(exc) or "not implemented"
-        raise ProviderError(
-            f"Provider '{provider}' does not support a requested action: {msg}", 501) from None
-    except ApiError:
+        raise Unsupported(
+            f"Provider '{provider}' does not support a requested action: {msg}") from None
+    except ControllerError:
         raise
     except Exception as exc:
         LOG.exception("provider %s failed", provider)
-        raise ProviderError(f"Provider '{provider}' reports error: {exc}", 500) from None
+        raise ProviderFailed(f"Provider '{provider}' reports error: {exc}") from None

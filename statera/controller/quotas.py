@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from statera.api.errors import QuotaExceeded
 from statera.config import Settings
+from statera.controller.errors import QuotaExceeded
 from statera.db import models as m
 
 # quota field -> (model, display name used in Octavia's message)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -23,11 +23,38 @@ def make_engine(url: str) -> Engine:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         kwargs.update(pool_size=20, max_overflow=40, pool_pre_ping=True)
+    if url.startswith(("mysql", "mariadb")):
+        # MariaDB defaults to REPEATABLE READ, where a plain read after a row lock still sees
+        # the snapshot taken before it: a writer that locks a load balancer and then reads its
+        # graph could decide on a state another transaction has already replaced. READ
+        # COMMITTED (PostgreSQL's default) makes every read after the lock see the latest commit.
+        kwargs["isolation_level"] = "READ COMMITTED"
     engine = create_engine(url, **kwargs)
+    if url.startswith(("mysql", "mariadb")):
+        event.listen(engine.pool, "reset", _release_user_locks)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
+
+
+_USER_LOCKS = "statera_user_locks"
+
+
+def hold_user_locks_until_checkin(conn: Connection) -> None:
+    """Note that ``conn`` holds MariaDB user-level locks (``GET_LOCK``), which outlive
+    transactions: they are released when the connection goes back to the pool, right after the
+    transaction that took them ends."""
+    conn.info[_USER_LOCKS] = True
+
+
+def _release_user_locks(dbapi_conn: Any, record: Any, reset_state: Any) -> None:
+    if record is not None and record.info.pop(_USER_LOCKS, False):
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute("SELECT RELEASE_ALL_LOCKS()")
+        finally:
+            cursor.close()
 
 
 def _owner_only(path: Path) -> None:
