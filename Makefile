@@ -1,10 +1,13 @@
 # The two commands a new user needs: `make serve` and `make test`. Both install what they need.
 .PHONY: setup serve test lint
 
+# serve installs what serving needs (haproxy, the clients); test also what tests and benchmarks
+# need (wrk, pytest, linters).
 setup:
-	./scripts/setup
+	./scripts/setup test
 
-serve: setup
+serve:
+	./scripts/setup serve
 	.venv/bin/statera serve --data-dir ./data
 
 test: setup

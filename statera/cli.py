@@ -1,13 +1,19 @@
-"""``statera`` command line: serve, db upgrade, config sample."""
+"""``statera`` command line: serve, agent, db upgrade, config sample."""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
 import signal
+import socket
 import sys
 import threading
+from importlib import metadata
 from typing import Any
+
+import uvicorn
 
 from statera.config import Settings, load_settings, sample_config
 
@@ -47,18 +53,49 @@ def cmd_config_sample(_args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+def bind_api_socket(host: str, port: int) -> socket.socket:
+    """Bind and listen on the API's address before anything else starts, so that a clash is
+    one clear error instead of a start-up, a traceback and a shutdown."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
 
+
+class _ApiServer(uvicorn.Server):
+    """uvicorn's server that says "API listening" when it is true: after start-up."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            host, port = (sockets or [])[0].getsockname()[:2] if sockets else ("?", "?")
+            LOG.info("API listening on http://%s:%s", host, port)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
     from statera.service import Statera
 
     settings = _settings(args)
     _logging(settings)
+    host, port = settings.api.host, settings.api.port
+    try:
+        sock = bind_api_socket(host, port)
+    except OSError as exc:
+        reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        sys.stderr.write(f"statera serve: cannot listen on {host}:{port}: {reason} "
+                         "(choose another with --port or STATERA_API__PORT)\n")
+        return 1
     service = Statera(settings)
     service.start()
-    config = uvicorn.Config(service.app, host=settings.api.host, port=settings.api.port,
-                            log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
+    config = uvicorn.Config(service.app, log_level="warning", access_log=False)
+    server = _ApiServer(config)
     stop = threading.Event()
 
     def _stop(signum: int, _frame: Any) -> None:
@@ -68,10 +105,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    LOG.info("API listening on http://%s:%s", settings.api.host, settings.api.port)
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
+        sock.close()
         service.stop()
     return 0
 
@@ -107,33 +144,81 @@ def _safe_url(url: str) -> str:
     return url
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="statera", description=__doc__)
-    p.add_argument("--config", help="TOML configuration file (see `statera config sample`)")
-    sub = p.add_subparsers(dest="command", required=True)
+DESCRIPTION = """\
+Statera: load balancing as a service with OpenStack Octavia's v2 API. Drive it with the
+`openstack loadbalancer` CLI or openstacksdk (see README.md).
 
-    serve = sub.add_parser("serve", help="run the API, the driver agent and provider agents")
-    serve.add_argument("--config", dest="config", default=argparse.SUPPRESS)
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--data-dir")
+Every option can also be set in the TOML file given by --config or in the environment as
+STATERA_<SECTION>__<OPTION>; `statera config sample` prints them all with their defaults."""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("statera")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _option_help(text: str, dotted: str, env: str) -> str:
+    """Help text that ends with the option's default (from Settings) and environment variable."""
+    section, _, option = dotted.partition(".")
+    model: Any = Settings if not option else Settings.model_fields[section].default_factory
+    field = model.model_fields[option or section]
+    return f"{text} (default: {field.default}; env: {env})"
+
+
+def _common(sub: argparse.ArgumentParser, data_dir: bool = True) -> None:
+    sub.add_argument("--config", dest="config", default=argparse.SUPPRESS, metavar="FILE",
+                     help="TOML configuration file, see `statera config sample` "
+                          "(default: none; env: STATERA_CONFIG)")
+    if data_dir:
+        sub.add_argument("--data-dir", metavar="DIR", help=_option_help(
+            "where the SQLite database, the driver agent's sockets and the load balancers' "
+            "files live", "data_dir", "STATERA_DATA_DIR"))
+
+
+def parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(prog="statera", description=DESCRIPTION, formatter_class=fmt)
+    p.add_argument("--version", action="version", version=f"statera {_version()}")
+    p.add_argument("--config", metavar="FILE", default=os.environ.get("STATERA_CONFIG"),
+                   help="TOML configuration file, see `statera config sample` "
+                        "(default: none; env: STATERA_CONFIG)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve", formatter_class=fmt, help="run the API, the driver agent and provider agents",
+        description="Run the Octavia v2 API, the driver agent and the provider agents in one "
+                    "process,\nmigrating the database first. Stops on SIGTERM or Ctrl-C.")
+    _common(serve)
+    serve.add_argument("--host", help=_option_help(
+        "address the API listens on", "api.host", "STATERA_API__HOST"))
+    serve.add_argument("--port", type=int, help=_option_help(
+        "TCP port of the API", "api.port", "STATERA_API__PORT"))
     serve.set_defaults(func=cmd_serve)
 
-    agent = sub.add_parser("agent", help="run only the driver agent and provider agents")
-    agent.add_argument("--config", dest="config", default=argparse.SUPPRESS)
-    agent.add_argument("--data-dir")
+    agent = sub.add_parser(
+        "agent", formatter_class=fmt, help="run only the driver agent and provider agents",
+        description="Run the driver agent and the provider agents without the API, on agent "
+                    "hosts that\nshare the database and a RabbitMQ bus with `statera serve` "
+                    "hosts.")
+    _common(agent)
     agent.set_defaults(func=cmd_agent)
 
-    db = sub.add_parser("db", help="database commands")
-    db_sub = db.add_subparsers(dest="db_command", required=True)
-    up = db_sub.add_parser("upgrade", help="migrate the database to the latest schema")
-    up.add_argument("--config", dest="config", default=argparse.SUPPRESS)
-    up.add_argument("--data-dir")
+    db = sub.add_parser("db", help="database commands", description="Database commands.")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    up = db_sub.add_parser("upgrade", help="migrate the database to the latest schema",
+                           description="Migrate the database to the latest schema (`serve` "
+                                       "and `agent` do it too).")
+    _common(up)
     up.set_defaults(func=cmd_db_upgrade)
 
-    cfg = sub.add_parser("config", help="configuration commands")
-    cfg_sub = cfg.add_subparsers(dest="config_command", required=True)
-    sample = cfg_sub.add_parser("sample", help="print a sample configuration file")
+    cfg = sub.add_parser("config", help="configuration commands",
+                         description="Configuration commands.")
+    cfg_sub = cfg.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
+    sample = cfg_sub.add_parser(
+        "sample", help="print a sample configuration file",
+        description="Print every option as a commented TOML file, with its default.")
     sample.set_defaults(func=cmd_config_sample)
     return p
 

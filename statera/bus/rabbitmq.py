@@ -21,6 +21,9 @@ from pika.exceptions import AMQPError
 from statera.bus.base import CONVERGE, Hint
 
 LOG = logging.getLogger(__name__)
+# pika logs every connection, channel and close at INFO (about 56 lines in two minutes of a
+# test run); its warnings and errors still show. Statera logs its own broker problems.
+logging.getLogger("pika").setLevel(logging.WARNING)
 EXCHANGE = "statera.hints"
 
 

@@ -84,3 +84,10 @@ def test_api_host_and_agent_host_over_rabbitmq_and_postgresql(tmp_path: Path) ->
         finally:
             api.stop()
             agent.stop()
+    # The AMQP library's INFO chatter (every connection, channel and close) stays out of the
+    # logs a user reads; Statera's own lines stay in.
+    for server in (api, agent):
+        log = server.log.read_text()
+        assert " INFO statera" in log
+        noisy = [line for line in log.splitlines() if " INFO pika" in line]
+        assert noisy == [], noisy[:5]

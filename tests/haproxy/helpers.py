@@ -25,6 +25,7 @@ from octavia_lib.api.drivers import data_models as dm
 
 from statera.config import Settings
 from statera.providers.haproxy.converger import HAProxyConverger
+from statera.providers.haproxy.health import unchecked
 from statera.providers.haproxy.process import resolve_binary
 
 HAPROXY = resolve_binary("haproxy")
@@ -232,6 +233,13 @@ def converger(tmp_path: Path, state_dir: Path) -> Iterator[HAProxyConverger]:
     yield conv
     conv.shutdown()
     assert wait_for(lambda: not haproxy_pids(state_dir), timeout=5), haproxy_pids(state_dir)
+
+
+def first_checks_done(conv: HAProxyConverger, lb_id: str) -> None:
+    """Wait until HAProxy has run every server's first health check: before it, a monitored
+    member reads OFFLINE, not ONLINE (HAProxy spreads first checks over one interval)."""
+    runtime = conv.instance(lb_id).runtime
+    assert wait_for(lambda: not any(unchecked(r) for r in runtime.show_stat()))
 
 
 def tick(conv: HAProxyConverger, rec: Recorder) -> None:

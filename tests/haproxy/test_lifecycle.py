@@ -6,12 +6,14 @@ import collections
 import os
 import signal
 import socket
+from typing import Any
 
 import pytest
 
 from statera.providers.haproxy.converger import HUNG_POLLS, amphora_id
 from tests.haproxy.helpers import (
     Recorder,
+    first_checks_done,
     free_vip,
     get,
     haproxy_pids,
@@ -32,7 +34,9 @@ def test_stopped_backend_reports_member_error_pool_degraded(converger, backends)
     lb, vip, port = simple_lb([ma, mb], healthmonitor=monitor("HTTP", url_path="/health",
                                                               expected_codes="200"))
     p = lb.pools[0]
-    report = converger.converge(lb.loadbalancer_id, lb)
+    converger.converge(lb.loadbalancer_id, lb)
+    first_checks_done(converger, lb.loadbalancer_id)
+    report = converger.converge(lb.loadbalancer_id, lb)  # no change: only observes
     operating = {r["id"]: r["operating_status"] for k in report for r in report[k]
                  if "operating_status" in r}
     assert operating[ma.member_id] == "ONLINE" and operating[lb.loadbalancer_id] == "ONLINE"
@@ -315,3 +319,43 @@ def test_reloads_refuse_no_new_connection(converger, backends):
             t.join()
     assert converger.counters(lb.loadbalancer_id)["reloads"] == 6
     assert failures == [] and served[0] > 20
+
+
+def test_new_member_offline_until_checked_and_no_flap_on_reload(converger, backends):
+    """A member HAProxy has not checked yet is not ONLINE (Octavia's initial OFFLINE), and a
+    reload, whose new process has not checked anything yet either, keeps what was observed."""
+    a = backends("a")
+    ma, mdead = member(a), member(a, protocol_port=_closed_port())
+    lb, vip, port = simple_lb([ma], healthmonitor=monitor("HTTP", delay=5))
+    converger.converge(lb.loadbalancer_id, lb)
+    first_checks_done(converger, lb.loadbalancer_id)
+    converger.converge(lb.loadbalancer_id, lb)
+    lb.pools[0].members.append(mdead)  # added at run time: HAProxy shows it UP, unchecked
+    status = operating_of(converger.converge(lb.loadbalancer_id, lb))
+    assert status[mdead.member_id] == "OFFLINE" and status[ma.member_id] == "ONLINE"
+    rec = Recorder()
+    wait_for(lambda: (tick(converger, rec), rec.latest("members", mdead.member_id))[1]
+             == "ERROR", timeout=15)
+    seen = [r["operating_status"] for report in rec.statuses
+            for r in report.get("members", []) if r["id"] == mdead.member_id]
+    assert "ONLINE" not in seen, seen
+
+    lb.listeners[0].connection_limit = 5000  # a reload: a new process, nothing checked yet
+    before = converger.counters(lb.loadbalancer_id)["reloads"]
+    status = operating_of(converger.converge(lb.loadbalancer_id, lb))
+    assert converger.counters(lb.loadbalancer_id)["reloads"] == before + 1
+    assert status[ma.member_id] == "ONLINE"
+    rec = Recorder()
+    tick(converger, rec)
+    assert rec.latest("members", ma.member_id) is None
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def operating_of(report: dict[str, Any]) -> dict[str, str]:
+    return {r["id"]: r["operating_status"] for k in report for r in report[k]
+            if "operating_status" in r}

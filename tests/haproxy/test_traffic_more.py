@@ -24,6 +24,7 @@ import pytest
 
 from tests.haproxy.helpers import (
     Recorder,
+    first_checks_done,
     free_vip,
     get,
     listener,
@@ -317,7 +318,9 @@ def test_monitor_address_and_port_receive_the_checks(converger, echo):
     mb = member(b)
     lb, vip, port = simple_lb([ma, mb], healthmonitor=monitor(
         "HTTP", url_path="/health", expected_codes="200"))
-    report = converger.converge(lb.loadbalancer_id, lb)
+    converger.converge(lb.loadbalancer_id, lb)
+    first_checks_done(converger, lb.loadbalancer_id)
+    report = converger.converge(lb.loadbalancer_id, lb)  # no change: only observes
     assert operating(report)[ma.member_id] == "ONLINE"
 
     rec = Recorder()

@@ -122,7 +122,9 @@ class HAProxyConverger:
                 LOG.error("haproxy %s: configuration not applied, previous one kept: %s",
                           lb_id, exc)
                 return failed_report(lb)
-            observed = self._observe(inst, lb)
+            with self._guard:
+                previous = self._reported.get(lb_id, {})
+            observed = self._observe(inst, lb, previous)
             pid = inst.pid()
             with self._guard:
                 self._graphs[lb_id] = lb
@@ -203,12 +205,13 @@ class HAProxyConverger:
             return
         StatsBook(inst.dir / "stats.json").update(inst.pid(), rows, _listener_ids(lb))
 
-    def _observe(self, inst: Instance, lb: dm.LoadBalancer) -> health.Statuses:
+    def _observe(self, inst: Instance, lb: dm.LoadBalancer,
+                 previous: health.Statuses) -> health.Statuses:
         try:
             rows = inst.runtime.show_stat()
         except RuntimeAPIError:
             rows = []
-        return health.observe(lb, rows)
+        return health.observe(lb, rows, previous)
 
     # --- observation ------------------------------------------------------------------------
     def tick(self, lib: Reporter) -> None:
@@ -274,10 +277,12 @@ class HAProxyConverger:
                         LOG.error("haproxy %s: rebuild failed: %s", lb_id, exc)
         report: dict[str, list[dict[str, Any]]] = {}
         if do_health:
-            observed = health.observe(lb, rows)
+            with self._guard:
+                previous = self._reported.get(lb_id, {})
+            observed = health.observe(lb, rows, previous)
             pid = inst.pid()
             with self._guard:
-                report = dict(health.changes(observed, self._reported.get(lb_id, {})))
+                report = dict(health.changes(observed, previous))
                 self._reported[lb_id] = observed
                 if self._amphorae.get(lb_id, -1) != pid:  # restarted (or died) since reported
                     report["amphorae"] = [amphora_record(lb_id, lb, pid, "haproxy")]

@@ -10,6 +10,12 @@ A pool shared by several listeners appears once per listener; the first backend 
 HAProxy 2.x no longer reports a frontend at its ``maxconn`` as ``FULL`` (its status stays
 ``OPEN`` while it stops accepting), so a frontend counts as FULL when its current sessions
 (``scur``) reach its limit (``slim``) too.
+
+A server whose health check has not completed yet (``check_status`` ``INI``: a member just added
+at run time, or any server of a freshly started process) shows as ``UP`` although nobody has
+observed it. Such a member keeps the status reported before, or, if none was, Octavia's initial
+value for a member of a monitored pool, ``OFFLINE``; a pool that is ``UP`` only through such
+servers is treated the same way. No ONLINE until a check has passed.
 """
 
 from __future__ import annotations
@@ -48,6 +54,12 @@ def member_status(server_status: str, weight: int) -> str | None:
     return None  # transitional states: keep what was reported before
 
 
+def unchecked(row: dict[str, Any]) -> bool:
+    """Whether a server row is UP only because its first health check has not completed."""
+    check = str(row.get("check_status") or "").lstrip("* ")
+    return check.startswith("INI") and str(row.get("status", "")).startswith("UP")
+
+
 def frontend_full(row: dict[str, Any]) -> bool:
     """Whether a FRONTEND row of ``show stat`` is at its connection limit."""
     if str(row.get("status")) == "FULL":
@@ -58,9 +70,12 @@ def frontend_full(row: dict[str, Any]) -> bool:
         return False
 
 
-def observe(lb: dm.LoadBalancer, rows: list[dict[str, Any]]) -> Statuses:
-    """Operating status of every LB, listener, pool and member of ``lb``."""
+def observe(lb: dm.LoadBalancer, rows: list[dict[str, Any]],
+            previous: Statuses | None = None) -> Statuses:
+    """Operating status of every LB, listener, pool and member of ``lb``; ``previous`` is what
+    was reported last (kept for what has not been observed yet)."""
     out: Statuses = {}
+    before = previous or {}
     lb_id = str(lb.loadbalancer_id)
     lb_status = ONLINE if enabled(lb) else OFFLINE
     frontends = {r.get("pxname"): r for r in rows if r.get("svname") == "FRONTEND"}
@@ -94,13 +109,20 @@ def observe(lb: dm.LoadBalancer, rows: list[dict[str, Any]]) -> Statuses:
             continue
         seen.add(pool_id)
         pool_status = ONLINE if str(row.get("status")) == "UP" else ERROR
+        ups = [r for (px, _), r in servers.items()
+               if px == row.get("pxname") and str(r.get("status", "")).startswith("UP")]
+        if pool_status == ONLINE and ups and all(unchecked(r) for r in ups):
+            pool_status = before.get(("pools", pool_id), OFFLINE)
         if pool_status == ERROR:
             lb_status = ERROR
         for member in val(pool.members, []) or []:
             mid = str(member.member_id)
             srv = servers.get((row.get("pxname"), mid))
-            observed = (member_status(str(srv.get("status", "")), int(val(member.weight, 1)))
-                        if srv else OFFLINE)
+            if srv and unchecked(srv):
+                observed: str | None = before.get(("members", mid), OFFLINE)
+            else:
+                observed = (member_status(str(srv.get("status", "")),
+                                          int(val(member.weight, 1))) if srv else OFFLINE)
             if observed is None:
                 continue
             if observed == ERROR:
