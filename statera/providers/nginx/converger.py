@@ -148,6 +148,7 @@ class NginxConverger:
         self._graphs: dict[str, dm.LoadBalancer] = {}
         self._reported: dict[str, st.Statuses] = {}
         self._amphorae: dict[str, int | None] = {}
+        self._health: dict[str, dict[str, bool | None]] = {}  # the verdicts last applied
         self._next_health = 0.0
         self._next_stats = 0.0
 
@@ -161,9 +162,11 @@ class NginxConverger:
         with self._guard:
             return self._locks.setdefault(lb_id, threading.Lock())
 
-    def _render(self, lb: dm.LoadBalancer) -> tuple[str, dict[str, str]]:
-        """nginx.conf and the certificate files it names."""
-        health = self.prober.states(str(lb.loadbalancer_id))
+    def _render(self, lb: dm.LoadBalancer, health: dict[str, bool | None]
+                ) -> tuple[str, dict[str, str]]:
+        """nginx.conf (members marked down per ``health``) and the certificate files it names.
+        Callers observe with the same ``health`` snapshot, so no member reads ERROR while the
+        running configuration still sends it traffic."""
         lb_view = view.build_view(lb, self.options, health)
         return render.render_config(lb_view), dict(lb_view.files)
 
@@ -181,21 +184,24 @@ class NginxConverger:
                     self._graphs.pop(lb_id, None)
                     self._reported.pop(lb_id, None)
                     self._amphorae.pop(lb_id, None)
+                    self._health.pop(lb_id, None)
                 LOG.info("nginx %s: removed", lb_id)
                 return deleted_report(lb_id)
             inst = self.instance(lb_id)
             try:
                 self.prober.watch(lb_id, checks_for(list(used_pools(lb).values())))
-                self._apply(inst, *self._render(lb))
+                health = self.prober.states(lb_id)
+                self._apply(inst, *self._render(lb, health))
             except (view.ConfigError, ProcessError) as exc:
                 LOG.error("nginx %s: configuration not applied, previous one kept: %s",
                           lb_id, exc)
                 return st.failed_report(lb)
-            observed = self._observe(inst, lb)
+            observed = self._observe(inst, lb, health)
             pid = inst.pid()
             with self._guard:
                 self._graphs[lb_id] = lb
                 self._reported[lb_id] = observed
+                self._health[lb_id] = health
                 self._amphorae[lb_id] = pid
             report = active_report(lb, operating=lambda kind, obj: st.pick(observed, kind, obj))
             report["amphorae"] = [st.amphora_record(lb_id, lb, pid, "nginx")]
@@ -229,11 +235,11 @@ class NginxConverger:
                 reason = "master not running" if current is not None else "new load balancer"
         inst.apply(text, files, reason)
 
-    def _observe(self, inst: Instance, lb: dm.LoadBalancer,
+    def _observe(self, inst: Instance, lb: dm.LoadBalancer, health: dict[str, bool | None],
                  table: collections.Counter[str] | None = None) -> st.Statuses:
         alive = inst.alive()
         active = self._active(lb, table) if alive else {}
-        return observe(lb, alive, self.prober.states(str(lb.loadbalancer_id)), active)
+        return observe(lb, alive, health, active)
 
     @staticmethod
     def _active(lb: dm.LoadBalancer,
@@ -305,16 +311,21 @@ class NginxConverger:
                 inst.restart("master found dead by the health poll")
             except ProcessError as exc:
                 LOG.error("nginx %s: restart failed: %s", lb_id, exc)
-        if health_changed:
+        health = self.prober.states(lb_id)
+        with self._guard:
+            applied = self._health.get(lb_id)
+        if health_changed or health != applied:
             try:
-                self._apply(inst, *self._render(lb), reason="member health changed")
+                self._apply(inst, *self._render(lb, health), reason="member health changed")
             except (view.ConfigError, ProcessError) as exc:
                 LOG.error("nginx %s: health change not applied: %s", lb_id, exc)
-        observed = self._observe(inst, lb, table)
+                health = applied or {}
+        observed = self._observe(inst, lb, health, table)
         pid = inst.pid()
         with self._guard:
             report = dict(st.changes(observed, self._reported.get(lb_id, {})))
             self._reported[lb_id] = observed
+            self._health[lb_id] = health
             if self._amphorae.get(lb_id, -1) != pid:
                 report["amphorae"] = [st.amphora_record(lb_id, lb, pid, "nginx")]
                 self._amphorae[lb_id] = pid
