@@ -228,3 +228,11 @@ def test_listener_without_members_answers_503_and_members_added_later_serve(ngin
     nginx.converge(lb.loadbalancer_id, lb)
     assert get(vip, port)[1] == "a"
     assert nginx.counters(lb.loadbalancer_id)["reloads"] == 1
+
+
+def test_source_ip_persistence_on_a_round_robin_pool(nginx, backends):
+    a, b = backends("a"), backends("b")
+    lb, vip, port = simple_lb([member(a), member(b)],
+                              session_persistence={"type": "SOURCE_IP"})
+    nginx.converge(lb.loadbalancer_id, lb)
+    assert len({get(vip, port)[1] for _ in range(10)}) == 1

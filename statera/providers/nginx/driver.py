@@ -10,10 +10,9 @@ refused and why:
   it yet; ALPN protocols other than h2/http/1.1/http/1.0 (NGINX negotiates those itself);
 - PROXY/PROXYV2 pools: NGINX's stream module sends PROXY v1 only and its HTTP proxy none; not
   rendered yet;
-- session persistence: open-source NGINX has ``hash`` but neither cookie insertion
-  (HTTP_COOKIE, ``sticky`` is NGINX Plus) nor learning an application cookie (APP_COOKIE); a
-  SOURCE_IP persistence on a round-robin pool is not rendered yet (use the SOURCE_IP
-  algorithm);
+- session persistence HTTP_COOKIE and APP_COOKIE: open-source NGINX can neither insert a
+  cookie nor learn an application's (``sticky`` is NGINX Plus). SOURCE_IP persistence is a
+  consistent hash of the client address (it replaces the pool's algorithm);
 - SCTP health monitors; ``timeout_tcp_inspect`` (HAProxy's content inspection);
 - L7 policies and rules: not rendered yet;
 - additional VIPs are supported (each listener binds every VIP).
@@ -36,14 +35,14 @@ CAPABILITIES = kit.Capabilities(
     listener_protocols=frozenset({"HTTP", "HTTPS", "TCP", "UDP", "TERMINATED_HTTPS"}),
     pool_protocols=frozenset({"HTTP", "HTTPS", "TCP", "UDP"}),
     algorithms=frozenset(kit.ALGORITHMS),
-    persistence=frozenset(),
+    persistence=frozenset({"SOURCE_IP"}),
     monitors=frozenset({"HTTP", "HTTPS", "TCP", "TLS-HELLO", "PING", "UDP-CONNECT"}),
     l7=False,
     options=frozenset({
         "listener connection_limit", "listener allowed_cidrs", "listener insert_headers",
         "listener timeouts", "backup members", "monitor_address/monitor_port",
         "additional VIPs", "TLS versions and ciphers", "listener ALPN",
-        "client certificate authentication", "HSTS",
+        "client certificate authentication", "HSTS", "session persistence",
     }),
 )
 CHECKS = kit.CapabilityChecks(CAPABILITIES)

@@ -176,6 +176,11 @@ def upstream_view(pool: dm.Pool, health: dict[str, bool | None]) -> UpstreamView
             port=port_number(member.protocol_port, "member protocol_port"),
             weight=max(weight, 1), down=down, backup=bool(val(member.backup, False))))
     method = METHODS[algorithm]
+    persistence = val(pool.session_persistence, {}) or {}
+    if persistence.get("type") == "SOURCE_IP" and not method.startswith("hash"):
+        # Open-source NGINX has no stick table: a consistent hash of the client address keeps
+        # each client on one member (as long as that member is up), whatever the algorithm.
+        method = METHODS["SOURCE_IP"]
     if method.startswith("hash"):
         primary_usable = any(not s.down and not s.backup for s in servers)
         servers = [ServerView(s.member_id, s.address, s.port, s.weight,
