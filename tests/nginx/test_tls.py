@@ -163,3 +163,50 @@ def test_https_pass_through_forwards_tls_untouched(nginx, tmp_path):
     finally:
         alpha.stop()
         beta.stop()
+
+
+def test_re_encryption_to_members(nginx, tmp_path):
+    alpha, beta = TlsBackend("alpha", tmp_path), TlsBackend("beta", tmp_path)
+    try:
+        vip, port = free_vip()
+        p = pool([member(alpha), member(beta)], tls_enabled=True,
+                 tls_versions=["TLSv1.2", "TLSv1.3"], alpn_protocols=["http/1.1"])
+        lb = loadbalancer(vip, [listener(port, p)], [p])
+        nginx.converge(lb.loadbalancer_id, lb)
+        from tests.haproxy.helpers import get
+
+        assert collections.Counter(get(vip, port)[1] for _ in range(4)) == {
+            "alpha": 2, "beta": 2}
+        # A client certificate towards the members is offered (they do not ask for one).
+        p.tls_container_data = bundle("statera-client")
+        nginx.converge(lb.loadbalancer_id, lb)
+        assert {get(vip, port)[1] for _ in range(4)} == {"alpha", "beta"}
+    finally:
+        alpha.stop()
+        beta.stop()
+
+
+def test_driver_refuses_what_nginx_cannot_do_with_501():
+    from octavia_lib.api.drivers import exceptions
+
+    from statera.providers.nginx.driver import NginxProviderDriver
+
+    driver = NginxProviderDriver()
+    refused = [
+        dm.Pool(pool_id="p", protocol="HTTP", tls_enabled=True, ca_tls_container_ref="ca"),
+        dm.Pool(pool_id="p", protocol="HTTP", session_persistence={"type": "HTTP_COOKIE"}),
+        dm.Pool(pool_id="p", protocol="PROXY"),
+        dm.Pool(pool_id="p", protocol="HTTP", tls_enabled=True, alpn_protocols=["h2"]),
+    ]
+    for obj in refused:
+        with pytest.raises(exceptions.UnsupportedOptionError):
+            driver.pool_create(obj)
+    with pytest.raises(exceptions.UnsupportedOptionError):
+        driver.listener_create(dm.Listener(listener_id="l", protocol="SCTP"))
+    with pytest.raises(exceptions.UnsupportedOptionError):
+        driver.l7policy_create(dm.L7Policy(l7policy_id="x", action="REJECT"))
+    with pytest.raises(exceptions.UnsupportedOptionError):
+        driver.listener_create(dm.Listener(listener_id="l", protocol="HTTP",
+                                           timeout_tcp_inspect=100))
+    driver.pool_create(dm.Pool(pool_id="p", protocol="UDP", lb_algorithm="SOURCE_IP_PORT"))
+    driver.health_monitor_create(dm.HealthMonitor(healthmonitor_id="h", type="UDP-CONNECT"))

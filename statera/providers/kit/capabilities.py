@@ -43,6 +43,7 @@ OPTIONS: tuple[tuple[str, str, str, tuple[Any, ...]], ...] = (
     ("listener", "client_ca_tls_container_ref", "client certificate authentication", ("",)),
     ("listener", "hsts_max_age", "HSTS", ()),
     ("pool", "tls_enabled", "re-encryption to members", (False,)),
+    ("pool", "ca_tls_container_ref", "verifying members' certificates (pool CA, CRL)", ("",)),
     ("pool", "session_persistence", "session persistence", ({},)),
     ("member", "backup", "backup members", (False,)),
     ("member", "monitor_address", "monitor_address/monitor_port", ()),

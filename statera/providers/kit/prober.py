@@ -320,6 +320,8 @@ def checks_for(pools: list[Any]) -> dict[str, Check]:
         if hm is None or not enabled(hm):
             continue
         kind = str(val(hm.type, "TCP"))
+        if kind == "HTTP" and val(getattr(pool, "tls_enabled", None), False):
+            kind = "HTTPS"  # members of a re-encrypting pool speak TLS, checks too
         version = val(hm.http_version)
         for member in val(pool.members, []) or []:
             if not enabled(member):

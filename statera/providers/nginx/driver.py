@@ -6,8 +6,10 @@ feature table is generated from); the core commits and the agent does the work. 
 refused and why:
 
 - SCTP (NGINX has no SCTP), PROMETHEUS listeners (HAProxy's exporter);
-- re-encryption to members (``tls_enabled`` pools): NGINX can, this provider does not render
-  it yet; ALPN protocols other than h2/http/1.1/http/1.0 (NGINX negotiates those itself);
+- verifying members' certificates with a pool CA (and CRL): NGINX always checks the member's
+  name as well when it verifies, and a member is only an address;
+- listener ALPN protocols other than h2/http/1.1/http/1.0 (NGINX negotiates those itself);
+  ``h2`` in a pool's ALPN (NGINX speaks HTTP/1.x to members and offers no ALPN);
 - PROXY/PROXYV2 pools: NGINX's stream module sends PROXY v1 only and its HTTP proxy none; not
   rendered yet;
 - session persistence HTTP_COOKIE and APP_COOKIE: open-source NGINX can neither insert a
@@ -43,6 +45,7 @@ CAPABILITIES = kit.Capabilities(
         "listener timeouts", "backup members", "monitor_address/monitor_port",
         "additional VIPs", "TLS versions and ciphers", "listener ALPN",
         "client certificate authentication", "HSTS", "session persistence",
+        "re-encryption to members",
     }),
 )
 CHECKS = kit.CapabilityChecks(CAPABILITIES)
@@ -60,6 +63,13 @@ def check_listener(listener: Any) -> None:
         for name, value in headers.items():
             if name not in HEADERS and str(value).lower() == "true":
                 raise CHECKS.refuse(f"the {name} header")
+
+
+def check_pool(pool: Any) -> None:
+    CHECKS.pool(pool)
+    alpn = set(val(getattr(pool, "alpn_protocols", None), []) or [])
+    if alpn - {"http/1.1", "http/1.0"}:
+        raise CHECKS.refuse(f"the ALPN protocols {sorted(alpn)} towards members")
 
 
 class NginxProviderDriver(provider_base.ProviderDriver):  # type: ignore[misc]
@@ -87,6 +97,8 @@ class NginxProviderDriver(provider_base.ProviderDriver):  # type: ignore[misc]
         CHECKS.loadbalancer(lb)
         for listener in getattr(lb, "listeners", None) or []:
             check_listener(listener)
+        for pool in getattr(lb, "pools", None) or []:
+            check_pool(pool)
         flavor = getattr(lb, "flavor", None)
         if isinstance(flavor, dict) and flavor:
             raise CHECKS.refuse(f"flavor options {sorted(flavor)}")
@@ -109,10 +121,10 @@ class NginxProviderDriver(provider_base.ProviderDriver):  # type: ignore[misc]
 
     # pools
     def pool_create(self, pool: dm.Pool) -> None:
-        CHECKS.pool(pool)
+        check_pool(pool)
 
     def pool_update(self, old_pool: dm.Pool, new_pool: dm.Pool) -> None:
-        CHECKS.pool(new_pool)
+        check_pool(new_pool)
 
     def pool_delete(self, pool: dm.Pool) -> None:
         return None

@@ -20,7 +20,7 @@ User strings are never formatted into config text here: the templates quote them
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from octavia_lib.api.drivers import data_models as dm
 
@@ -124,6 +124,15 @@ class TlsView:
 
 
 @dataclass(frozen=True)
+class PoolTlsView:
+    """Re-encryption towards the members of a ``tls_enabled`` pool."""
+
+    certificate: str | None = None  # client certificate and key file
+    protocols: tuple[str, ...] = ("TLSv1.2", "TLSv1.3")
+    ciphers: str | None = None
+
+
+@dataclass(frozen=True)
 class ListenerView:
     listener_id: str
     context: str  # "http" | "stream"
@@ -137,6 +146,7 @@ class ListenerView:
     timeout_data: int = 50000
     headers: tuple[tuple[str, str], ...] = ()
     tls: TlsView | None = None
+    pool_tls: PoolTlsView | None = None
 
 
 @dataclass(frozen=True)
@@ -231,6 +241,27 @@ def tls_view(listener: dm.Listener, lb_dir: str, files: dict[str, str]) -> TlsVi
         client_ca=ca_path, crl=crl_path, hsts=hsts_value(listener))
 
 
+def pool_tls_view(pool: dm.Pool, lb_dir: str, files: dict[str, str]) -> PoolTlsView | None:
+    if not val(pool.tls_enabled, False):
+        return None
+    pool_id = safe_id(pool.pool_id, "pool")
+
+    def add(kind: str, content: str) -> str:
+        files[f"pool-{pool_id}-{kind}.pem"] = content
+        return f"{lb_dir}/pool-{pool_id}-{kind}.pem"
+
+    cert = val(pool.tls_container_data)
+    if val(pool.ca_tls_container_data):
+        # NGINX checks a member's name whenever it verifies, and a pool has only addresses.
+        raise ConfigError(f"pool {pool_id}: NGINX cannot verify members by CA alone")
+    versions = [v for v in TLS_VERSIONS if v in (val(pool.tls_versions, []) or TLS_VERSIONS)]
+    if not versions:
+        raise ConfigError(f"pool {pool_id}: none of its tls_versions is available")
+    return PoolTlsView(
+        certificate=add("crt", pem_bundle(cert)) if cert else None,
+        protocols=tuple(versions), ciphers=val(pool.tls_ciphers))
+
+
 def hsts_value(listener: dm.Listener) -> str | None:
     max_age = val(listener.hsts_max_age)
     if max_age is None:
@@ -305,6 +336,8 @@ def build_view(lb: dm.LoadBalancer, opts: Options,
             upstreams[context][up.name] = up
             upstream = up.name
         lv = listener_view(listener, vips, upstream, opts, lb_dir, files)
+        if upstream and pool is not None and val(pool.tls_enabled, False):
+            lv = replace(lv, pool_tls=pool_tls_view(pool, lb_dir, files))
         views[lv.context].append(lv)
     return LBView(
         lb_id=lb_id, dir=lb_dir, stream_module=opts.stream_module,
