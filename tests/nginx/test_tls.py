@@ -204,7 +204,11 @@ def test_driver_refuses_what_nginx_cannot_do_with_501():
     with pytest.raises(exceptions.UnsupportedOptionError):
         driver.listener_create(dm.Listener(listener_id="l", protocol="SCTP"))
     with pytest.raises(exceptions.UnsupportedOptionError):
-        driver.l7policy_create(dm.L7Policy(l7policy_id="x", action="REJECT"))
+        driver.l7rule_create(dm.L7Rule(l7rule_id="r", type="COOKIE", key="a-b",
+                                       compare_type="EQUAL_TO", value="x"))
+    with pytest.raises(exceptions.UnsupportedOptionError):
+        driver.l7policy_create(dm.L7Policy(l7policy_id="x", action="REDIRECT_TO_URL",
+                                           redirect_url="http://x/$host"))
     with pytest.raises(exceptions.UnsupportedOptionError):
         driver.listener_create(dm.Listener(listener_id="l", protocol="HTTP",
                                            timeout_tcp_inspect=100))

@@ -16,7 +16,9 @@ refused and why:
   cookie nor learn an application's (``sticky`` is NGINX Plus). SOURCE_IP persistence is a
   consistent hash of the client address (it replaces the pool's algorithm);
 - SCTP health monitors; ``timeout_tcp_inspect`` (HAProxy's content inspection);
-- L7 policies and rules: not rendered yet;
+- L7 rules NGINX variables cannot name (header names beyond letters, digits, ``-``, ``_``;
+  cookie names beyond letters, digits, ``_``), values with control characters or non-ASCII,
+  SSL_VERIFY_RESULT other than 0, and redirect targets with ``$`` or non-ASCII (see ``l7``);
 - additional VIPs are supported (each listener binds every VIP).
 """
 
@@ -28,7 +30,8 @@ from octavia_lib.api.drivers import data_models as dm
 from octavia_lib.api.drivers import provider_base
 
 from statera.providers.kit import capabilities as kit
-from statera.providers.kit.graph import val
+from statera.providers.kit.graph import ConfigError, val
+from statera.providers.nginx import escape, l7
 from statera.providers.nginx.view import ALPN, FORWARD_HEADERS, SSL_HEADERS
 
 #: What this provider supports; the checks below and the README's feature table read it.
@@ -39,7 +42,7 @@ CAPABILITIES = kit.Capabilities(
     algorithms=frozenset(kit.ALGORITHMS),
     persistence=frozenset({"SOURCE_IP"}),
     monitors=frozenset({"HTTP", "HTTPS", "TCP", "TLS-HELLO", "PING", "UDP-CONNECT"}),
-    l7=False,
+    l7=True,
     options=frozenset({
         "listener connection_limit", "listener allowed_cidrs", "listener insert_headers",
         "listener timeouts", "backup members", "monitor_address/monitor_port",
@@ -55,6 +58,8 @@ HEADERS = frozenset(FORWARD_HEADERS) | frozenset(SSL_HEADERS)
 
 def check_listener(listener: Any) -> None:
     CHECKS.listener(listener)
+    for policy in val(getattr(listener, "l7policies", None), []) or []:
+        check_policy(policy)
     alpn = set(val(getattr(listener, "alpn_protocols", None), []) or [])
     if alpn - ALPN:
         raise CHECKS.refuse(f"the ALPN protocols {sorted(alpn - ALPN)}")
@@ -63,6 +68,25 @@ def check_listener(listener: Any) -> None:
         for name, value in headers.items():
             if name not in HEADERS and str(value).lower() == "true":
                 raise CHECKS.refuse(f"the {name} header")
+
+
+def check_rule(rule: Any) -> None:
+    reason = l7.unsupported_rule(rule)
+    if reason:
+        raise CHECKS.refuse(reason)
+
+
+def check_policy(policy: Any) -> None:
+    for attr in ("redirect_url", "redirect_prefix"):
+        target = val(getattr(policy, attr, None))
+        if target is not None:
+            try:
+                escape.quote(target)
+            except ConfigError:
+                raise CHECKS.refuse(f"a {attr} with '$', control characters, non-ASCII or "
+                                    "over 4,000 characters") from None
+    for rule in val(getattr(policy, "rules", None), []) or []:
+        check_rule(rule)
 
 
 def check_pool(pool: Any) -> None:
@@ -154,21 +178,21 @@ class NginxProviderDriver(provider_base.ProviderDriver):  # type: ignore[misc]
     def health_monitor_delete(self, healthmonitor: dm.HealthMonitor) -> None:
         return None
 
-    # L7: refused until rendered (501, never a silent no-op)
+    # L7
     def l7policy_create(self, l7policy: dm.L7Policy) -> None:
-        CHECKS.l7()
+        check_policy(l7policy)
 
     def l7policy_update(self, old_l7policy: dm.L7Policy, new_l7policy: dm.L7Policy) -> None:
-        CHECKS.l7()
+        check_policy(new_l7policy)
 
     def l7policy_delete(self, l7policy: dm.L7Policy) -> None:
         return None
 
     def l7rule_create(self, l7rule: dm.L7Rule) -> None:
-        CHECKS.l7()
+        check_rule(l7rule)
 
     def l7rule_update(self, old_l7rule: dm.L7Rule, new_l7rule: dm.L7Rule) -> None:
-        CHECKS.l7()
+        check_rule(new_l7rule)
 
     def l7rule_delete(self, l7rule: dm.L7Rule) -> None:
         return None

@@ -23,12 +23,24 @@ _ESCAPES = {"\\": "\\\\", '"': '\\"', "\t": "\\t", "\r": "\\r", "\n": "\\n"}
 
 def quote(value: object) -> str:
     """One double-quoted NGINX word that NGINX reads back as exactly ``str(value)``."""
+    return _quote(str(value), allow_dollar=False)
+
+
+def quote_key(value: object) -> str:
+    """:func:`quote` for ``map`` keys, which NGINX never expands (so ``$``, a regex anchor, may
+    occur). A key that is not a regex (``~``) gets a leading backslash, which ``map`` strips:
+    the value can then never be taken for ``default``, ``hostnames`` or a regex."""
+    text = str(value)
+    return _quote(text if text.startswith("~") else "\\" + text, allow_dollar=True)
+
+
+def _quote(text: str, allow_dollar: bool) -> str:
     out = ['"']
-    for ch in str(value):
+    for ch in text:
         if ch in _ESCAPES:
             out.append(_ESCAPES[ch])
-        elif ch == "$" or not " " <= ch <= "~":
-            raise ConfigError(f"{value!r} cannot be written into an NGINX configuration")
+        elif (ch == "$" and not allow_dollar) or not " " <= ch <= "~":
+            raise ConfigError(f"{text!r} cannot be written into an NGINX configuration")
         else:
             out.append(ch)
     out.append('"')

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import jinja2
 
-from statera.providers.nginx import escape, view
+from statera.providers.nginx import escape, l7, view
 
 TEMPLATES = Path(__file__).with_name("templates")
 _PRINTABLE = re.compile(r"[\x20-\x7e\n]*")
@@ -30,6 +30,8 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["q"] = escape.quote
+    env.filters["qk"] = escape.quote_key
+    env.globals["first_match_keys"] = l7.first_match_keys
     return env
 
 

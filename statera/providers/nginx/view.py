@@ -38,6 +38,7 @@ from statera.providers.kit.graph import (
     val,
     vip_addresses,
 )
+from statera.providers.nginx import l7
 
 __all__ = ["ConfigError", "build_view"]
 
@@ -147,6 +148,8 @@ class ListenerView:
     headers: tuple[tuple[str, str], ...] = ()
     tls: TlsView | None = None
     pool_tls: PoolTlsView | None = None
+    policies: tuple[l7.PolicyView, ...] = ()
+    action_var: str = ""  # the map naming the first matching policy
 
 
 @dataclass(frozen=True)
@@ -327,17 +330,31 @@ def build_view(lb: dm.LoadBalancer, opts: Options,
     views: dict[str, list[ListenerView]] = {"http": [], "stream": []}
     files: dict[str, str] = {}
     upstreams: dict[str, dict[str, UpstreamView]] = {"http": {}, "stream": {}}
-    for listener in listeners:
+    for index, listener in enumerate(listeners, 1):
         pool = pools.get(default_pool_id(listener))
-        upstream = None
         context = CONTEXTS.get(str(val(listener.protocol, "")), "http")
-        if pool is not None and enabled(pool) and val(pool.members, []):
-            up = upstream_view(pool, health)
+
+        def upstream_of(target: dm.Pool, context: str = context) -> str | None:
+            if not enabled(target) or not val(target.members, []):
+                return None
+            up = upstream_view(target, health)
             upstreams[context][up.name] = up
-            upstream = up.name
+            return up.name
+
+        upstream = upstream_of(pool) if pool is not None else None
         lv = listener_view(listener, vips, upstream, opts, lb_dir, files)
         if upstream and pool is not None and val(pool.tls_enabled, False):
             lv = replace(lv, pool_tls=pool_tls_view(pool, lb_dir, files))
+        if context == "http":
+            policies = l7.policy_views(listener, index, pools, upstream_of)
+            if policies:
+                tls = bool(val(getattr(pool, "tls_enabled", None), False))
+                for policy in policies:
+                    target = pools.get(str(policy.upstream))
+                    if target is not None and bool(val(target.tls_enabled, False)) != tls:
+                        raise ConfigError("NGINX cannot send one listener's requests to pools "
+                                          "with and without tls_enabled")
+                lv = replace(lv, policies=policies, action_var=f"$statera_l7_{index}")
         views[lv.context].append(lv)
     return LBView(
         lb_id=lb_id, dir=lb_dir, stream_module=opts.stream_module,
