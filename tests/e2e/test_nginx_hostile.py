@@ -117,6 +117,16 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             "max_retries": 1}}).json()["healthmonitor"]
         env.ids["hm"] = hm["id"]
         env.settle()
+        policy = http.post(f"{V}/l7policies", json={"l7policy": {
+            "listener_id": env.ids["listener"], "action": "REDIRECT_TO_URL",
+            "redirect_url": "https://example.invalid/", "position": 1}}).json()["l7policy"]
+        env.ids["policy"] = policy["id"]
+        env.settle()
+        rule = http.post(f"{V}/l7policies/{policy['id']}/rules", json={"rule": {
+            "type": "HEADER", "key": "X-Hostile", "compare_type": "EQUAL_TO",
+            "value": "never-sent"}}).json()["rule"]
+        env.ids["rule"] = rule["id"]
+        env.settle()
         wait_for(lambda: serving(env.vip, env.port), timeout=10, what="serving")
         yield env
     finally:
@@ -162,7 +172,21 @@ def test_every_field_that_could_reach_nginx_conf(env: Env) -> None:
         "http_method": lambda v: {"http_method": v},
         "expected_codes": lambda v: {"expected_codes": v},
     })
-    assert env.problems == []
+    sweep(env, f"{V}/l7policies/{ids['policy']}", "l7policy", {
+        "redirect_url": lambda v: {"redirect_url": "https://example.invalid/" + v},
+        "name": lambda v: {"name": v},
+    })
+    env.send("reset", "PUT", f"{V}/l7policies/{ids['policy']}",
+             {"l7policy": {"action": "REDIRECT_PREFIX", "redirect_prefix": "https://a.example"}})
+    sweep(env, f"{V}/l7policies/{ids['policy']}", "l7policy", {
+        "redirect_prefix": lambda v: {"redirect_prefix": "https://example.invalid/" + v}})
+    rule_path = f"{V}/l7policies/{ids['policy']}/rules/{ids['rule']}"
+    sweep(env, rule_path, "rule", {
+        "value": lambda v: {"value": v},
+        "key": lambda v: {"key": v},
+        "regex": lambda v: {"compare_type": "REGEX", "value": v},
+    })
+    assert env.problems == [], "\n".join(env.problems)
     assert env.accepted > 0  # names and descriptions at least are accepted
 
 

@@ -192,7 +192,11 @@ class NginxProviderDriver(provider_base.ProviderDriver):  # type: ignore[misc]
         check_rule(l7rule)
 
     def l7rule_update(self, old_l7rule: dm.L7Rule, new_l7rule: dm.L7Rule) -> None:
-        check_rule(new_l7rule)
+        # ``new`` carries only the changed fields: judge the rule as it will be.
+        merged = {attr: val(getattr(new_l7rule, attr, None),
+                            val(getattr(old_l7rule, attr, None)))
+                  for attr in ("type", "key", "value", "compare_type")}
+        check_rule(dm.L7Rule(**{k: v for k, v in merged.items() if v is not None}))
 
     def l7rule_delete(self, l7rule: dm.L7Rule) -> None:
         return None
