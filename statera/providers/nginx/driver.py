@@ -27,9 +27,9 @@ from __future__ import annotations
 from typing import Any
 
 from octavia_lib.api.drivers import data_models as dm
-from octavia_lib.api.drivers import provider_base
 
 from statera.providers.kit import capabilities as kit
+from statera.providers.kit.driver import TableDriver
 from statera.providers.kit.graph import ConfigError, val
 from statera.providers.nginx import escape, l7
 from statera.providers.nginx.view import ALPN, FORWARD_HEADERS, SSL_HEADERS
@@ -96,28 +96,10 @@ def check_pool(pool: Any) -> None:
         raise CHECKS.refuse(f"the ALPN protocols {sorted(alpn)} towards members")
 
 
-class NginxProviderDriver(provider_base.ProviderDriver):  # type: ignore[misc]
+class NginxProviderDriver(TableDriver):
     capabilities = CAPABILITIES
 
-    def __init__(self) -> None:
-        super().__init__()
-
-    def create_vip_port(self, loadbalancer_id: str, project_id: str,
-                        vip_dictionary: dict[str, Any],
-                        additional_vip_dicts: list[dict[str, Any]]) -> Any:
-        # The core's network driver allocates VIPs (loopback addresses by default).
-        raise NotImplementedError()
-
-    # load balancers
-    def loadbalancer_create(self, loadbalancer: dm.LoadBalancer) -> None:
-        self._check_lb(loadbalancer)
-
-    def loadbalancer_update(self, old_loadbalancer: dm.LoadBalancer,
-                            new_loadbalancer: dm.LoadBalancer) -> None:
-        self._check_lb(new_loadbalancer)
-
-    @staticmethod
-    def _check_lb(lb: dm.LoadBalancer) -> None:
+    def check_loadbalancer(self, lb: Any) -> None:
         CHECKS.loadbalancer(lb)
         for listener in getattr(lb, "listeners", None) or []:
             check_listener(listener)
@@ -125,94 +107,21 @@ class NginxProviderDriver(provider_base.ProviderDriver):  # type: ignore[misc]
             check_pool(pool)
         flavor = getattr(lb, "flavor", None)
         if isinstance(flavor, dict) and flavor:
-            raise CHECKS.refuse(f"flavor options {sorted(flavor)}")
+            self.validate_flavor(flavor)
 
-    def loadbalancer_delete(self, loadbalancer: dm.LoadBalancer, cascade: bool = False) -> None:
-        return None
-
-    def loadbalancer_failover(self, loadbalancer_id: str) -> None:
-        return None  # the agent replaces the NGINX master on the failover hint
-
-    # listeners
-    def listener_create(self, listener: dm.Listener) -> None:
+    def check_listener(self, listener: Any) -> None:
         check_listener(listener)
 
-    def listener_update(self, old_listener: dm.Listener, new_listener: dm.Listener) -> None:
-        check_listener(new_listener)
-
-    def listener_delete(self, listener: dm.Listener) -> None:
-        return None
-
-    # pools
-    def pool_create(self, pool: dm.Pool) -> None:
+    def check_pool(self, pool: Any) -> None:
         check_pool(pool)
 
-    def pool_update(self, old_pool: dm.Pool, new_pool: dm.Pool) -> None:
-        check_pool(new_pool)
+    def check_policy(self, policy: Any) -> None:
+        check_policy(policy)
 
-    def pool_delete(self, pool: dm.Pool) -> None:
-        return None
-
-    # members
-    def member_create(self, member: dm.Member) -> None:
-        CHECKS.member(member)
-
-    def member_update(self, old_member: dm.Member, new_member: dm.Member) -> None:
-        CHECKS.member(new_member)
-
-    def member_delete(self, member: dm.Member) -> None:
-        return None
-
-    def member_batch_update(self, pool_id: str, members: list[dm.Member]) -> None:
-        for member in members:
-            CHECKS.member(member)
-
-    # health monitors
-    def health_monitor_create(self, healthmonitor: dm.HealthMonitor) -> None:
-        CHECKS.monitor(healthmonitor)
-
-    def health_monitor_update(self, old_healthmonitor: dm.HealthMonitor,
-                              new_healthmonitor: dm.HealthMonitor) -> None:
-        CHECKS.monitor(new_healthmonitor)
-
-    def health_monitor_delete(self, healthmonitor: dm.HealthMonitor) -> None:
-        return None
-
-    # L7
-    def l7policy_create(self, l7policy: dm.L7Policy) -> None:
-        check_policy(l7policy)
-
-    def l7policy_update(self, old_l7policy: dm.L7Policy, new_l7policy: dm.L7Policy) -> None:
-        check_policy(new_l7policy)
-
-    def l7policy_delete(self, l7policy: dm.L7Policy) -> None:
-        return None
-
-    def l7rule_create(self, l7rule: dm.L7Rule) -> None:
-        check_rule(l7rule)
-
-    def l7rule_update(self, old_l7rule: dm.L7Rule, new_l7rule: dm.L7Rule) -> None:
-        # ``new`` carries only the changed fields: judge the rule as it will be.
-        merged = {attr: val(getattr(new_l7rule, attr, None),
-                            val(getattr(old_l7rule, attr, None)))
-                  for attr in ("type", "key", "value", "compare_type")}
-        check_rule(dm.L7Rule(**{k: v for k, v in merged.items() if v is not None}))
-
-    def l7rule_delete(self, l7rule: dm.L7Rule) -> None:
-        return None
-
-    # flavors and availability zones
-    def get_supported_flavor_metadata(self) -> dict[str, str]:
-        return {}
-
-    def validate_flavor(self, flavor_metadata: dict[str, Any]) -> None:
-        if flavor_metadata:
-            raise CHECKS.refuse(f"flavor options {sorted(flavor_metadata)}")
-
-    def get_supported_availability_zone_metadata(self) -> dict[str, str]:
-        return {}
-
-    def validate_availability_zone(self, availability_zone_metadata: dict[str, Any]) -> None:
-        if availability_zone_metadata:
-            raise CHECKS.refuse(
-                f"availability zone options {sorted(availability_zone_metadata)}")
+    def check_rule(self, rule: Any, old: Any = None) -> None:
+        if old is not None:
+            # ``rule`` carries only the changed fields: judge the rule as it will be.
+            merged = {attr: val(getattr(rule, attr, None), val(getattr(old, attr, None)))
+                      for attr in ("type", "key", "value", "compare_type")}
+            rule = dm.L7Rule(**{k: v for k, v in merged.items() if v is not None})
+        check_rule(rule)
