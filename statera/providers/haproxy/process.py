@@ -32,7 +32,7 @@ from pathlib import Path
 
 from statera.providers.haproxy.runtime import RuntimeAPIError, RuntimeClient
 from statera.providers.kit.procs import (
-    StateDir,
+    Supervised,
     atomic_write,
     cmdline_names,
     kill_and_wait,
@@ -50,37 +50,18 @@ class ProcessError(Exception):
     """HAProxy refused a configuration or did not start."""
 
 
-class Instance(StateDir):
+class Instance(Supervised):
     """The HAProxy process of one load balancer and its state directory."""
 
     def __init__(self, lb_dir: Path, binary: str) -> None:
-        super().__init__(lb_dir)
-        self.binary = binary
-        self.cfg = lb_dir / "haproxy.cfg"
-        self.pidfile = lb_dir / "haproxy.pid"
+        super().__init__(lb_dir, binary, "haproxy.cfg", "haproxy.pid")
         self.socket = lb_dir / "haproxy.sock"
         self.state_file = lb_dir / "servers-state"
         self.runtime = RuntimeClient(self.socket)
 
     # --- observation ------------------------------------------------------------------------
-    def pid(self) -> int | None:
-        """The pid serving the current config, if that process is alive and really ours."""
-        try:
-            pid = int(self.pidfile.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-        if not cmdline_names(pid, self.cfg):
-            return None  # a recycled pid
-        return pid
-
-    def alive(self) -> bool:
-        return self.pid() is not None
-
-    def current_config(self) -> str | None:
-        try:
-            return self.cfg.read_text(encoding="utf-8")
-        except OSError:
-            return None
+    def owns(self, pid: int) -> bool:
+        return cmdline_names(pid, self.cfg)
 
     # --- changes ----------------------------------------------------------------------------
     def validate(self, path: Path) -> None:

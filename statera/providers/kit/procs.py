@@ -211,3 +211,35 @@ class StateDir:
         for path in self.dir.iterdir():
             if path.suffix in CERT_SUFFIXES and path.name not in keep:
                 path.unlink(missing_ok=True)
+
+
+class Supervised(StateDir):
+    """A state directory with one supervised process: its configuration file ``cfg``, the pid
+    file the process writes, and :meth:`owns` to tell that pid from a recycled one."""
+
+    def __init__(self, lb_dir: Path, binary: str, config_name: str, pid_name: str) -> None:
+        super().__init__(lb_dir)
+        self.binary = binary
+        self.cfg = lb_dir / config_name
+        self.pidfile = lb_dir / pid_name
+
+    def owns(self, pid: int) -> bool:
+        """Whether live process ``pid`` is this instance's (not a recycled pid)."""
+        raise NotImplementedError
+
+    def pid(self) -> int | None:
+        """The pid serving the current configuration, if that process is alive and ours."""
+        try:
+            pid = int(self.pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if self.owns(pid) else None
+
+    def alive(self) -> bool:
+        return self.pid() is not None
+
+    def current_config(self) -> str | None:
+        try:
+            return self.cfg.read_text(encoding="utf-8")
+        except OSError:
+            return None

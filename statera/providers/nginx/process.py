@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from statera.providers.kit.procs import (
-    StateDir,
+    Supervised,
     atomic_write,
     children,
     exists,
@@ -70,40 +70,23 @@ class ProcessError(Exception):
     """NGINX refused a configuration or did not start."""
 
 
-class Instance(StateDir):
+class Instance(Supervised):
     """The NGINX master of one load balancer and its state directory."""
 
     def __init__(self, lb_dir: Path, binary: str) -> None:
-        super().__init__(lb_dir)
-        self.binary = binary
-        self.cfg = lb_dir / "nginx.conf"
-        self.pidfile = lb_dir / "nginx.pid"
+        super().__init__(lb_dir, binary, "nginx.conf", "nginx.pid")
         self.error_log = lb_dir / "error.log"
 
     def _args(self, config: Path) -> list[str]:
         return [self.binary, "-p", f"{self.dir}/", "-c", str(config), "-e", str(self.error_log)]
 
     # --- observation ------------------------------------------------------------------------
-    def pid(self) -> int | None:
-        """The master's pid, if that process is alive and really ours."""
-        try:
-            pid = int(self.pidfile.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-        return pid if _is_master(pid, self.dir) else None
-
-    def alive(self) -> bool:
-        return self.pid() is not None
+    def owns(self, pid: int) -> bool:
+        return _is_master(pid, self.dir)
 
     def processes(self) -> list[int]:
         """Master, workers and draining workers of this load balancer (even orphans)."""
         return processes_in(self.dir, os.path.basename(self.binary))
-
-    def current_config(self) -> str | None:
-        try:
-            return self.cfg.read_text(encoding="utf-8")
-        except OSError:
-            return None
 
     # --- changes ----------------------------------------------------------------------------
     def validate(self, path: Path) -> None:
