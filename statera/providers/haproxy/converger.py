@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import resource
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,9 +23,10 @@ from octavia_lib.api.drivers import data_models as dm
 from statera.agent.reconcile import StatusReport, active_report, deleted_report
 from statera.config import Settings
 from statera.providers.haproxy import dynamic, health, render, view
-from statera.providers.haproxy.process import Instance, ProcessError, resolve_binary
+from statera.providers.haproxy.process import Instance, ProcessError
 from statera.providers.haproxy.runtime import RuntimeAPIError
 from statera.providers.haproxy.stats import StatsBook
+from statera.providers.kit.converger import LocalConverger
 from statera.providers.kit.status import amphora_id, amphora_record, failed_report, pick
 
 __all__ = ["HUNG_POLLS", "HAProxyConverger", "amphora_id", "failed_report"]
@@ -60,14 +60,12 @@ HUNG_POLLS = 3
 #: Seconds a ``del server`` waits for the server's connections to finish before reloading.
 DEL_SERVER_WAIT = 3.0
 
-class HAProxyConverger:
+class HAProxyConverger(LocalConverger[Instance]):
     def __init__(self, settings: Settings, state_dir: Path,
                  clock: Callable[[], float] = time.monotonic) -> None:
         hs = settings.haproxy
+        super().__init__(state_dir, hs.binary, Instance, clock)
         self.settings = hs
-        self.state_dir = state_dir
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.binary = resolve_binary(hs.binary)
         self.options = view.Options(
             state_dir=str(state_dir),
             timeout_client_data=hs.timeout_client_data,
@@ -77,39 +75,14 @@ class HAProxyConverger:
             max_global_conns=fd_connection_cap(),
             ping_script=str(render.PING_SCRIPT),
         )
-        self.clock = clock
-        self._guard = threading.Lock()
-        self._locks: dict[str, threading.Lock] = {}
-        self._graphs: dict[str, dm.LoadBalancer] = {}
-        self._reported: dict[str, health.Statuses] = {}
-        self._amphorae: dict[str, int | None] = {}  # pid last reported per load balancer
         self._unanswered: dict[str, int] = {}  # health polls in a row without an answer
-        self._next_health = 0.0
-        self._next_stats = 0.0
-
-    # --- helpers ----------------------------------------------------------------------------
-    def instance(self, lb_id: str) -> Instance:
-        if not view.escape.is_safe_name(lb_id):
-            raise ValueError(f"unsafe load balancer id {lb_id!r}")
-        return Instance(self.state_dir / lb_id, self.binary)
-
-    def _lock(self, lb_id: str) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(lb_id, threading.Lock())
 
     # --- Converger protocol -----------------------------------------------------------------
-    def known_ids(self) -> set[str]:
-        return {p.name for p in self.state_dir.iterdir()
-                if p.is_dir() and view.escape.is_safe_name(p.name)}
-
     def converge(self, lb_id: str, lb: dm.LoadBalancer | None) -> StatusReport:
         with self._lock(lb_id):
             if lb is None:
                 self.instance(lb_id).remove()
-                with self._guard:
-                    self._graphs.pop(lb_id, None)
-                    self._reported.pop(lb_id, None)
-                    self._amphorae.pop(lb_id, None)
+                self._forget(lb_id)
                 LOG.info("haproxy %s: removed", lb_id)
                 # The driver agent removes the amphora row together with the load balancer.
                 return deleted_report(lb_id)
@@ -215,15 +188,10 @@ class HAProxyConverger:
 
     # --- observation ------------------------------------------------------------------------
     def tick(self, lib: Reporter) -> None:
-        now = self.clock()
-        do_health = now >= self._next_health
-        do_stats = now >= self._next_stats
+        do_health, do_stats = self._due(self.settings.health_poll_interval,
+                                        self.settings.stats_interval)
         if not (do_health or do_stats):
             return
-        if do_health:
-            self._next_health = now + self.settings.health_poll_interval
-        if do_stats:
-            self._next_stats = now + self.settings.stats_interval
         with self._guard:
             graphs = dict(self._graphs)
         statistics: list[dict[str, Any]] = []
@@ -292,16 +260,6 @@ class HAProxyConverger:
             records = StatsBook(inst.dir / "stats.json").update(inst.pid(), rows,
                                                                 _listener_ids(lb))
         return report, records
-
-    def shutdown(self) -> None:
-        """Stop every HAProxy process this agent runs (state stays; start-up re-creates)."""
-        for lb_id in sorted(self.known_ids()):
-            with self._lock(lb_id):
-                self.instance(lb_id).stop()
-
-    def counters(self, lb_id: str) -> dict[str, int]:
-        """Reload/start/restart/runtime-update counts of one load balancer (for tests, ops)."""
-        return self.instance(lb_id).counters()
 
 
 def _checked(inst: Instance, command: str, markers: tuple[str, ...]) -> None:

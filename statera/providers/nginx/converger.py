@@ -15,7 +15,6 @@ from __future__ import annotations
 import collections
 import logging
 import resource
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,9 +25,9 @@ from octavia_lib.api.drivers import data_models as dm
 from statera.agent.reconcile import StatusReport, active_report, deleted_report
 from statera.config import Settings
 from statera.providers.kit import status as st
-from statera.providers.kit.graph import enabled, is_safe_name, val, vip_addresses
+from statera.providers.kit.converger import LocalConverger
+from statera.providers.kit.graph import enabled, val, vip_addresses
 from statera.providers.kit.prober import Prober, checks_for
-from statera.providers.kit.procs import resolve_binary
 from statera.providers.kit.stats import StatsBook
 from statera.providers.nginx import counters, render, view
 from statera.providers.nginx.process import Instance, ProcessError
@@ -124,15 +123,13 @@ def observe(lb: dm.LoadBalancer, alive: bool, health: dict[str, bool | None],
     return out
 
 
-class NginxConverger:
+class NginxConverger(LocalConverger[Instance]):
     def __init__(self, settings: Settings, state_dir: Path,
                  clock: Callable[[], float] = time.monotonic,
                  prober: Prober | None = None) -> None:
         ns = settings.nginx
+        super().__init__(state_dir, ns.binary, Instance, clock)
         self.settings = ns
-        self.state_dir = state_dir
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.binary = resolve_binary(ns.binary)
         self.options = view.Options(
             state_dir=str(state_dir),
             timeout_client_data=ns.timeout_client_data,
@@ -141,26 +138,8 @@ class NginxConverger:
             stream_module=ns.stream_module,
             worker_connections=worker_connections(),
         )
-        self.clock = clock
         self.prober = prober or Prober()
-        self._guard = threading.Lock()
-        self._locks: dict[str, threading.Lock] = {}
-        self._graphs: dict[str, dm.LoadBalancer] = {}
-        self._reported: dict[str, st.Statuses] = {}
-        self._amphorae: dict[str, int | None] = {}
         self._health: dict[str, dict[str, bool | None]] = {}  # the verdicts last applied
-        self._next_health = 0.0
-        self._next_stats = 0.0
-
-    # --- helpers ----------------------------------------------------------------------------
-    def instance(self, lb_id: str) -> Instance:
-        if not is_safe_name(lb_id):
-            raise ValueError(f"unsafe load balancer id {lb_id!r}")
-        return Instance(self.state_dir / lb_id, self.binary)
-
-    def _lock(self, lb_id: str) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(lb_id, threading.Lock())
 
     def _render(self, lb: dm.LoadBalancer, health: dict[str, bool | None]
                 ) -> tuple[str, dict[str, str]]:
@@ -171,19 +150,13 @@ class NginxConverger:
         return render.render_config(lb_view), dict(lb_view.files)
 
     # --- Converger protocol -----------------------------------------------------------------
-    def known_ids(self) -> set[str]:
-        return {p.name for p in self.state_dir.iterdir()
-                if p.is_dir() and is_safe_name(p.name)}
-
     def converge(self, lb_id: str, lb: dm.LoadBalancer | None) -> StatusReport:
         with self._lock(lb_id):
             if lb is None:
                 self.prober.forget(lb_id)
                 self.instance(lb_id).remove()
+                self._forget(lb_id)
                 with self._guard:
-                    self._graphs.pop(lb_id, None)
-                    self._reported.pop(lb_id, None)
-                    self._amphorae.pop(lb_id, None)
                     self._health.pop(lb_id, None)
                 LOG.info("nginx %s: removed", lb_id)
                 return deleted_report(lb_id)
@@ -260,16 +233,11 @@ class NginxConverger:
 
     # --- observation ------------------------------------------------------------------------
     def tick(self, lib: Reporter) -> None:
-        now = self.clock()
         changed = self.prober.take_changed()
-        do_health = now >= self._next_health or bool(changed)
-        do_stats = now >= self._next_stats
+        do_health, do_stats = self._due(self.settings.health_poll_interval,
+                                        self.settings.stats_interval, bool(changed))
         if not (do_health or do_stats):
             return
-        if now >= self._next_health:
-            self._next_health = now + self.settings.health_poll_interval
-        if do_stats:
-            self._next_stats = now + self.settings.stats_interval
         with self._guard:
             graphs = dict(self._graphs)
         statistics: list[dict[str, Any]] = []
@@ -346,12 +314,6 @@ class NginxConverger:
         return StatsBook(inst.dir / "stats.json").fold(0, dict(sums), list(contexts))
 
     def shutdown(self) -> None:
-        """Stop every NGINX this agent runs (state stays; start-up re-creates)."""
+        """Stop the prober and every NGINX this agent runs (state stays)."""
         self.prober.stop()
-        for lb_id in sorted(self.known_ids()):
-            with self._lock(lb_id):
-                self.instance(lb_id).stop()
-
-    def counters(self, lb_id: str) -> dict[str, int]:
-        """Reload/start/restart/failover counts of one load balancer (for tests, ops)."""
-        return self.instance(lb_id).counters()
+        super().shutdown()
