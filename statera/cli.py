@@ -32,10 +32,39 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    """Root logging for every command; request data in messages is escaped (statera.logs)."""
+    from statera.logs import SafeFormatter
+
+    logging.basicConfig(level=settings.log_level.upper())
+    formatter = SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter)
+
+
+def _warn_open_noauth(settings: Settings) -> None:
+    """Under ``noauth`` every caller is admin: say so loudly when anyone but this host can
+    call (any address that is not loopback, the wildcard addresses included)."""
+    if settings.api.auth_strategy != "noauth" or _is_loopback(settings.api.host):
+        return
+    banner = "!" * 78
+    LOG.warning(banner)
+    LOG.warning("auth_strategy = noauth and the API listens on %s, which is not loopback:",
+                settings.api.host)
+    LOG.warning("EVERY CALLER IS ADMIN. Anyone who can reach port %s can read, change and "
+                "delete every project's load balancers.", settings.api.port)
+    LOG.warning("Listen on 127.0.0.1 or ::1, or put an authenticating proxy in front.")
+    LOG.warning(banner)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -94,7 +123,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     service = Statera(settings)
     service.start()
-    config = uvicorn.Config(service.app, log_level="warning", access_log=False)
+    # log_config=None: uvicorn's own records go through the root handler and its formatter.
+    config = uvicorn.Config(service.app, log_level="warning", access_log=False,
+                            log_config=None)
     server = _ApiServer(config)
     stop = threading.Event()
 
@@ -105,6 +136,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    _warn_open_noauth(settings)
     try:
         server.run(sockets=[sock])
     finally:

@@ -8,10 +8,12 @@ Every option lives in a section model below; its ``description`` is the document
 from __future__ import annotations
 
 import tomllib
+from functools import cache
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -43,6 +45,11 @@ class ApiSettings(BaseModel):
     enforce_quotas: bool = Field(
         True, description="Enforce quotas (Octavia skips them under noauth; Statera does not)."
     )
+    max_body_size: int = Field(
+        1048576,
+        description="Largest request body in bytes; a larger one is refused with 413 before it "
+        "is read (Octavia's largest legal body, a full load-balancer graph, is far smaller).",
+    )
 
 
 class BusSettings(BaseModel):
@@ -56,6 +63,13 @@ class BusSettings(BaseModel):
 class DatabaseSettings(BaseModel):
     connection: str = Field(
         "", description="SQLAlchemy URL; empty means sqlite:///<data_dir>/statera.db."
+    )
+    api_statement_timeout: float = Field(
+        30.0,
+        description="Seconds one SQL statement of an API request may run on PostgreSQL "
+        "(statement_timeout, lock waits included) or MariaDB (max_statement_time) before "
+        "the database cancels it and the request fails with 503; 0 disables. Queries of "
+        "the driver agent are not bounded by it.",
     )
 
 
@@ -204,17 +218,80 @@ class Settings(BaseSettings):
         return configured or str(self.data_path / "run" / f"{kind}.sock")
 
 
+#: Entry-point group where a provider registers the model of its own settings section: the
+#: entry point's name is the section (``[<name>]``, ``STATERA_<NAME>__<OPTION>``), its object a
+#: pydantic model whose fields all have defaults. A model may define ``enables_provider()``:
+#: when it returns True the provider of the same name is added to the enabled drivers and
+#: agents (unless the operator set those lists), so configuring a device is all it takes.
+PROVIDER_SETTINGS_GROUP = "statera.provider_settings"
+SectionT = TypeVar("SectionT", bound=BaseModel)
+
+
+@cache
+def provider_sections() -> dict[str, type[BaseModel]]:
+    """Settings sections registered by providers (name -> model), in name order."""
+    found = {ep.name: ep.load() for ep in entry_points(group=PROVIDER_SETTINGS_GROUP)}
+    return {name: found[name] for name in sorted(found) if name not in Settings.model_fields}
+
+
+@cache
+def settings_class() -> type[Settings]:
+    """``Settings`` extended with every provider's section (so files and env fill them)."""
+    fields: dict[str, Any] = {
+        name: (model, Field(default_factory=model, description=model.__doc__))
+        for name, model in provider_sections().items()
+    }
+    if not fields:
+        return Settings
+    cls: type[Settings] = create_model(  # type: ignore[call-overload]
+        "LoadedSettings", __base__=Settings, __module__=__name__, **fields)
+    return cls
+
+
+def __getattr__(name: str) -> Any:
+    # Spawned agent processes unpickle settings by class name: resolve it lazily.
+    if name == "LoadedSettings":
+        return settings_class()
+    raise AttributeError(name)
+
+
+def provider_section(settings: Settings, name: str, model: type[SectionT]) -> SectionT:
+    """A provider's own section of ``settings`` (its defaults when the section is unknown)."""
+    section = getattr(settings, name, None)
+    return section if isinstance(section, model) else model()
+
+
 def load_settings(config_file: str | None = None, **overrides: Any) -> Settings:
     """Build settings from an optional TOML file, then the environment, then ``overrides``."""
     values: dict[str, Any] = {}
     if config_file:
         with open(config_file, "rb") as fh:
             values = tomllib.load(fh)
-    settings = Settings(**values)
+    settings = settings_class()(**values)
     for key, value in overrides.items():
         if value is not None:
             settings = _override(settings, key, value)
-    return settings
+    return _enable_configured_providers(settings)
+
+
+def _enable_configured_providers(settings: Settings) -> Settings:
+    """Add each provider whose section says it is configured to the default provider lists."""
+    api, agents = settings.api, settings.driver_agent
+    for name in provider_sections():
+        section = getattr(settings, name)
+        enables = getattr(section, "enables_provider", None)
+        if enables is None or not enables():
+            continue
+        if "enabled_provider_drivers" not in api.model_fields_set \
+                and name not in api.enabled_provider_drivers:
+            description = (type(section).__doc__ or name).strip().splitlines()[0]
+            api = api.model_copy(update={"enabled_provider_drivers": {
+                **api.enabled_provider_drivers, name: description}})
+        if "enabled_provider_agents" not in agents.model_fields_set \
+                and name not in agents.enabled_provider_agents:
+            agents = agents.model_copy(update={"enabled_provider_agents": [
+                *agents.enabled_provider_agents, name]})
+    return settings.model_copy(update={"api": api, "driver_agent": agents})
 
 
 def _override(settings: Settings, dotted: str, value: Any) -> Settings:
@@ -229,14 +306,16 @@ def sample_config() -> str:
     """Render a commented TOML sample of every option with its default."""
     lines: list[str] = ["# Statera configuration (TOML). Every option may also be set from the",
                         "# environment as STATERA_<SECTION>__<OPTION>.", ""]
-    for name, field in Settings.model_fields.items():
-        value = getattr(Settings(), name)
+    cls = settings_class()
+    defaults = cls()
+    for name, field in cls.model_fields.items():
+        value = getattr(defaults, name)
         if isinstance(value, BaseModel):
             continue
         lines.append(f"# {field.description or ''}")
         lines.append(f"{name} = {_toml(value)}")
-    for name in Settings.model_fields:
-        value = getattr(Settings(), name)
+    for name in cls.model_fields:
+        value = getattr(defaults, name)
         if not isinstance(value, BaseModel):
             continue
         lines.append("")

@@ -28,7 +28,8 @@ class Statera:
         self.settings = settings
         settings.data_path.mkdir(parents=True, exist_ok=True)
         upgrade(settings.database_url)
-        self.db = Database(settings.database_url)
+        self.db = Database(settings.database_url,
+                           api_statement_timeout=settings.database.api_statement_timeout)
         self.bus = make_bus(settings)
         self.network = network_driver(settings)
         self.certs = LocalCertManager(self.db.session)

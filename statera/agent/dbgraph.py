@@ -9,11 +9,11 @@ finalises a PENDING_DELETE, and both must leave no dangling reference behind.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import cast
+from typing import Any, cast
 
 from octavia_lib.common import constants as lib_consts
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, delete, select
+from sqlalchemy.orm import Session, selectinload
 
 from statera.db.models import (
     HealthMonitor,
@@ -45,6 +45,53 @@ MODELS: dict[str, type[GraphRow]] = {
 def get_row(session: Session, kind: str, obj_id: str) -> GraphRow | None:
     """The row of wire kind ``kind`` (one of ``MODELS``) with id ``obj_id``, if any."""
     return cast(GraphRow | None, session.get(MODELS[kind], obj_id))
+
+
+def owning_lb_ids(session: Session, kind: str, ids: list[str]) -> set[str]:
+    """The load balancers that rows of wire kind ``kind`` belong to, in one query.
+
+    Read without locks: a row never moves to another load balancer.
+    """
+    if not ids:
+        return set()
+    query: Select[Any]
+    if kind == lib_consts.LOADBALANCERS:
+        query = select(LoadBalancer.id).where(LoadBalancer.id.in_(ids))
+    elif kind in (lib_consts.LISTENERS, lib_consts.POOLS):
+        model = Listener if kind == lib_consts.LISTENERS else Pool
+        query = select(model.load_balancer_id).where(model.id.in_(ids))
+    elif kind in (lib_consts.MEMBERS, lib_consts.HEALTHMONITORS):
+        child = Member if kind == lib_consts.MEMBERS else HealthMonitor
+        query = (select(Pool.load_balancer_id).join(child, child.pool_id == Pool.id)
+                 .where(child.id.in_(ids)))
+    elif kind == lib_consts.L7POLICIES:
+        query = (select(Listener.load_balancer_id)
+                 .join(L7Policy, L7Policy.listener_id == Listener.id).where(L7Policy.id.in_(ids)))
+    else:
+        query = (select(Listener.load_balancer_id)
+                 .join(L7Policy, L7Policy.listener_id == Listener.id)
+                 .join(L7Rule, L7Rule.l7policy_id == L7Policy.id).where(L7Rule.id.in_(ids)))
+    return set(session.scalars(query))
+
+
+def load_graphs(session: Session, lb_ids: set[str]) -> list[LoadBalancer]:
+    """Load whole load-balancer graphs into the session in a handful of queries.
+
+    Walking a graph row by row costs one lazy load per relationship (some 50 queries for a
+    small load balancer); after this, ``get_row`` and the relationships of every object of
+    these load balancers are answered from the session. The session's identity map holds rows
+    weakly: keep the returned load balancers referenced while the graph is in use.
+    """
+    if not lb_ids:
+        return []
+    return list(session.scalars(
+        select(LoadBalancer).where(LoadBalancer.id.in_(sorted(lb_ids))).options(
+            selectinload(LoadBalancer.listeners)
+            .selectinload(Listener.l7policies).selectinload(L7Policy.rules),
+            selectinload(LoadBalancer.pools).selectinload(Pool.members),
+            selectinload(LoadBalancer.pools).selectinload(Pool.health_monitor),
+        )
+    ))
 
 
 def lock_load_balancers(session: Session, lb_ids: set[str]) -> None:

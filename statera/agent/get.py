@@ -23,7 +23,6 @@ from octavia_lib.common import constants as lib_consts
 from sqlalchemy import select
 
 from statera.agent import dbgraph
-from statera.agent.status import ProvisioningStatus
 from statera.controller import provider_models as pm
 from statera.controller.provider_models import CertLoader
 from statera.db.engine import Database
@@ -35,13 +34,14 @@ from statera.db.models import (
     Member,
     Pool,
 )
+from statera.db.statuses import DELETING, ProvisioningStatus
 
 LOG = logging.getLogger(__name__)
 
 LOADBALANCER_IDS = "loadbalancer_ids"
 
 #: States in which a row (or one of its ancestors) has no place in the desired data plane.
-GONE = frozenset({ProvisioningStatus.PENDING_DELETE, ProvisioningStatus.DELETED})
+GONE = DELETING
 
 Reply = dict[str, Any]
 
@@ -81,7 +81,9 @@ class GetHandler:
             # Lock the load balancer row (the API takes the same lock to write), then read
             # everything afresh: the graph and the generation recorded as served then belong
             # to the same version.
-            dbgraph.lock_load_balancers(session, {dbgraph.owning_load_balancer(row).id})
+            lb_ids = {dbgraph.owning_load_balancer(row).id}
+            dbgraph.lock_load_balancers(session, lb_ids)
+            _graphs = dbgraph.load_graphs(session, lb_ids)  # referenced until the commit
             row = dbgraph.get_row(session, kind, obj_id)
             if row is None:
                 return {}

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from octavia_lib.api.drivers import data_models as dm
+from octavia_lib.common import constants as lib_consts
 
 from statera.agent.client import StateraDriverLibrary
 from statera.agent.contract import AgentContext
@@ -45,11 +46,11 @@ class Failover(Protocol):
 
 
 def deleted_report(lb_id: str) -> StatusReport:
-    return {"loadbalancers": [{"id": lb_id, "provisioning_status": "DELETED"}]}
+    return {"loadbalancers": [{"id": lb_id, "provisioning_status": lib_consts.DELETED}]}
 
 
 def error_report(lb_id: str) -> StatusReport:
-    return {"loadbalancers": [{"id": lb_id, "provisioning_status": "ERROR"}]}
+    return {"loadbalancers": [{"id": lb_id, "provisioning_status": lib_consts.ERROR}]}
 
 
 def active_report(
@@ -66,7 +67,8 @@ def active_report(
 
     def add(kind: str, obj_id: Any, obj: Any) -> None:
         report[kind].append(
-            {"id": obj_id, "provisioning_status": "ACTIVE", "operating_status": op(kind, obj)}
+            {"id": obj_id, "provisioning_status": lib_consts.ACTIVE,
+             "operating_status": op(kind, obj)}
         )
 
     for pool in lb.pools or []:
@@ -87,8 +89,8 @@ def active_report(
 
 def _default_operating(kind: str, obj: Any) -> str:
     if obj.admin_state_up is False:
-        return "OFFLINE"
-    return "NO_MONITOR" if kind == "members" else "ONLINE"
+        return str(lib_consts.OFFLINE)
+    return str(lib_consts.NO_MONITOR if kind == lib_consts.MEMBERS else lib_consts.ONLINE)
 
 
 class ReconcileLoop:

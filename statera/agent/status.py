@@ -44,41 +44,10 @@ from sqlalchemy.orm import Session
 from statera.agent import dbgraph
 from statera.db.engine import Database
 from statera.db.models import Amphora, LoadBalancer, utcnow
+from statera.db.statuses import PENDING, OperatingStatus, ProvisioningStatus
 
 LOG = logging.getLogger(__name__)
 
-
-class ProvisioningStatus(StrEnum):
-    """Octavia's provisioning statuses (the amphora-only ones included, as Octavia's DB does)."""
-
-    ACTIVE = lib_consts.ACTIVE
-    ERROR = lib_consts.ERROR
-    DELETED = lib_consts.DELETED
-    PENDING_CREATE = lib_consts.PENDING_CREATE
-    PENDING_UPDATE = lib_consts.PENDING_UPDATE
-    PENDING_DELETE = lib_consts.PENDING_DELETE
-    ALLOCATED = lib_consts.AMPHORA_ALLOCATED
-    BOOTING = lib_consts.AMPHORA_BOOTING
-    READY = lib_consts.AMPHORA_READY
-    FAILOVER_STOPPED = lib_consts.AMPHORA_FAILOVER_STOPPED
-
-
-class OperatingStatus(StrEnum):
-    ONLINE = lib_consts.ONLINE
-    OFFLINE = lib_consts.OFFLINE
-    DEGRADED = lib_consts.DEGRADED
-    ERROR = lib_consts.ERROR
-    DRAINING = lib_consts.DRAINING
-    NO_MONITOR = lib_consts.NO_MONITOR
-
-
-PENDING = frozenset(
-    {
-        ProvisioningStatus.PENDING_CREATE,
-        ProvisioningStatus.PENDING_UPDATE,
-        ProvisioningStatus.PENDING_DELETE,
-    }
-)
 
 AMPHORAE = "amphorae"
 
@@ -198,7 +167,9 @@ class StatusHandler:
         """
         hints: list[tuple[str, str]] = []
         with self.database.session() as session:
-            dbgraph.lock_load_balancers(session, _owning_lb_ids(session, records))
+            lb_ids = _owning_lb_ids(session, records)
+            dbgraph.lock_load_balancers(session, lb_ids)
+            _graphs = dbgraph.load_graphs(session, lb_ids)  # referenced until the commit
             for record in records:
                 try:
                     hints.extend(self._apply_record(session, record))
@@ -429,15 +400,16 @@ def _parse_record(kind: str, record: Any) -> _Record:
 def _owning_lb_ids(session: Session, records: list[_Record]) -> set[str]:
     """The load balancers a report speaks about (read without locks; ownership never moves)."""
     lb_ids: set[str] = set()
+    by_kind: dict[str, list[str]] = {}
     for record in records:
         if record.kind == AMPHORAE:
             lb_id = record.amphora_values.get("load_balancer_id")
             if isinstance(lb_id, str):
                 lb_ids.add(lb_id)
-            continue
-        row = dbgraph.get_row(session, record.kind, record.obj_id)
-        if row is not None:
-            lb_ids.add(dbgraph.owning_load_balancer(row).id)
+        else:
+            by_kind.setdefault(record.kind, []).append(record.obj_id)
+    for kind, ids in by_kind.items():
+        lb_ids |= dbgraph.owning_lb_ids(session, kind, ids)
     return lb_ids
 
 

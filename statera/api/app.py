@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import importlib
 import logging
-import time
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from statera.api import access, openapi
 from statera.api.certificates import certificates_router
 from statera.api.deps import Services
-from statera.api.errors import fault, install_handlers
+from statera.api.edge import EdgeMiddleware
+from statera.api.errors import install_handlers
 from statera.api.neutron import neutron_router
 from statera.api.policy import identity
 
 LOG = logging.getLogger(__name__)
-ACCESS = logging.getLogger("statera.access")
 API_VERSION = "v2.30"
 VERSIONS_UPDATED = "2024-10-01T00:00:00Z"
 LBAAS_RESOURCES = [
@@ -48,78 +48,14 @@ def version_document(request: Request) -> dict[str, Any]:
     }
 
 
-JSON_ACCEPTS = ("application/json", "*/*", "application/*")
-NEUTRON_ON_V2 = tuple(f"/v2/{r}" for r in ("networks", "subnets", "ports", "qos/",
-                                          "security-groups"))
-
-
-class EdgeMiddleware:
-    """Plain ASGI middleware (no per-request task or body copy, unlike BaseHTTPMiddleware):
-
-    - Octavia speaks JSON only: an incompatible Accept is a 406 in the API-WG error shape;
-    - a ``.json`` suffix on a path is accepted and ignored;
-    - the shared version document lets keystoneauth pick /v2 for the network service too, so
-      Neutron paths under /v2 are served as /v2.0;
-    - a NUL character in the path or the query string is a 400 (no id, name or filter can
-      hold one, and PostgreSQL refuses it in any comparison: a 500 otherwise);
-    - one access-log line per request: method, path, status and duration.
-    """
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        accept = _header(scope, b"accept")
-        if accept and not any(a in accept for a in JSON_ACCEPTS):
-            response = JSONResponse(status_code=406, content={"errors": [{
-                "status": 406, "title": "Not Acceptable",
-                "detail": f"Only application/json is supported, not '{accept}'",
-                "request_id": None}]})
-            await response(scope, receive, send)
-            return
-        path = scope["path"]
-        if "\x00" in path or b"%00" in scope.get("query_string", b""):
-            response = fault(400, "Invalid input: the request URL must not contain NUL "
-                                  "characters.")
-            await response(scope, receive, send)
-            return
-        if path.endswith(".json") and path != "/openapi.json":
-            path = path[: -len(".json")]
-        if path.startswith(NEUTRON_ON_V2):
-            path = "/v2.0" + path[len("/v2"):]
-        if path != scope["path"]:
-            scope = {**scope, "path": path, "raw_path": path.encode()}
-        started = time.perf_counter()
-        status = [0]
-
-        async def send_wrapper(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            ACCESS.info("%s %s -> %s (%.1f ms)", scope["method"], scope["path"], status[0],
-                        (time.perf_counter() - started) * 1000)
-
-
-def _header(scope: dict[str, Any], name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="Statera", version=API_VERSION, docs_url=None, redoc_url=None,
-                  openapi_url="/openapi.json")
+                  openapi_url="/openapi.json", dependencies=[Depends(access.enforce)])
     app.state.services = services
     install_handlers(app)
-    app.add_middleware(EdgeMiddleware)
+    access.install(app)
+    app.add_middleware(EdgeMiddleware, max_body=services.settings.api.max_body_size,
+                       statements=services.db.statements)
 
     @app.get("/", include_in_schema=False)
     def root(request: Request) -> JSONResponse:
@@ -144,6 +80,8 @@ def create_app(services: Services) -> FastAPI:
                             "parent_id": "default", "tags": []}}
 
     _mount_extras(app, services)
+    access.check_routes(app)
+    openapi.install(app)
     return app
 
 
@@ -151,7 +89,13 @@ def _mount_extras(app: FastAPI, services: Services) -> None:
     """The Neutron subset and the certificate upload API (router factories), when the
     services they serve were built."""
     if services.network is not None:
-        app.include_router(neutron_router(lambda: services.network, services.db.session))
+
+        def sees_project(request: Request, project_id: str | None) -> bool:
+            return identity(request, services.settings).sees_project(project_id)
+
+        app.include_router(
+            neutron_router(lambda: services.network, services.db.session, sees_project)
+        )
     if services.certs is not None:
 
         def project(request: Request) -> str | None:

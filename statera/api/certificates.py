@@ -30,6 +30,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -56,6 +57,20 @@ _SECRET_KEYS = frozenset({"certificate", "private_key", "intermediates", "passph
 
 class _BadRequest(Exception):
     pass
+
+
+class CertificateUpload(BaseModel):
+    """The inner object of an upload, for the OpenAPI document only: :func:`_parse_body`
+    checks bodies itself (so that no error ever echoes a secret)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, max_length=255)
+    certificate: str | None = Field(None, description="PEM; give this or pkcs12")
+    private_key: str | None = None
+    intermediates: list[str] | str | None = None
+    passphrase: str | None = None
+    pkcs12: str | None = Field(None, description="base64 PKCS#12 archive; give this or "
+                                                 "certificate")
 
 
 def fault(status: int, message: str) -> JSONResponse:

@@ -24,6 +24,7 @@ from statera.controller.errors import (
     QuotaExceeded,
     Unsupported,
 )
+from statera.logs import printable
 
 LOG = logging.getLogger(__name__)
 
@@ -95,6 +96,14 @@ def fault(status: int, message: str) -> JSONResponse:
     )
 
 
+def too_large(message: str) -> JSONResponse:
+    """A 413 that closes the connection: otherwise the server would keep reading (and
+    discarding) the rest of a body it has refused."""
+    response = fault(413, message)
+    response.headers["Connection"] = "close"
+    return response
+
+
 def utf8_safe(message: str) -> str:
     """``message`` as text UTF-8 can carry: a request's JSON may hold a lone UTF-16 surrogate
     (``"\\ud800"``), and an error that quotes it must not fail while being rendered (the
@@ -131,6 +140,8 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 413:  # the body limit: WSME's fault, as Octavia's other 4xx
+            return too_large(str(exc.detail))
         title = _TITLES.get(exc.status_code, "Error")
         detail = exc.detail if isinstance(exc.detail, str) else title
         if exc.status_code == 404:
@@ -139,5 +150,7 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_req: Request, exc: Exception) -> JSONResponse:
-        LOG.exception("unexpected error: %s", exc)
+        # Only reached for errors raised outside the edge middleware (which answers and logs
+        # everything raised inside it).
+        LOG.error("unexpected error: %s", printable(str(exc)), exc_info=exc)
         return fault(500, "An unexpected error occurred; see the server log.")

@@ -10,7 +10,20 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
-from sqlalchemy import Boolean, DateTime, Float, Integer, Select, and_, exists, func, or_, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Integer,
+    Select,
+    String,
+    and_,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from statera.api.errors import ApiError, PecanError
@@ -18,6 +31,7 @@ from statera.db.models import Tag
 
 RESERVED = {"limit", "marker", "page_reverse", "sort", "sort_key", "sort_dir", "fields",
             "tags", "tags-any", "not-tags", "not-tags-any"}
+MAX_TAG_LENGTH = 255
 TRUE_STRINGS = {"true", "1", "yes", "on", "y", "t"}
 FALSE_STRINGS = {"false", "0", "no", "off", "n", "f"}
 
@@ -45,13 +59,48 @@ def parse_bool(value: Any) -> bool:
     raise ValueError(value)
 
 
+INT32 = (-(2**31), 2**31 - 1)
+INT64 = (-(2**63), 2**63 - 1)
+
+
 def _coerce(column: InstrumentedAttribute[Any], value: str) -> Any:
+    """The filter value as the column's type, within the column's range; ValueError otherwise.
+
+    Every check happens here, before the database sees the value: an integer wider than the
+    column, a date that is not one or a string longer than the column were driver or database
+    errors (500s) on PostgreSQL or MariaDB."""
     col_type = column.property.columns[0].type
+    if isinstance(col_type, JSON):
+        raise ValueError(value)  # lists and mappings have no exact-match filter
     if isinstance(col_type, Boolean):
         return parse_bool(value)
     if isinstance(col_type, Integer):
-        return int(value)
+        low, high = INT64 if isinstance(col_type, BigInteger) else INT32
+        number = int(value.strip(), 10) if len(value) <= 24 else None
+        if number is None or not low <= number <= high:
+            raise ValueError(value)
+        return number
+    if isinstance(col_type, Float):
+        real = float(value)
+        if real != real or real in (float("inf"), float("-inf")):
+            raise ValueError(value)
+        return real
+    if isinstance(col_type, DateTime):
+        return _datetime(value)
+    if isinstance(col_type, String) and col_type.length is not None:
+        if len(value) > col_type.length:
+            raise ValueError(value)
     return value
+
+
+def _datetime(value: str) -> dt.datetime:
+    """An ISO 8601 timestamp as the naive UTC datetime the columns hold."""
+    if len(value) > 40:
+        raise ValueError(value)
+    parsed = dt.datetime.fromisoformat(value.strip())
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    return parsed
 
 
 def fields_of(request: Request) -> list[str]:
@@ -79,7 +128,7 @@ def apply_filters(stmt: Select[Any], spec: ListSpec, request: Request) -> Select
         try:
             stmt = stmt.where(column == _coerce(column, value))
         except ValueError:
-            raise ApiError(f"Invalid filter value for {key}: '{value}'") from None
+            raise ApiError(f"Invalid filter value for {key}: '{_short(value)}'") from None
     if spec.tagged:
         stmt = _tag_filters(stmt, spec, request)
     return stmt
@@ -92,20 +141,35 @@ def _tag_values(request: Request, key: str) -> list[str]:
     return out
 
 
-def _has_tag(spec: ListSpec, tag: str) -> Any:
-    obj_id = getattr(spec.model, spec.id_column)
-    return exists().where(Tag.resource_id == obj_id, Tag.tag == tag)
+def _short(value: str) -> str:
+    return value if len(value) <= 80 else value[:77] + "..."
+
+
+def _tagged_with(tags: list[str], every: bool) -> Any:
+    """Ids of the objects holding every (or any) tag of ``tags``, as one subquery.
+
+    One ``IN`` list over the ``tag`` index, grouped by object when all must match: the cost
+    grows with the number of tags and matching rows. (One ``EXISTS`` per tag made PostgreSQL's
+    planner search join orders: 30 tags took 5 s, 100 took 89 s.)"""
+    wanted = sorted(set(tags))
+    query = select(Tag.resource_id).where(Tag.tag.in_(wanted))
+    if every and len(wanted) > 1:
+        query = query.group_by(Tag.resource_id).having(func.count() == len(wanted))
+    return query
 
 
 def _tag_filters(stmt: Select[Any], spec: ListSpec, request: Request) -> Select[Any]:
-    if tags := _tag_values(request, "tags"):
-        stmt = stmt.where(and_(*[_has_tag(spec, t) for t in tags]))
-    if tags := _tag_values(request, "tags-any"):
-        stmt = stmt.where(or_(*[_has_tag(spec, t) for t in tags]))
-    if tags := _tag_values(request, "not-tags"):
-        stmt = stmt.where(~and_(*[_has_tag(spec, t) for t in tags]))
-    if tags := _tag_values(request, "not-tags-any"):
-        stmt = stmt.where(~or_(*[_has_tag(spec, t) for t in tags]))
+    obj_id = getattr(spec.model, spec.id_column)
+    for key, every, negate in (("tags", True, False), ("tags-any", False, False),
+                               ("not-tags", True, True), ("not-tags-any", False, True)):
+        tags = _tag_values(request, key)
+        if not tags:
+            continue
+        if any(len(t) > MAX_TAG_LENGTH for t in tags):
+            raise ApiError(f"Invalid filter value for {key}: a tag is at most "
+                           f"{MAX_TAG_LENGTH} characters.")
+        subquery = _tagged_with(tags, every)
+        stmt = stmt.where(obj_id.not_in(subquery) if negate else obj_id.in_(subquery))
     return stmt
 
 
@@ -138,7 +202,9 @@ def _limit(request: Request, max_limit: int) -> int | None:
             value = int(raw)
         except ValueError:
             raise PecanError(400, "Bad Request", f"Limit '{raw}' is not an integer") from None
-        limit = value if value >= 1 else None
+        # Beyond the largest page a database takes (LIMIT is a 64-bit integer at most):
+        # no limit at all, rather than a driver error.
+        limit = value if 1 <= value <= INT32[1] else None
     if max_limit >= 0:
         return max_limit if limit is None else min(limit, max_limit)
     return limit

@@ -57,13 +57,19 @@ def neutron_error(status: int, type_: str, message: str) -> JSONResponse:
 
 
 def neutron_router(
-    get_driver: Callable[[], NetworkDriver], get_session: SessionFactory
+    get_driver: Callable[[], NetworkDriver],
+    get_session: SessionFactory,
+    sees_project: Callable[[Request, str | None], bool] | None = None,
 ) -> APIRouter:
     """Routes for ``/v2.0/{networks,subnets,ports,qos/policies,security-groups}[/{id}]``.
 
     ``get_driver`` returns the network driver (called per request, so a test can swap it);
-    ``get_session`` opens a session in a transaction, as ``Database.session`` does. Neither is a
-    FastAPI dependency, so the router works in any app the core builds.
+    ``get_session`` opens a session in a transaction, as ``Database.session`` does;
+    ``sees_project(request, project_id)`` says whether the caller may see a port of that
+    project (Neutron's rule: admins every port, others their own project's; another project's
+    port is a 404, as if missing; None: every caller sees every port). Networks and subnets are
+    shared configuration, visible to all. None of these is a FastAPI dependency, so the router
+    works in any app the core builds.
     """
     router = APIRouter(tags=["neutron"])
 
@@ -79,12 +85,20 @@ def neutron_router(
             return _by_ids(driver.get_subnet, ids)
         return driver.list_subnets()
 
-    def port_lister(ids: list[str] | None) -> list[dict[str, Any]]:
-        driver = get_driver()
-        with get_session() as session:
-            if ids is not None:
-                return _by_ids(lambda port_id: driver.get_port(session, port_id), ids)
-            return driver.list_ports(session)
+    def visible(request: Request, port: dict[str, Any]) -> bool:
+        return sees_project is None or sees_project(request, port.get("project_id") or None)
+
+    def port_lister(request: Request) -> Callable[[list[str] | None], list[dict[str, Any]]]:
+        def lister(ids: list[str] | None) -> list[dict[str, Any]]:
+            driver = get_driver()
+            with get_session() as session:
+                if ids is not None:
+                    ports = _by_ids(lambda port_id: driver.get_port(session, port_id), ids)
+                else:
+                    ports = driver.list_ports(session)
+            return [port for port in ports if visible(request, port)]
+
+        return lister
 
     @router.get("/v2.0/networks")
     def list_networks(request: Request) -> JSONResponse:
@@ -104,13 +118,16 @@ def neutron_router(
 
     @router.get("/v2.0/ports")
     def list_ports(request: Request) -> JSONResponse:
-        return _collection(request, "ports", PORT_FIELDS, port_lister)
+        return _collection(request, "ports", PORT_FIELDS, port_lister(request))
 
     @router.get("/v2.0/ports/{port_id}")
     def show_port(port_id: str, request: Request) -> JSONResponse:
         def fetch() -> dict[str, Any]:
             with get_session() as session:
-                return get_driver().get_port(session, port_id)
+                port = get_driver().get_port(session, port_id)
+            if not visible(request, port):
+                raise InvalidSubresource("Port", port_id)
+            return port
 
         return _single(request, "port", fetch)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from statera.api.errors import Forbidden
+from statera.api.errors import ApiError, Forbidden
 from statera.config import Settings
 
 READ_ACTIONS = {"get_one", "get_all", "get_stats", "get_status", "get_defaults"}
@@ -38,9 +38,44 @@ class Identity:
     def sees_all(self) -> bool:
         return self.is_admin or bool(self.roles & GLOBAL_READERS)
 
+    @property
+    def authenticated(self) -> bool:
+        """False for a caller that names neither a project nor a role (under ``testing``: no
+        ``X-Project-Id`` and no ``X-Roles``), the analogue of a request without a token."""
+        return self.project_id is not None or bool(self.roles)
+
+    def may_read(self) -> bool:
+        """Holds a role that reads something (its own project's objects, or every project's)."""
+        return self.sees_all() or bool(self.roles & READER_ROLES)
+
+    def may_write(self) -> bool:
+        """Holds a role that changes its own project's objects."""
+        return self.is_admin or bool(self.roles & MEMBER_ROLES)
+
+    def sees_project(self, project_id: str | None) -> bool:
+        """May read the objects of ``project_id`` (Neutron's and Octavia's reader rule)."""
+        if self.sees_all():
+            return True
+        return bool(self.roles & READER_ROLES) and project_id == self.project_id
+
+
+PROJECT_ID_MAX = 36  # the width of every project_id column
+
+
+def _header_project(request: Request) -> str | None:
+    """``X-Project-Id`` when it can be a project id: at most 36 printable characters (the
+    column's width; a longer one used to reach the database and fail there as a 500)."""
+    value = request.headers.get("X-Project-Id")
+    if value is None:
+        return None
+    if not value or len(value) > PROJECT_ID_MAX or not value.isprintable():
+        raise ApiError(f"Invalid X-Project-Id header: a project id is 1 to {PROJECT_ID_MAX} "
+                       "printable characters.")
+    return value
+
 
 def identity(request: Request, settings: Settings) -> Identity:
-    header_project = request.headers.get("X-Project-Id")
+    header_project = _header_project(request)
     if settings.api.auth_strategy == "testing":
         roles = frozenset(
             r.strip() for r in request.headers.get("X-Roles", "").split(",") if r.strip()
@@ -60,6 +95,8 @@ def authorize(ident: Identity, obj_type: str, action: str, project_id: str | Non
     read = action in READ_ACTIONS or action == "get_all-global"
     if obj_type == "quota":
         if ident.roles & QUOTA_ADMINS:
+            return
+        if read and ident.roles & GLOBAL_READERS:  # Octavia's read-quota(-global)
             return
         if read and project_id == ident.project_id and ident.roles & READER_ROLES:
             return

@@ -53,13 +53,32 @@ def _json_string(value: str) -> str:
     return value
 
 
+# Bounds (Octavia's ``octavia/common/constants.py`` and ``api/v2/types``): ports 1..65535
+# (MIN/MAX_PORT_NUMBER), weights 0..256 (MIN/MAX_WEIGHT), listener timeouts 0..2 073 600 000 ms
+# (MIN/MAX_TIMEOUT = 24 days), health-monitor retries 1..10 (MIN/MAX_HM_RETRIES), policy
+# position 1..2^31-1 (MAX_POLICY_POSITION), connection_limit >= -1 (MIN_CONNECTION_LIMIT).
+# Where Octavia gives no upper bound (connection_limit, delay, timeout, hsts_max_age, ...) the
+# column's does: every such column is a 32-bit INTEGER, and a larger value was a 500 (a driver
+# or database overflow) instead of a 400.
+INT32_MAX = 2**31 - 1
+MAX_TIMEOUT = 2073600000
+# Octavia sets no count limit on tags (only 255 characters each). 100 per object is far above
+# any tagging scheme in use and bounds what one create writes and one GET renders; 1,000 tags
+# on a create used to fail in the database (a 500).
+MAX_TAGS = 100
+Int32 = Annotated[int, Field(ge=-(2**31), le=INT32_MAX)]
+NonNegInt32 = Annotated[int, Field(ge=0, le=INT32_MAX)]
 Uuid = Annotated[str, AfterValidator(_uuid)]
 Ip = Annotated[str, AfterValidator(_ip)]
 Name = Annotated[str, Field(max_length=255)]
 Ref = Annotated[str, Field(max_length=255)]
-Tags = list[Annotated[str, Field(max_length=255)]]
+ProjectId = Annotated[str, Field(max_length=36)]
+Tags = Annotated[list[Annotated[str, Field(max_length=255)]], Field(max_length=MAX_TAGS)]
 Port = Annotated[int, Field(ge=1, le=65535)]
-Timeout = Annotated[int, Field(ge=0, le=2073600000)]
+Weight = Annotated[int, Field(ge=0, le=256)]
+Retries = Annotated[int, Field(ge=1, le=10)]
+Timeout = Annotated[int, Field(ge=0, le=MAX_TIMEOUT)]
+ConnectionLimit = Annotated[int, Field(ge=-1, le=INT32_MAX)]
 SafeStr = Annotated[str, Field(max_length=255), AfterValidator(_no_crlf)]
 JsonData = Annotated[str, Field(max_length=4096), AfterValidator(_json_string)]
 
@@ -109,8 +128,8 @@ class AdditionalVip(Body):
 class SessionPersistence(Body):
     type: Literal["SOURCE_IP", "HTTP_COOKIE", "APP_COOKIE"] | None = None
     cookie_name: Annotated[str, Field(max_length=255)] | None = None
-    persistence_timeout: int | None = None
-    persistence_granularity: str | None = None
+    persistence_timeout: Int32 | None = None
+    persistence_granularity: Annotated[str, Field(max_length=64)] | None = None
 
 
 class MemberPost(Body):
@@ -118,21 +137,21 @@ class MemberPost(Body):
     protocol_port: Port
     name: Name | None = None
     admin_state_up: bool = True
-    weight: Annotated[int, Field(ge=0, le=256)] | None = 1
+    weight: Weight | None = 1
     backup: bool | None = False
     subnet_id: Uuid | None = None
     monitor_address: Ip | None = None
     monitor_port: Port | None = None
     request_sriov: bool = False
-    project_id: Annotated[str, Field(max_length=36)] | None = None
-    tenant_id: Annotated[str, Field(max_length=36)] | None = None
+    project_id: ProjectId | None = None
+    tenant_id: ProjectId | None = None
     tags: Tags = Field(default_factory=list)
 
 
 class MemberPut(Body):
     name: Name | None = None
     admin_state_up: bool | None = None
-    weight: Annotated[int, Field(ge=0, le=256)] | None = None
+    weight: Weight | None = None
     backup: bool | None = None
     monitor_address: Ip | None = None
     monitor_port: Port | None = None
@@ -142,10 +161,10 @@ class MemberPut(Body):
 class HealthMonitorFields(Body):
     name: Name | None = None
     admin_state_up: bool | None = True
-    delay: Annotated[int, Field(ge=0)] | None = None
-    timeout: Annotated[int, Field(ge=0)] | None = None
-    max_retries: Annotated[int, Field(ge=1, le=10)] | None = None
-    max_retries_down: Annotated[int, Field(ge=1, le=10)] | None = None
+    delay: NonNegInt32 | None = None
+    timeout: NonNegInt32 | None = None
+    max_retries: Retries | None = None
+    max_retries_down: Retries | None = None
     http_method: HttpMethod | None = None
     url_path: Annotated[str, Field(max_length=2048)] | None = None
     expected_codes: Annotated[str, Field(max_length=64)] | None = None
@@ -157,11 +176,11 @@ class HealthMonitorFields(Body):
 class HealthMonitorPost(HealthMonitorFields):
     pool_id: Uuid | None = None  # required at the top level, not inside a create graph
     type: HMType
-    delay: Annotated[int, Field(ge=0)]
-    timeout: Annotated[int, Field(ge=0)]
-    max_retries: Annotated[int, Field(ge=1, le=10)]
-    project_id: Annotated[str, Field(max_length=36)] | None = None
-    tenant_id: Annotated[str, Field(max_length=36)] | None = None
+    delay: NonNegInt32
+    timeout: NonNegInt32
+    max_retries: Retries
+    project_id: ProjectId | None = None
+    tenant_id: ProjectId | None = None
 
 
 class HealthMonitorPut(HealthMonitorFields):
@@ -189,8 +208,8 @@ class PoolPost(PoolFields):
     listener_id: Uuid | None = None
     protocol: PoolProtocol
     lb_algorithm: Algorithm
-    project_id: Annotated[str, Field(max_length=36)] | None = None
-    tenant_id: Annotated[str, Field(max_length=36)] | None = None
+    project_id: ProjectId | None = None
+    tenant_id: ProjectId | None = None
     # Only inside a load-balancer create graph:
     members: list[MemberPost] | None = None
     healthmonitor: HealthMonitorPost | None = None
@@ -207,8 +226,8 @@ class L7RulePost(Body):
     key: SafeStr | None = None
     invert: bool | None = False
     admin_state_up: bool = True
-    project_id: Annotated[str, Field(max_length=36)] | None = None
-    tenant_id: Annotated[str, Field(max_length=36)] | None = None
+    project_id: ProjectId | None = None
+    tenant_id: ProjectId | None = None
     tags: Tags = Field(default_factory=list)
 
 
@@ -237,15 +256,15 @@ class L7PolicyFields(Body):
     redirect_url: Annotated[str, Field(max_length=255)] | None = None
     redirect_prefix: Annotated[str, Field(max_length=255)] | None = None
     redirect_http_code: RedirectCode | None = None
-    position: Annotated[int, Field(ge=1, le=2147483647)] | None = None
+    position: Annotated[int, Field(ge=1, le=INT32_MAX)] | None = None
     tags: Tags | None = None
 
 
 class L7PolicyPost(L7PolicyFields):
     listener_id: Uuid | None = None
     action: L7Action
-    project_id: Annotated[str, Field(max_length=36)] | None = None
-    tenant_id: Annotated[str, Field(max_length=36)] | None = None
+    project_id: ProjectId | None = None
+    tenant_id: ProjectId | None = None
     rules: list[L7RulePost] | None = None
     redirect_pool: PoolPost | PoolRef | None = None  # create graph only
 
@@ -258,23 +277,24 @@ class ListenerFields(Body):
     name: Name | None = None
     description: Name | None = None
     admin_state_up: bool | None = True
-    connection_limit: Annotated[int, Field(ge=-1)] | None = None
+    connection_limit: ConnectionLimit | None = None
     default_pool_id: Uuid | None = None
     default_tls_container_ref: Ref | None = None
     sni_container_refs: list[Ref] | None = None
     client_authentication: ClientAuth | None = None
     client_ca_tls_container_ref: Ref | None = None
     client_crl_container_ref: Ref | None = None
-    insert_headers: dict[str, Annotated[str, Field(max_length=255)]] | None = None
+    insert_headers: dict[Annotated[str, Field(max_length=255)],
+                         Annotated[str, Field(max_length=255)]] | None = None
     timeout_client_data: Timeout | None = None
     timeout_member_connect: Timeout | None = None
     timeout_member_data: Timeout | None = None
     timeout_tcp_inspect: Timeout | None = None
-    allowed_cidrs: list[str] | None = None
+    allowed_cidrs: list[Annotated[str, Field(max_length=64)]] | None = None
     tls_ciphers: Annotated[str, Field(max_length=2048)] | None = None
     tls_versions: list[Annotated[str, Field(max_length=32)]] | None = None
     alpn_protocols: list[Alpn] | None = None
-    hsts_max_age: Annotated[int, Field(ge=0)] | None = None
+    hsts_max_age: NonNegInt32 | None = None
     hsts_include_subdomains: bool | None = None
     hsts_preload: bool | None = None
     tags: Tags | None = None
@@ -284,8 +304,8 @@ class ListenerPost(ListenerFields):
     loadbalancer_id: Uuid | None = None
     protocol: ListenerProtocol
     protocol_port: Port
-    project_id: Annotated[str, Field(max_length=36)] | None = None
-    tenant_id: Annotated[str, Field(max_length=36)] | None = None
+    project_id: ProjectId | None = None
+    tenant_id: ProjectId | None = None
     default_pool: PoolPost | PoolRef | None = None  # create graph only
     l7policies: list[L7PolicyPost] | None = None  # create graph only
 
@@ -298,8 +318,8 @@ class LoadBalancerPost(Body):
     name: Name | None = None
     description: Name | None = None
     admin_state_up: bool | None = True
-    project_id: Annotated[str, Field(max_length=36)] | None = None
-    tenant_id: Annotated[str, Field(max_length=36)] | None = None
+    project_id: ProjectId | None = None
+    tenant_id: ProjectId | None = None
     vip_address: Ip | None = None
     vip_port_id: Uuid | None = None
     vip_subnet_id: Uuid | None = None

@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 
 from statera.controller.errors import Conflict, NotFound
 from statera.db.models import LoadBalancer, utcnow
-
-DELETING = {"PENDING_DELETE", "DELETED"}
+from statera.db.statuses import DELETING, ProvisioningStatus
 
 
 def lock_loadbalancer(session: Session, lb_id: str) -> LoadBalancer:
@@ -30,8 +29,8 @@ def lock_loadbalancer(session: Session, lb_id: str) -> LoadBalancer:
     if lb.provisioning_status in DELETING:
         raise Conflict(f"Invalid state {lb.provisioning_status} of loadbalancer resource {lb_id}")
     lb.desired_generation += 1
-    if lb.provisioning_status != "PENDING_CREATE":
-        lb.provisioning_status = "PENDING_UPDATE"
+    if lb.provisioning_status != ProvisioningStatus.PENDING_CREATE:
+        lb.provisioning_status = ProvisioningStatus.PENDING_UPDATE
     lb.updated_at = utcnow()
     return lb
 
@@ -47,14 +46,18 @@ def mark(obj: Any, lb: LoadBalancer, status: str) -> None:
 
     An object still waiting for its creation stays PENDING_CREATE when it is updated again.
     """
-    if not (status == "PENDING_UPDATE" and obj.provisioning_status == "PENDING_CREATE"):
+    if not (status == ProvisioningStatus.PENDING_UPDATE
+            and obj.provisioning_status == ProvisioningStatus.PENDING_CREATE):
         obj.provisioning_status = status
     obj.generation = lb.desired_generation
-    if status != "PENDING_CREATE":
+    if status != ProvisioningStatus.PENDING_CREATE:
         obj.updated_at = utcnow()
 
 
 def touch(obj: Any, lb: LoadBalancer) -> None:
     """Flag a parent PENDING_UPDATE in this generation (one being deleted stays so)."""
     if obj.provisioning_status not in DELETING:
-        mark(obj, lb, "PENDING_UPDATE")
+        mark(obj, lb, ProvisioningStatus.PENDING_UPDATE)
+
+
+__all__ = ["DELETING", "ensure_mutable", "lock_loadbalancer", "mark", "touch"]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from statera.config import Settings
 from statera.controller.errors import QuotaExceeded
 from statera.db import models as m
+from statera.db.statuses import ProvisioningStatus
 
 # quota field -> (model, display name used in Octavia's message)
 KINDS: dict[str, tuple[type[Any], str]] = {
@@ -38,7 +39,7 @@ def usage(session: Session, project_id: str, kind: str) -> int:
     model = KINDS[kind][0]
     stmt = select(func.count()).select_from(model).where(model.project_id == project_id)
     if kind == "load_balancer":
-        stmt = stmt.where(model.provisioning_status != "DELETED")
+        stmt = stmt.where(model.provisioning_status != ProvisioningStatus.DELETED)
     return int(session.scalar(stmt) or 0)
 
 

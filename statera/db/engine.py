@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+from statera.db.cancel import API_REQUEST, StatementTracker
+
+PG_QUERY_CANCELED = "57014"
+MYSQL_STATEMENT_TIMEOUT = 1969  # ER_STATEMENT_TIMEOUT (max_statement_time exceeded)
 
 
 def make_engine(url: str) -> Engine:
@@ -89,12 +95,52 @@ def _sqlite_begin_immediate(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _statement_timeout(engine: Engine, seconds: float) -> None:
+    """Bound every statement of an API request's transactions on PostgreSQL and MariaDB.
+
+    PostgreSQL: ``SET LOCAL statement_timeout`` at the start of the transaction, so it ends
+    with it. MariaDB has no transaction-scoped setting: ``max_statement_time`` is set on the
+    connection when it changes between API and non-API use (remembered in ``conn.info``), so
+    the driver agent's transactions run unbounded and the common case costs no round trip."""
+    dialect = engine.dialect.name
+    if dialect == "postgresql":
+
+        def pg_begin(conn: Any) -> None:
+            if API_REQUEST.get() is not None:
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(seconds * 1000)}")
+
+        event.listen(engine, "begin", pg_begin)
+    elif dialect in ("mysql", "mariadb"):
+
+        def my_begin(conn: Any) -> None:
+            wanted = seconds if API_REQUEST.get() is not None else 0.0
+            if conn.info.get("statera_max_statement_time", 0.0) != wanted:
+                conn.exec_driver_sql(f"SET SESSION max_statement_time = {wanted:.3f}")
+                conn.info["statera_max_statement_time"] = wanted
+
+        event.listen(engine, "begin", my_begin)
+
+
+def is_statement_timeout(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database cancelling a statement for running too long."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    if getattr(orig, "pgcode", None) == PG_QUERY_CANCELED:
+        return True
+    args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
+    return bool(args) and args[0] == MYSQL_STATEMENT_TIMEOUT
+
+
 class Database:
     """Owns the engine and hands out sessions; built once and passed in."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, api_statement_timeout: float = 0.0) -> None:
         self.url = url
         self.engine = make_engine(url)
+        if api_statement_timeout > 0:
+            _statement_timeout(self.engine, api_statement_timeout)
+        self.statements = StatementTracker(self.engine)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
         self._read_factory = sessionmaker(
             self.engine.execution_options(statera_readonly=True), expire_on_commit=False)
@@ -112,4 +158,5 @@ class Database:
             yield session
 
     def dispose(self) -> None:
+        self.statements.close()
         self.engine.dispose()

@@ -21,12 +21,15 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from statera.db.statuses import OperatingStatus, ProvisioningStatus
 
 
 def new_id() -> str:
@@ -45,6 +48,9 @@ class Tag(Base):
     """Tags of any object, keyed by the object's id (ids are globally unique UUIDs)."""
 
     __tablename__ = "tag"
+    # The primary key serves "the tags of this object"; the index serves the tag filters
+    # ("the objects with these tags").
+    __table_args__ = (Index("ix_tag_tag_resource_id", "tag", "resource_id"),)
     resource_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tag: Mapped[str] = mapped_column(String(255), primary_key=True)
 
@@ -57,8 +63,10 @@ class _Common:
     name: Mapped[str | None] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(String(255))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    provisioning_status: Mapped[str] = mapped_column(String(16), default="PENDING_CREATE")
-    operating_status: Mapped[str] = mapped_column(String(16), default="OFFLINE")
+    provisioning_status: Mapped[str] = mapped_column(
+        String(16), default=ProvisioningStatus.PENDING_CREATE.value)
+    operating_status: Mapped[str] = mapped_column(
+        String(16), default=OperatingStatus.OFFLINE.value)
     generation: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

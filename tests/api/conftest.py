@@ -38,7 +38,8 @@ def make_settings(tmp_path: Any, url: str, **api: Any) -> Settings:
 
 
 def make_services(settings: Settings) -> Services:
-    db = Database(settings.database_url)
+    db = Database(settings.database_url,
+                  api_statement_timeout=settings.database.api_statement_timeout)
     return Services(settings=settings, db=db, bus=InProcessBus(),
                     network=network_driver(settings), certs=LocalCertManager(db.session))
 

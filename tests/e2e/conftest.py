@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -91,10 +92,11 @@ class Server:
         return path
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path / "data", {"STATERA_API__DEFAULT_PROVIDER_DRIVER": "noop",
-                                     "STATERA_DRIVER_AGENT__RESYNC_INTERVAL": "2"})
+@contextmanager
+def running_server(data_dir: Path, env: dict[str, str]) -> Iterator[Server]:
+    """A started ``statera serve`` in a new ``data_dir``; stopped, with everything it started
+    (only processes whose command line names that directory), when the block ends."""
+    srv = Server(data_dir, env)
     srv.data_dir.mkdir()
     srv.start()
     try:
@@ -102,6 +104,13 @@ def server(tmp_path: Path) -> Iterator[Server]:
     finally:
         srv.stop()
         subprocess.run(["pkill", "-f", str(srv.data_dir)], check=False)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    with running_server(tmp_path / "data", {"STATERA_API__DEFAULT_PROVIDER_DRIVER": "noop",
+                                            "STATERA_DRIVER_AGENT__RESYNC_INTERVAL": "2"}) as srv:
+        yield srv
 
 
 @pytest.fixture

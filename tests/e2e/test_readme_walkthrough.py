@@ -90,3 +90,18 @@ def test_readme_walkthrough_runs_as_written(haproxy_server: Server, tmp_path: Pa
     conn = openstack.connection.Connection(auth_type="none",
                                            load_balancer_endpoint_override=srv.url)
     assert list(conn.load_balancer.load_balancers()) == []
+
+
+def test_readme_states_the_clients_wait_interval() -> None:
+    """The README explains slow ``--wait`` steps by python-octaviaclient's poll interval; if
+    the installed client changes it, the README must change too."""
+    from importlib.util import find_spec
+
+    spec = find_spec("octaviaclient")  # read, not imported: importing it warns (osc_lib)
+    assert spec is not None and spec.origin is not None
+    source = (Path(spec.origin).parent / "osc" / "v2" / "utils.py").read_text()
+    wait = source[source.index("def wait_for_active"):]
+    interval = re.search(r"sleep_time=(\d+)", wait)
+    assert interval is not None
+    readme = (ROOT / "README.md").read_text()
+    assert f"polls the status every **{interval.group(1)} s**" in readme

@@ -95,8 +95,8 @@ def list_spec(model: type[Any], plural: str, *, tagged: bool = True) -> ListSpec
             continue
         attr = getattr(model, col.name)
         columns[reverse.get(col.name, col.name)] = attr
-        if col.name == "project_id":
-            columns["tenant_id"] = attr
+        if col.name == "project_id":  # filterable under both names, as in Octavia
+            columns["project_id"] = columns["tenant_id"] = attr
         if col.name == "load_balancer_id":
             columns["loadbalancer_id"] = attr
     columns.setdefault("admin_state_up", getattr(model, "enabled", None))
