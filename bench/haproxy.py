@@ -197,10 +197,10 @@ def bench_member(api: Api, samples: int) -> tuple[list[float], str, int, str, st
 
 
 def bench_churn(api: Api, data: Path, lb_id: str, vip: str, port: int, pool_id: str,
-                changes: int, reloads: int) -> str:
+                changes: int, reloads: int, provider: str = "haproxy") -> str:
     listener_id = api.lb(lb_id)["listeners"][0]["id"]
     spare = Backend("spare")
-    counters_file = data / "providers" / "haproxy" / lb_id / "counters.json"
+    counters_file = data / "providers" / provider / lb_id / "counters.json"
     before = json.loads(counters_file.read_text())
     wrk = subprocess.Popen(["wrk", "-t", "2", "-c", "8", "-d", "300s", "--timeout", "5s",
                             f"http://{vip}:{port}/"], stdout=subprocess.PIPE,

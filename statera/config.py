@@ -34,6 +34,7 @@ class ApiSettings(BaseModel):
     enabled_provider_drivers: dict[str, str] = Field(
         default_factory=lambda: {
             "haproxy": "HAProxy load balancers run by Statera",
+            "nginx": "NGINX load balancers run by Statera (TCP, UDP, HTTP)",
             "noop": "Accepts everything, touches no data plane",
         },
         description="Provider name -> description; drivers come from 'octavia.api.drivers'.",
@@ -77,7 +78,7 @@ class DriverAgentSettings(BaseModel):
     stats_socket_path: str = Field("", description="Default <data_dir>/run/stats.sock.")
     get_socket_path: str = Field("", description="Default <data_dir>/run/get.sock.")
     enabled_provider_agents: list[str] = Field(
-        default_factory=lambda: ["haproxy", "noop"],
+        default_factory=lambda: ["haproxy", "nginx", "noop"],
         description="Agents from 'octavia.driver_agent.provider_agents' to start.",
     )
     provider_agent_shutdown_timeout: float = Field(
@@ -159,6 +160,21 @@ class HAProxySettings(BaseModel):
     timeout_tcp_inspect: int = 0
 
 
+class NginxSettings(BaseModel):
+    binary: str = Field("nginx", description="NGINX executable.")
+    stream_module: str = Field(
+        "/usr/lib/nginx/modules/ngx_stream_module.so",
+        description="NGINX's dynamic stream module (Debian: libnginx-mod-stream), loaded by "
+                    "load balancers with TCP, UDP or HTTPS listeners.")
+    health_poll_interval: float = Field(
+        1.0, description="Seconds between operating-status reports (health changes found by "
+                         "the prober are acted on at once).")
+    stats_interval: float = Field(5.0, description="Seconds between statistics reports.")
+    timeout_client_data: int = 50000
+    timeout_member_connect: int = 5000
+    timeout_member_data: int = 50000
+
+
 class Settings(BaseSettings):
     """All of Statera's options. ``data_dir`` anchors every default path."""
 
@@ -173,6 +189,7 @@ class Settings(BaseSettings):
     networking: NetworkingSettings = Field(default_factory=NetworkingSettings)
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     haproxy: HAProxySettings = Field(default_factory=HAProxySettings)
+    nginx: NginxSettings = Field(default_factory=NginxSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -1,32 +1,18 @@
-"""Data-plane side of the HAProxy provider: the reconcile loop around HAProxyConverger.
-
-Processes are stopped when the agent stops (their state directories stay), and a fresh start
-re-creates them: convergence at start-up is level-triggered, so nothing is lost by stopping.
-"""
+"""Data-plane side of the HAProxy provider: the reconcile loop around HAProxyConverger."""
 
 from __future__ import annotations
 
-import logging
 import threading
 
 from statera.agent.contract import AgentContext
-from statera.agent.reconcile import Converger, ReconcileLoop
 from statera.providers.haproxy.converger import HAProxyConverger
-
-LOG = logging.getLogger(__name__)
+from statera.providers.kit.agent import run_converger
 
 
 def run(exit_event: threading.Event, context: AgentContext | None = None) -> None:
     """Provider-agent entry point (``octavia.driver_agent.provider_agents``)."""
-    if context is None:  # started by a plain Octavia driver agent: no settings, no sockets
-        LOG.error("the haproxy agent needs Statera's AgentContext; idling")
-        exit_event.wait()
-        return
-    converger = HAProxyConverger(context.settings, context.state_dir)
-    checked: Converger = converger  # mypy: the converger fulfils the loop's protocol
-    tick = min(1.0, context.settings.haproxy.health_poll_interval,
-               context.settings.haproxy.stats_interval)
-    try:
-        ReconcileLoop(context, checked, tick_interval=tick).run(exit_event)
-    finally:
-        converger.shutdown()
+    run_converger(
+        "haproxy", exit_event, context,
+        lambda ctx: HAProxyConverger(ctx.settings, ctx.state_dir),
+        lambda ctx: min(1.0, ctx.settings.haproxy.health_poll_interval,
+                        ctx.settings.haproxy.stats_interval))

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import logging
 import resource
-import threading
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,9 +23,13 @@ from octavia_lib.api.drivers import data_models as dm
 from statera.agent.reconcile import StatusReport, active_report, deleted_report
 from statera.config import Settings
 from statera.providers.haproxy import dynamic, health, render, view
-from statera.providers.haproxy.process import Instance, ProcessError, resolve_binary
+from statera.providers.haproxy.process import Instance, ProcessError
 from statera.providers.haproxy.runtime import RuntimeAPIError
 from statera.providers.haproxy.stats import StatsBook
+from statera.providers.kit.converger import LocalConverger
+from statera.providers.kit.status import amphora_id, amphora_record, failed_report, pick
+
+__all__ = ["HUNG_POLLS", "HAProxyConverger", "amphora_id", "failed_report"]
 
 LOG = logging.getLogger(__name__)
 
@@ -50,17 +52,6 @@ def fd_connection_cap() -> int:
     return max(100, min(1_000_000, (hard - 500) * 2 // 5))
 
 
-def failed_report(lb: dm.LoadBalancer) -> StatusReport:
-    """Every object ERROR: the desired configuration could not be applied (the previous one
-    keeps running)."""
-    report = active_report(lb)
-    for records in report.values():
-        for record in records:
-            record["provisioning_status"] = "ERROR"
-            record.pop("operating_status", None)
-    return report
-
-
 #: Seconds a health poll waits for a process's runtime API, and how many silent polls in a
 #: row make a live process count as hung (it is then killed and started again).
 POLL_TIMEOUT = 1.0
@@ -69,35 +60,12 @@ HUNG_POLLS = 3
 #: Seconds a ``del server`` waits for the server's connections to finish before reloading.
 DEL_SERVER_WAIT = 3.0
 
-#: Namespace of the amphora ids: one stable id per load balancer, across restarts of anything.
-AMPHORA_NAMESPACE = uuid.UUID("5d0f4c3e-6b1a-4f0e-9c59-8f3f2f6a7a01")
-
-
-def amphora_id(lb_id: str) -> str:
-    """The id under which the process of load balancer ``lb_id`` shows in the amphora API."""
-    return str(uuid.uuid5(AMPHORA_NAMESPACE, lb_id))
-
-
-def amphora_record(lb_id: str, lb: dm.LoadBalancer, pid: int | None) -> dict[str, Any]:
-    """Status-socket ``amphorae`` record of the HAProxy process serving ``lb_id``: the pid as
-    compute id, the VIP as its address; ERROR when the process is dead and could not be
-    started again. (A deleted load balancer's amphora row goes with it in the driver agent.)
-    """
-    return {"id": amphora_id(lb_id), "loadbalancer_id": lb_id,
-            "status": "ALLOCATED" if pid is not None else "ERROR",
-            "compute_id": str(pid) if pid is not None else "haproxy",
-            "compute_flavor": "haproxy", "role": "STANDALONE",
-            "lb_network_ip": view.val(lb.vip_address)}
-
-
-class HAProxyConverger:
+class HAProxyConverger(LocalConverger[Instance]):
     def __init__(self, settings: Settings, state_dir: Path,
                  clock: Callable[[], float] = time.monotonic) -> None:
         hs = settings.haproxy
+        super().__init__(state_dir, hs.binary, Instance, clock)
         self.settings = hs
-        self.state_dir = state_dir
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.binary = resolve_binary(hs.binary)
         self.options = view.Options(
             state_dir=str(state_dir),
             timeout_client_data=hs.timeout_client_data,
@@ -107,39 +75,14 @@ class HAProxyConverger:
             max_global_conns=fd_connection_cap(),
             ping_script=str(render.PING_SCRIPT),
         )
-        self.clock = clock
-        self._guard = threading.Lock()
-        self._locks: dict[str, threading.Lock] = {}
-        self._graphs: dict[str, dm.LoadBalancer] = {}
-        self._reported: dict[str, health.Statuses] = {}
-        self._amphorae: dict[str, int | None] = {}  # pid last reported per load balancer
         self._unanswered: dict[str, int] = {}  # health polls in a row without an answer
-        self._next_health = 0.0
-        self._next_stats = 0.0
-
-    # --- helpers ----------------------------------------------------------------------------
-    def instance(self, lb_id: str) -> Instance:
-        if not view.escape.is_safe_name(lb_id):
-            raise ValueError(f"unsafe load balancer id {lb_id!r}")
-        return Instance(self.state_dir / lb_id, self.binary)
-
-    def _lock(self, lb_id: str) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(lb_id, threading.Lock())
 
     # --- Converger protocol -----------------------------------------------------------------
-    def known_ids(self) -> set[str]:
-        return {p.name for p in self.state_dir.iterdir()
-                if p.is_dir() and view.escape.is_safe_name(p.name)}
-
     def converge(self, lb_id: str, lb: dm.LoadBalancer | None) -> StatusReport:
         with self._lock(lb_id):
             if lb is None:
                 self.instance(lb_id).remove()
-                with self._guard:
-                    self._graphs.pop(lb_id, None)
-                    self._reported.pop(lb_id, None)
-                    self._amphorae.pop(lb_id, None)
+                self._forget(lb_id)
                 LOG.info("haproxy %s: removed", lb_id)
                 # The driver agent removes the amphora row together with the load balancer.
                 return deleted_report(lb_id)
@@ -160,8 +103,8 @@ class HAProxyConverger:
                 self._graphs[lb_id] = lb
                 self._reported[lb_id] = observed
                 self._amphorae[lb_id] = pid
-            report = active_report(lb, operating=lambda kind, obj: _pick(observed, kind, obj))
-            report["amphorae"] = [amphora_record(lb_id, lb, pid)]
+            report = active_report(lb, operating=lambda kind, obj: pick(observed, kind, obj))
+            report["amphorae"] = [amphora_record(lb_id, lb, pid, "haproxy")]
             return report
 
     def failover(self, lb_id: str, lb: dm.LoadBalancer) -> None:
@@ -184,7 +127,7 @@ class HAProxyConverger:
         alive = inst.alive()
         current = inst.current_config()
         old = inst.load_view()
-        files_unchanged = self._files_unchanged(inst, files)
+        files_unchanged = inst.files_unchanged(files)
         if alive and current == text and files_unchanged:
             if not inst.responsive():
                 # Nothing to change, but the process does not answer (hung or stopped): this
@@ -210,16 +153,6 @@ class HAProxyConverger:
             reason = "process not running" if current is not None else "new load balancer"
         inst.apply(text, files, reason)
         inst.save_view(dynamic.as_json(lb_view))
-
-    @staticmethod
-    def _files_unchanged(inst: Instance, files: dict[str, str]) -> bool:
-        for name, content in files.items():
-            try:
-                if (inst.dir / name).read_text() != content:
-                    return False
-            except OSError:
-                return False
-        return True
 
     @staticmethod
     def _run(inst: Instance, plan: list[dynamic.Command], quiet: bool = False) -> bool:
@@ -255,15 +188,10 @@ class HAProxyConverger:
 
     # --- observation ------------------------------------------------------------------------
     def tick(self, lib: Reporter) -> None:
-        now = self.clock()
-        do_health = now >= self._next_health
-        do_stats = now >= self._next_stats
+        do_health, do_stats = self._due(self.settings.health_poll_interval,
+                                        self.settings.stats_interval)
         if not (do_health or do_stats):
             return
-        if do_health:
-            self._next_health = now + self.settings.health_poll_interval
-        if do_stats:
-            self._next_stats = now + self.settings.stats_interval
         with self._guard:
             graphs = dict(self._graphs)
         statistics: list[dict[str, Any]] = []
@@ -325,23 +253,13 @@ class HAProxyConverger:
                 report = dict(health.changes(observed, previous))
                 self._reported[lb_id] = observed
                 if self._amphorae.get(lb_id, -1) != pid:  # restarted (or died) since reported
-                    report["amphorae"] = [amphora_record(lb_id, lb, pid)]
+                    report["amphorae"] = [amphora_record(lb_id, lb, pid, "haproxy")]
                     self._amphorae[lb_id] = pid
         records: list[dict[str, Any]] = []
         if do_stats and rows:
             records = StatsBook(inst.dir / "stats.json").update(inst.pid(), rows,
                                                                 _listener_ids(lb))
         return report, records
-
-    def shutdown(self) -> None:
-        """Stop every HAProxy process this agent runs (state stays; start-up re-creates)."""
-        for lb_id in sorted(self.known_ids()):
-            with self._lock(lb_id):
-                self.instance(lb_id).stop()
-
-    def counters(self, lb_id: str) -> dict[str, int]:
-        """Reload/start/restart/runtime-update counts of one load balancer (for tests, ops)."""
-        return self.instance(lb_id).counters()
 
 
 def _checked(inst: Instance, command: str, markers: tuple[str, ...]) -> None:
@@ -362,15 +280,3 @@ def _checked(inst: Instance, command: str, markers: tuple[str, ...]) -> None:
 
 def _listener_ids(lb: dm.LoadBalancer) -> list[str]:
     return [str(x.listener_id) for x in view.val(lb.listeners, []) or []]
-
-
-def _pick(observed: health.Statuses, kind: str, obj: Any) -> str:
-    ids = {"loadbalancers": "loadbalancer_id", "listeners": "listener_id", "pools": "pool_id",
-           "members": "member_id"}
-    if kind in ids:
-        status = observed.get((kind, str(getattr(obj, ids[kind]))))
-        if status:
-            return status
-    if view.val(getattr(obj, "admin_state_up", None), True) is False:
-        return "OFFLINE"
-    return "NO_MONITOR" if kind == "members" else "ONLINE"

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import re
 
+from statera.providers.kit.graph import is_safe_name
+
+__all__ = ["fetch_arg", "is_safe_name", "logformat", "quote"]
+
 _PLAIN = frozenset(
     chr(c) for c in range(0x20, 0x7F) if chr(c) not in '\\"$'
 )
 _FETCH_ARG = re.compile(r"[A-Za-z0-9!#&*+.^_|~-]{1,256}")
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
 def quote(value: object) -> str:
@@ -51,8 +54,3 @@ def fetch_arg(value: object) -> str | None:
     if not _FETCH_ARG.fullmatch(text):
         return None
     return text.replace("#", "\\#")
-
-
-def is_safe_name(value: object) -> bool:
-    """Whether ``value`` may be used bare as a proxy/server/ACL name (ids are UUIDs)."""
-    return bool(_SAFE_NAME.fullmatch(str(value)))

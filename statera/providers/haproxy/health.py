@@ -24,11 +24,19 @@ from typing import Any
 
 from octavia_lib.api.drivers import data_models as dm
 
-from statera.providers.haproxy.view import enabled, val
+from statera.providers.kit.graph import enabled, val
+from statera.providers.kit.status import (
+    DEGRADED,
+    DRAINING,
+    ERROR,
+    NO_MONITOR,
+    OFFLINE,
+    ONLINE,
+    Statuses,
+    changes,
+)
 
-ONLINE, OFFLINE, DEGRADED, ERROR = "ONLINE", "OFFLINE", "DEGRADED", "ERROR"
-DRAINING, NO_MONITOR = "DRAINING", "NO_MONITOR"
-Statuses = dict[tuple[str, str], str]  # (kind, id) -> operating status
+__all__ = ["Statuses", "changes", "member_status", "observe"]
 
 
 def member_status(server_status: str, weight: int) -> str | None:
@@ -135,16 +143,3 @@ def observe(lb: dm.LoadBalancer, rows: list[dict[str, Any]],
                 NO_MONITOR if enabled(member) and not has_hm else OFFLINE)
     out[("loadbalancers", lb_id)] = lb_status
     return out
-
-
-ORDER = ("members", "pools", "listeners", "loadbalancers")
-
-
-def changes(current: Statuses, reported: Statuses) -> dict[str, list[dict[str, str]]]:
-    """Status-socket payload for what differs from ``reported`` (the LB written last)."""
-    report: dict[str, list[dict[str, str]]] = {}
-    for kind in ORDER:
-        for (k, obj_id), status in sorted(current.items()):
-            if k == kind and reported.get((k, obj_id), "").upper() != status:
-                report.setdefault(kind, []).append({"id": obj_id, "operating_status": status})
-    return report

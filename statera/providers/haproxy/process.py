@@ -23,130 +23,45 @@ updates) and ``stats.json`` (statistics baselines).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 from statera.providers.haproxy.runtime import RuntimeAPIError, RuntimeClient
+from statera.providers.kit.procs import (
+    Supervised,
+    atomic_write,
+    cmdline_names,
+    kill_and_wait,
+    last_lines,
+    processes_using,
+    resolve_binary,
+    terminate,
+)
 
+__all__ = ["Instance", "ProcessError", "atomic_write", "processes_using", "resolve_binary"]
 LOG = logging.getLogger(__name__)
-COUNTERS = ("reloads", "starts", "restarts", "runtime_updates", "rejected", "failovers")
-#: Suffixes of the certificate files a view names (``view.LBView.files``).
-CERT_SUFFIXES = frozenset({".pem", ".crtlist"})
 
 
 class ProcessError(Exception):
     """HAProxy refused a configuration or did not start."""
 
 
-def resolve_binary(name: str) -> str:
-    """``name`` on PATH, else in the sbin directories a non-login PATH may lack."""
-    found = shutil.which(name) or shutil.which(name, path="/usr/local/sbin:/usr/sbin:/sbin")
-    return found or name
-
-
-def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def processes_using(config: Path) -> list[int]:
-    """Every live process whose command line names ``config`` (current and draining ones)."""
-    needle = str(config).encode()
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                args = fh.read().split(b"\0")
-        except OSError:
-            continue
-        if needle in args and not _zombie(int(entry)):
-            pids.append(int(entry))
-    return pids
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
-    except (OSError, IndexError):
-        return True
-
-
-class Instance:
+class Instance(Supervised):
     """The HAProxy process of one load balancer and its state directory."""
 
     def __init__(self, lb_dir: Path, binary: str) -> None:
-        self.dir = lb_dir
-        self.lb_id = lb_dir.name
-        self.binary = binary
-        self.cfg = lb_dir / "haproxy.cfg"
-        self.pidfile = lb_dir / "haproxy.pid"
+        super().__init__(lb_dir, binary, "haproxy.cfg", "haproxy.pid")
         self.socket = lb_dir / "haproxy.sock"
         self.state_file = lb_dir / "servers-state"
-        self.view_file = lb_dir / "view.json"
-        self.counters_file = lb_dir / "counters.json"
         self.runtime = RuntimeClient(self.socket)
 
     # --- observation ------------------------------------------------------------------------
-    def pid(self) -> int | None:
-        """The pid serving the current config, if that process is alive and really ours."""
-        try:
-            pid = int(self.pidfile.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                args = fh.read().split(b"\0")
-        except OSError:
-            return None
-        if str(self.cfg).encode() not in args or _zombie(pid):
-            return None  # a recycled pid
-        return pid
-
-    def alive(self) -> bool:
-        return self.pid() is not None
-
-    def current_config(self) -> str | None:
-        try:
-            return self.cfg.read_text(encoding="utf-8")
-        except OSError:
-            return None
-
-    def counters(self) -> dict[str, int]:
-        try:
-            data = json.loads(self.counters_file.read_text())
-        except (OSError, ValueError):
-            data = {}
-        return {name: int(data.get(name, 0)) for name in COUNTERS}
-
-    def bump(self, name: str) -> None:
-        counters = self.counters()
-        counters[name] += 1
-        atomic_write(self.counters_file, json.dumps(counters))
-
-    def load_view(self) -> dict[str, Any] | None:
-        try:
-            data: dict[str, Any] = json.loads(self.view_file.read_text())
-            return data
-        except (OSError, ValueError):
-            return None
-
-    def save_view(self, data: dict[str, Any]) -> None:
-        atomic_write(self.view_file, json.dumps(data, sort_keys=True))
+    def owns(self, pid: int) -> bool:
+        return cmdline_names(pid, self.cfg)
 
     # --- changes ----------------------------------------------------------------------------
     def validate(self, path: Path) -> None:
@@ -154,11 +69,8 @@ class Instance:
             [self.binary, "-c", "-q", "-f", str(path)], cwd=self.dir, capture_output=True,
             stdin=subprocess.DEVNULL, timeout=60, check=False)
         if result.returncode != 0:
-            raise ProcessError(_last_lines(result.stderr or result.stdout))
-
-    def write_files(self, files: dict[str, str]) -> None:
-        for name, content in files.items():
-            atomic_write(self.dir / name, content)
+            raise ProcessError(last_lines(result.stderr or result.stdout,
+                                          fallback="haproxy failed without a message"))
 
     def install(self, text: str, files: dict[str, str]) -> None:
         """Validate ``text`` and make it haproxy.cfg without touching the process (used when
@@ -208,14 +120,6 @@ class Instance:
         LOG.info("haproxy %s: %s in %.0f ms (%s)", self.lb_id, "reloaded" if old_pid else
                  "started", (time.monotonic() - started) * 1000, reason)
 
-    def prune_files(self, keep: dict[str, str]) -> None:
-        """Remove certificate files (``*.pem``, ``*.crtlist``) the running configuration no
-        longer names, so a private key does not outlive its listener or pool on disk. Only
-        after a successful start: until then the previous configuration may need them."""
-        for path in self.dir.iterdir():
-            if path.suffix in CERT_SUFFIXES and path.name not in keep:
-                path.unlink(missing_ok=True)
-
     def restart(self, reason: str) -> None:
         """Start the last good configuration again after the process died."""
         self._start(None)
@@ -234,11 +138,7 @@ class Instance:
     def rebuild(self, reason: str) -> None:
         """Replace a process that is alive but does not answer (hung, stopped): kill every
         process of this load balancer, then start the last good configuration afresh."""
-        for pid in processes_using(self.cfg):
-            _signal(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while processes_using(self.cfg) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        kill_and_wait(processes_using(self.cfg), lambda: processes_using(self.cfg))
         self.restart(reason)
 
     def responsive(self, timeout: float = 1.0) -> bool:
@@ -258,7 +158,8 @@ class Instance:
         result = subprocess.run(args, cwd=self.dir, capture_output=True,
                                 stdin=subprocess.DEVNULL, timeout=60, check=False)
         if result.returncode != 0:
-            raise ProcessError(_last_lines(result.stderr or result.stdout))
+            raise ProcessError(last_lines(result.stderr or result.stdout,
+                                          fallback="haproxy failed without a message"))
 
     def _dump_server_state(self) -> None:
         try:
@@ -268,37 +169,8 @@ class Instance:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the current process and any still draining connections of older configs."""
-        pids = processes_using(self.cfg)
-        for pid in pids:
-            _signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while pids and time.monotonic() < deadline:
-            pids = [p for p in pids if _exists(p)]
-            time.sleep(0.02)
-        for pid in pids:
-            _signal(pid, signal.SIGKILL)
+        terminate(processes_using(self.cfg), timeout)
 
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _signal(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return not _zombie(pid)
-
-
-def _last_lines(output: bytes, limit: int = 5) -> str:
-    lines = [ln for ln in output.decode("utf-8", "replace").splitlines()
-             if ln.strip() and "[NOTICE]" not in ln]
-    return " | ".join(lines[-limit:]) or "haproxy failed without a message"

@@ -9,40 +9,30 @@ printable ASCII and newlines.
 from __future__ import annotations
 
 import dataclasses
-import re
 from functools import lru_cache
 from pathlib import Path
 
 import jinja2
 
 from statera.providers.haproxy import escape, view
+from statera.providers.kit import templates
 
 TEMPLATES = Path(__file__).with_name("templates")
 PING_SCRIPT = TEMPLATES / "ping-wrapper.sh"
-_PRINTABLE = re.compile(r"[\x20-\x7e\n]*")
 
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["q"] = escape.quote
-    env.filters["lf"] = escape.logformat
-    env.globals.update(backend_var=view.BACKEND_VAR, sport_var=view.SPORT_VAR,
-                       stick_size=view.STICK_TABLE_SIZE)
-    return env
+    return templates.environment(
+        TEMPLATES, {"q": escape.quote, "lf": escape.logformat},
+        backend_var=view.BACKEND_VAR, sport_var=view.SPORT_VAR,
+        stick_size=view.STICK_TABLE_SIZE)
 
 
 def render_config(lb_view: view.LBView) -> str:
     """The haproxy.cfg text of ``lb_view``."""
     text = environment().get_template("haproxy.cfg.j2").render(v=lb_view)
-    if not _PRINTABLE.fullmatch(text):
+    if not templates.printable(text):
         raise view.ConfigError("rendered configuration contains non-printable characters")
     return text
 

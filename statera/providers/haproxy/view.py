@@ -20,7 +20,6 @@ templates quote them (``escape.quote``). Identifiers must be safe names or the v
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,10 +27,22 @@ from typing import Any
 from octavia_lib.api.drivers import data_models as dm
 
 from statera.providers.haproxy import escape
+from statera.providers.kit.graph import (
+    ConfigError,
+    allowed_cidrs,
+    enabled,
+    expected_codes,
+    ip_literal,
+    pem_bundle,
+    port_number,
+    positive_int,
+    safe_id,
+    val,
+    vip_addresses,
+)
 
-
-class ConfigError(ValueError):
-    """The desired graph cannot be expressed as a safe HAProxy configuration."""
+__all__ = ["ConfigError", "allowed_cidrs", "enabled", "ip_literal", "pem_bundle",
+           "port_number", "positive_int", "safe_id", "val", "vip_addresses"]
 
 
 DEFAULT_CONNECTION_LIMIT = 50000
@@ -206,48 +217,6 @@ class LBView:
 
 # --- helpers --------------------------------------------------------------------------------
 
-def val(value: Any, default: Any = None) -> Any:
-    """``value`` unless it is octavia-lib's ``Unset`` or None."""
-    if value is None or isinstance(value, dm.UnsetType):
-        return default
-    return value
-
-
-def enabled(obj: Any) -> bool:
-    return val(getattr(obj, "admin_state_up", None), True) is not False
-
-
-def safe_id(value: Any, what: str) -> str:
-    text = str(val(value, ""))
-    if not escape.is_safe_name(text):
-        raise ConfigError(f"{what} id {text!r} is not a safe identifier")
-    return text
-
-
-def ip_literal(value: Any, what: str) -> str:
-    try:
-        addr = ipaddress.ip_address(str(val(value, "")))
-    except ValueError as exc:
-        raise ConfigError(f"{what} {value!r} is not an IP address") from exc
-    if getattr(addr, "scope_id", None) is not None:  # any text, written unquoted: refuse it
-        raise ConfigError(f"{what} {value!r} has an IPv6 zone id")
-    return f"[{addr}]" if addr.version == 6 else str(addr)
-
-
-def port_number(value: Any, what: str) -> int:
-    port = val(value)
-    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-        raise ConfigError(f"{what} {port!r} is not a port number")
-    return port
-
-
-def positive_int(value: Any, default: int, what: str, minimum: int = 0) -> int:
-    number = val(value, default)
-    if not isinstance(number, int) or isinstance(number, bool) or number < minimum:
-        raise ConfigError(f"{what} {number!r} is not an integer >= {minimum}")
-    return number
-
-
 def connection_limit(listener: dm.Listener) -> int:
     limit = val(listener.connection_limit, -1)
     return DEFAULT_CONNECTION_LIMIT if limit in (-1, None) else positive_int(
@@ -260,18 +229,7 @@ def header_enabled(headers: dict[str, Any], name: str) -> bool:
 
 def expected_codes_regex(codes: Any) -> str:
     """Octavia's ``expected_codes`` ("200", "200,202", "200-204") as an rstatus regex."""
-    text = str(val(codes, "200"))
-    out: list[str] = []
-    for part in text.split(","):
-        part = part.strip()
-        lo, _, hi = part.partition("-")
-        if not lo.isdigit() or (hi and not hi.isdigit()):
-            raise ConfigError(f"expected_codes {text!r} is not a list of codes or ranges")
-        first, last = int(lo), int(hi or lo)
-        if not 100 <= first <= last <= 599:
-            raise ConfigError(f"expected_codes {text!r} is out of range")
-        out.extend(str(c) for c in range(first, last + 1) if str(c) not in out)
-    return "^(" + "|".join(out) + ")$"
+    return "^(" + "|".join(str(c) for c in expected_codes(codes)) + ")$"
 
 
 def tls_version_switches(versions: Any) -> tuple[str, ...]:
@@ -289,18 +247,6 @@ def alpn_list(protocols: Any) -> str | None:
         if not escape.is_safe_name(item.replace("/", "")):
             raise ConfigError(f"ALPN protocol {item!r} is not a safe token")
     return ",".join(items)
-
-
-def pem_bundle(data: Any) -> str:
-    """A certificate container dict (or object) as one PEM: cert, intermediates, key."""
-    get = data.get if isinstance(data, dict) else (lambda k: getattr(data, k, None))
-    parts = [get("certificate")]
-    parts.extend(get("intermediates") or [])
-    parts.append(get("private_key"))
-    texts = [p.decode() if isinstance(p, bytes) else str(p) for p in parts if p]
-    if not texts:
-        raise ConfigError("certificate container has no certificate data")
-    return "".join(t if t.endswith("\n") else t + "\n" for t in texts)
 
 
 # --- servers and backends -------------------------------------------------------------------
@@ -606,31 +552,6 @@ def tls_bind(listener: dm.Listener, lb_dir: str) -> tuple[tuple[str, ...], list[
     if alpn:
         bind_opts.append(f"alpn {alpn}")
     return tuple(bind_opts), files
-
-
-def vip_addresses(lb: dm.LoadBalancer) -> list[str]:
-    addresses = [ip_literal(lb.vip_address, "vip_address")]
-    for extra in val(lb.additional_vips, []) or []:
-        address = extra.get("ip_address") if isinstance(extra, dict) else getattr(
-            extra, "ip_address", None)
-        if address:
-            addresses.append(ip_literal(address, "additional VIP"))
-    return addresses
-
-
-def allowed_cidrs(listener: dm.Listener) -> tuple[str, ...]:
-    out = []
-    for cidr in val(listener.allowed_cidrs, []) or []:
-        try:
-            if "%" in str(cidr):  # an IPv6 zone: any text, written unquoted
-                raise ValueError(cidr)
-            network = ipaddress.ip_network(str(cidr), strict=False)
-        except ValueError as exc:
-            raise ConfigError(f"allowed_cidr {cidr!r} is not a network") from exc
-        if network.prefixlen == 0:
-            return ()  # everything is allowed
-        out.append(str(network))
-    return tuple(out)
 
 
 def build_view(lb: dm.LoadBalancer, opts: Options) -> LBView:

@@ -1,0 +1,96 @@
+"""What every converger of local processes shares: the state directory of each load
+balancer, per-load-balancer locks, the graphs and statuses last reported, and stopping.
+
+``converge`` (worker threads) and ``tick`` (the reconcile loop's thread) both take a load
+balancer's lock before touching its instance; ``tick`` skips a locked one instead of waiting.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+from octavia_lib.api.drivers import data_models as dm
+
+from statera.providers.kit.graph import is_safe_name
+from statera.providers.kit.procs import resolve_binary
+from statera.providers.kit.status import Statuses
+
+
+class Instance(Protocol):
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+    def counters(self) -> dict[str, int]: ...
+
+
+I = TypeVar("I", bound=Instance)  # noqa: E741
+
+
+class LocalConverger(Generic[I]):
+    """Base of a provider converger; ``make_instance(lb_dir, binary)`` builds an instance."""
+
+    def __init__(self, state_dir: Path, binary: str, make_instance: Callable[[Path, str], I],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.state_dir = state_dir
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.binary = resolve_binary(binary)
+        self._make_instance = make_instance
+        self.clock = clock
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._graphs: dict[str, dm.LoadBalancer] = {}
+        self._reported: dict[str, Statuses] = {}
+        self._amphorae: dict[str, int | None] = {}  # pid last reported per load balancer
+        self._next_health = 0.0
+        self._next_stats = 0.0
+
+    def instance(self, lb_id: str) -> I:
+        if not is_safe_name(lb_id):
+            raise ValueError(f"unsafe load balancer id {lb_id!r}")
+        return self._make_instance(self.state_dir / lb_id, self.binary)
+
+    def _lock(self, lb_id: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(lb_id, threading.Lock())
+
+    def _forget(self, lb_id: str) -> None:
+        """Drop what was remembered about a removed load balancer."""
+        with self._guard:
+            self._graphs.pop(lb_id, None)
+            self._reported.pop(lb_id, None)
+            self._amphorae.pop(lb_id, None)
+
+    def _remember(self, lb_id: str, lb: dm.LoadBalancer, observed: Statuses,
+                  pid: int | None) -> None:
+        with self._guard:
+            self._graphs[lb_id] = lb
+            self._reported[lb_id] = observed
+            self._amphorae[lb_id] = pid
+
+    def _due(self, health_interval: float, stats_interval: float,
+             force_health: bool = False) -> tuple[bool, bool]:
+        """Whether a health and a statistics poll are due now (and schedule the next)."""
+        now = self.clock()
+        do_health = now >= self._next_health or force_health
+        do_stats = now >= self._next_stats
+        if now >= self._next_health:
+            self._next_health = now + health_interval
+        if do_stats:
+            self._next_stats = now + stats_interval
+        return do_health, do_stats
+
+    def known_ids(self) -> set[str]:
+        return {p.name for p in self.state_dir.iterdir() if p.is_dir() and is_safe_name(p.name)}
+
+    def shutdown(self) -> None:
+        """Stop every process this agent runs (state stays; start-up re-creates)."""
+        for lb_id in sorted(self.known_ids()):
+            with self._lock(lb_id):
+                self.instance(lb_id).stop()
+
+    def counters(self, lb_id: str) -> dict[str, Any]:
+        """Reload/start/restart/... counts of one load balancer (for tests, ops)."""
+        return self.instance(lb_id).counters()

@@ -1,0 +1,18 @@
+"""Data-plane side of the NGINX provider: the reconcile loop around NginxConverger."""
+
+from __future__ import annotations
+
+import threading
+
+from statera.agent.contract import AgentContext
+from statera.providers.kit.agent import run_converger
+from statera.providers.nginx.converger import NginxConverger
+
+
+def run(exit_event: threading.Event, context: AgentContext | None = None) -> None:
+    """Provider-agent entry point (``octavia.driver_agent.provider_agents``). Ticks are
+    frequent so that a member the prober found down stops taking traffic at once."""
+    run_converger(
+        "nginx", exit_event, context,
+        lambda ctx: NginxConverger(ctx.settings, ctx.state_dir),
+        lambda ctx: min(0.2, ctx.settings.nginx.health_poll_interval))

@@ -1,0 +1,319 @@
+"""The NGINX converger: desired graph in, running NGINX and status reports out.
+
+``converge`` renders the whole load balancer (with the prober's current verdicts: a member that
+failed its checks is ``down``), compares with what runs and, if different, validates and
+reloads gracefully. ``tick`` is the observation side: every ``health_poll_interval`` it
+restarts dead masters, re-renders load balancers whose members changed health (so a down member
+takes no new connection, a recovered one takes them again) and reports operating statuses that
+changed; every ``stats_interval`` it reports listener statistics as absolute totals.
+Per-load-balancer locks keep ``converge`` (worker threads) and ``tick`` (the loop thread) from
+touching one instance at the same time.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import resource
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from octavia_lib.api.drivers import data_models as dm
+
+from statera.agent.reconcile import StatusReport, active_report, deleted_report
+from statera.config import Settings
+from statera.providers.kit import status as st
+from statera.providers.kit.converger import LocalConverger
+from statera.providers.kit.graph import enabled, val, vip_addresses
+from statera.providers.kit.prober import Prober, checks_for
+from statera.providers.kit.stats import StatsBook
+from statera.providers.nginx import counters, render, view
+from statera.providers.nginx.process import Instance, ProcessError
+
+LOG = logging.getLogger(__name__)
+
+
+class Reporter(Protocol):
+    """The part of octavia-lib's DriverLibrary that ``tick`` uses."""
+
+    def update_loadbalancer_status(self, status: dict[str, Any]) -> None: ...
+
+    def update_listener_statistics(self, statistics: dict[str, Any]) -> None: ...
+
+
+def worker_connections() -> int:
+    """Connections one worker may hold under this host's file-descriptor limit (two
+    descriptors per proxied connection)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        return 65536
+    return max(64, min(65536, (hard - 100) // 2))
+
+
+def used_pools(lb: dm.LoadBalancer) -> dict[str, dm.Pool]:
+    """Pools an enabled listener of an enabled load balancer sends traffic to."""
+    pools = {str(p.pool_id): p for p in val(lb.pools, []) or []}
+    if not enabled(lb):
+        return {}
+    out = {}
+    for listener in val(lb.listeners, []) or []:
+        pool = pools.get(view.default_pool_id(listener))
+        if enabled(listener) and pool is not None and enabled(pool):
+            out[str(pool.pool_id)] = pool
+    return out
+
+
+def observe(lb: dm.LoadBalancer, alive: bool, health: dict[str, bool | None],
+            active: dict[str, int]) -> st.Statuses:
+    """Operating status of every object of ``lb`` (Octavia's roll-up, as for HAProxy):
+    monitored members follow the prober (not checked yet: OFFLINE, never ONLINE before a check
+    passed), a pool whose monitored members are all down is ERROR and so is the LB."""
+    out: st.Statuses = {}
+    lb_status = st.ONLINE if enabled(lb) else st.OFFLINE
+    for listener in val(lb.listeners, []) or []:
+        lid = str(listener.listener_id)
+        limit = val(listener.connection_limit, -1)
+        if not enabled(lb) or not enabled(listener):
+            status = st.OFFLINE
+        elif not alive:
+            status = st.ERROR
+        elif limit not in (-1, None) and active.get(lid, 0) >= limit:
+            status = st.DEGRADED
+        else:
+            status = st.ONLINE
+        if status in (st.ERROR, st.DEGRADED) and lb_status == st.ONLINE:
+            lb_status = status
+        out[("listeners", lid)] = status
+    used = used_pools(lb)
+    for pool in val(lb.pools, []) or []:
+        pool_id = str(pool.pool_id)
+        monitored = view.monitored(pool)
+        members = val(pool.members, []) or []
+        if pool_id not in used:
+            out[("pools", pool_id)] = st.OFFLINE
+            for member in members:
+                out[("members", str(member.member_id))] = (
+                    st.NO_MONITOR if enabled(member) and not monitored else st.OFFLINE)
+            continue
+        pool_status = st.ONLINE
+        verdicts = []
+        for member in members:
+            mid = str(member.member_id)
+            if not enabled(member):
+                status = st.OFFLINE
+            elif monitored:
+                verdict = health.get(mid)
+                verdicts.append(verdict)
+                status = {True: st.ONLINE, False: st.ERROR, None: st.OFFLINE}[verdict]
+                if status == st.ONLINE and val(member.weight, 1) == 0:
+                    status = st.DRAINING
+            else:
+                status = st.DRAINING if val(member.weight, 1) == 0 else st.NO_MONITOR
+            out[("members", mid)] = status
+            pool_status = st.degrade(pool_status, status)
+        if verdicts and all(v is False for v in verdicts):
+            pool_status = st.ERROR
+            lb_status = st.ERROR
+        elif pool_status == st.DEGRADED and lb_status == st.ONLINE:
+            lb_status = st.DEGRADED
+        out[("pools", pool_id)] = pool_status
+    out[("loadbalancers", str(lb.loadbalancer_id))] = lb_status
+    return out
+
+
+class NginxConverger(LocalConverger[Instance]):
+    def __init__(self, settings: Settings, state_dir: Path,
+                 clock: Callable[[], float] = time.monotonic,
+                 prober: Prober | None = None) -> None:
+        ns = settings.nginx
+        super().__init__(state_dir, ns.binary, Instance, clock)
+        self.settings = ns
+        self.options = view.Options(
+            state_dir=str(state_dir),
+            timeout_client_data=ns.timeout_client_data,
+            timeout_member_connect=ns.timeout_member_connect,
+            timeout_member_data=ns.timeout_member_data,
+            stream_module=ns.stream_module,
+            worker_connections=worker_connections(),
+        )
+        self.prober = prober or Prober()
+        self._health: dict[str, dict[str, bool | None]] = {}  # the verdicts last applied
+
+    def _render(self, lb: dm.LoadBalancer, health: dict[str, bool | None]
+                ) -> tuple[str, dict[str, str]]:
+        """nginx.conf (members marked down per ``health``) and the certificate files it names.
+        Callers observe with the same ``health`` snapshot, so no member reads ERROR while the
+        running configuration still sends it traffic."""
+        lb_view = view.build_view(lb, self.options, health)
+        return render.render_config(lb_view), dict(lb_view.files)
+
+    # --- Converger protocol -----------------------------------------------------------------
+    def converge(self, lb_id: str, lb: dm.LoadBalancer | None) -> StatusReport:
+        with self._lock(lb_id):
+            if lb is None:
+                self.prober.forget(lb_id)
+                self.instance(lb_id).remove()
+                self._forget(lb_id)
+                with self._guard:
+                    self._health.pop(lb_id, None)
+                LOG.info("nginx %s: removed", lb_id)
+                return deleted_report(lb_id)
+            inst = self.instance(lb_id)
+            try:
+                self.prober.watch(lb_id, checks_for(list(used_pools(lb).values())))
+                health = self.prober.states(lb_id)
+                self._apply(inst, *self._render(lb, health))
+            except (view.ConfigError, ProcessError) as exc:
+                LOG.error("nginx %s: configuration not applied, previous one kept: %s",
+                          lb_id, exc)
+                return st.failed_report(lb)
+            observed = self._observe(inst, lb, health)
+            pid = inst.pid()
+            with self._guard:
+                self._graphs[lb_id] = lb
+                self._reported[lb_id] = observed
+                self._health[lb_id] = health
+                self._amphorae[lb_id] = pid
+            report = active_report(lb, operating=lambda kind, obj: st.pick(observed, kind, obj))
+            report["amphorae"] = [st.amphora_record(lb_id, lb, pid, "nginx")]
+            return report
+
+    def failover(self, lb_id: str, lb: dm.LoadBalancer) -> None:
+        """Octavia's failover: a new NGINX master takes over from the running one."""
+        with self._lock(lb_id):
+            inst = self.instance(lb_id)
+            if inst.current_config() is None:
+                return  # converge starts it afresh anyway
+            try:
+                inst.replace("failover requested")
+            except ProcessError as exc:
+                LOG.error("nginx %s: failover failed: %s", lb_id, exc)
+
+    def _apply(self, inst: Instance, text: str, files: dict[str, str],
+               reason: str | None = None) -> None:
+        """Reload only for a different configuration or certificate (NGINX reads certificate
+        files at start and reload only)."""
+        alive = inst.alive()
+        current = inst.current_config()
+        files_unchanged = inst.files_unchanged(files)
+        if alive and current == text and files_unchanged:
+            return
+        if reason is None:
+            if alive:
+                reason = ("configuration changed" if current != text
+                          else "certificates changed")
+            else:
+                reason = "master not running" if current is not None else "new load balancer"
+        inst.apply(text, files, reason)
+
+    def _observe(self, inst: Instance, lb: dm.LoadBalancer, health: dict[str, bool | None],
+                 table: collections.Counter[str] | None = None) -> st.Statuses:
+        alive = inst.alive()
+        active = self._active(lb, table) if alive else {}
+        return observe(lb, alive, health, active)
+
+    @staticmethod
+    def _active(lb: dm.LoadBalancer,
+                table: collections.Counter[str] | None = None) -> dict[str, int]:
+        """Established connections per TCP-based listener (only those with a limit matter
+        for the status; statistics want all)."""
+        out: dict[str, int] = {}
+        table = counters.established_table() if table is None else table
+        try:
+            vips = vip_addresses(lb)
+        except view.ConfigError:
+            return out
+        for listener in val(lb.listeners, []) or []:
+            if val(listener.protocol) != "UDP" and val(listener.protocol_port):
+                out[str(listener.listener_id)] = counters.established(
+                    vips, int(listener.protocol_port), table)
+        return out
+
+    # --- observation ------------------------------------------------------------------------
+    def tick(self, lib: Reporter) -> None:
+        changed = self.prober.take_changed()
+        do_health, do_stats = self._due(self.settings.health_poll_interval,
+                                        self.settings.stats_interval, bool(changed))
+        if not (do_health or do_stats):
+            return
+        with self._guard:
+            graphs = dict(self._graphs)
+        statistics: list[dict[str, Any]] = []
+        table = counters.established_table()
+        for lb_id, lb in sorted(graphs.items()):
+            lock = self._lock(lb_id)
+            if not lock.acquire(blocking=False):
+                if lb_id in changed:  # being converged; look again on the next tick
+                    self.prober.mark_changed(lb_id)
+                continue
+            try:
+                report, records = self._tick_one(lb_id, lb, lb_id in changed, do_stats, table)
+            except Exception:
+                LOG.exception("nginx %s: observation failed", lb_id)
+                continue
+            finally:
+                lock.release()
+            if report:
+                try:
+                    lib.update_loadbalancer_status(report)
+                except Exception:
+                    LOG.exception("nginx %s: health report failed", lb_id)
+                    with self._guard:
+                        self._reported.pop(lb_id, None)
+                        self._amphorae[lb_id] = -1
+            statistics.extend(records)
+        if statistics:
+            lib.update_listener_statistics({"listeners": statistics})
+
+    def _tick_one(self, lb_id: str, lb: dm.LoadBalancer, health_changed: bool,
+                  do_stats: bool, table: collections.Counter[str]
+                  ) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+        with self._guard:
+            if self._graphs.get(lb_id) is not lb:
+                return {}, []
+        inst = self.instance(lb_id)
+        if not inst.alive() and inst.current_config() is not None:
+            try:
+                inst.restart("master found dead by the health poll")
+            except ProcessError as exc:
+                LOG.error("nginx %s: restart failed: %s", lb_id, exc)
+        health = self.prober.states(lb_id)
+        with self._guard:
+            applied = self._health.get(lb_id)
+        if health_changed or health != applied:
+            try:
+                self._apply(inst, *self._render(lb, health), reason="member health changed")
+            except (view.ConfigError, ProcessError) as exc:
+                LOG.error("nginx %s: health change not applied: %s", lb_id, exc)
+                health = applied or {}
+        observed = self._observe(inst, lb, health, table)
+        pid = inst.pid()
+        with self._guard:
+            report = dict(st.changes(observed, self._reported.get(lb_id, {})))
+            self._reported[lb_id] = observed
+            self._health[lb_id] = health
+            if self._amphorae.get(lb_id, -1) != pid:
+                report["amphorae"] = [st.amphora_record(lb_id, lb, pid, "nginx")]
+                self._amphorae[lb_id] = pid
+        records: list[dict[str, Any]] = []
+        if do_stats:
+            records = self.statistics(inst, lb, table)
+        return report, records
+
+    def statistics(self, inst: Instance, lb: dm.LoadBalancer,
+                   table: collections.Counter[str] | None = None) -> list[dict[str, Any]]:
+        """Absolute per-listener totals from the access logs, plus active connections."""
+        contexts = {str(x.listener_id): view.CONTEXTS.get(str(val(x.protocol, "")), "http")
+                    for x in val(lb.listeners, []) or []}
+        sums = counters.LogCounters(inst.dir, inst.reopen_logs).read(contexts)
+        active = self._active(lb, table)
+        for lid, row in sums.items():
+            row["active_connections"] = active.get(lid, 0)
+        return StatsBook(inst.dir / "stats.json").fold(0, dict(sums), list(contexts))
+
+    def shutdown(self) -> None:
+        """Stop the prober and every NGINX this agent runs (state stays)."""
+        self.prober.stop()
+        super().shutdown()
