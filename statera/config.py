@@ -148,31 +148,19 @@ class QuotaSettings(BaseModel):
     default_l7rule_quota: int = -1
 
 
-class HAProxySettings(BaseModel):
-    binary: str = Field("haproxy", description="HAProxy executable.")
-    health_poll_interval: float = Field(
-        1.0, description="Seconds between reads of server states for health reports."
-    )
-    stats_interval: float = Field(5.0, description="Seconds between statistics reports.")
-    timeout_client_data: int = 50000
-    timeout_member_connect: int = 5000
-    timeout_member_data: int = 50000
-    timeout_tcp_inspect: int = 0
+class ListenerDefaultsSettings(BaseModel):
+    """What a listener gets when a request leaves a timeout out (Octavia's
+    ``[haproxy_amphora] timeout_*`` options): the API stores them on the listener, so every
+    provider renders the same values."""
 
-
-class NginxSettings(BaseModel):
-    binary: str = Field("nginx", description="NGINX executable.")
-    stream_module: str = Field(
-        "/usr/lib/nginx/modules/ngx_stream_module.so",
-        description="NGINX's dynamic stream module (Debian: libnginx-mod-stream), loaded by "
-                    "load balancers with TCP, UDP or HTTPS listeners.")
-    health_poll_interval: float = Field(
-        1.0, description="Seconds between operating-status reports (health changes found by "
-                         "the prober are acted on at once).")
-    stats_interval: float = Field(5.0, description="Seconds between statistics reports.")
-    timeout_client_data: int = 50000
-    timeout_member_connect: int = 5000
-    timeout_member_data: int = 50000
+    timeout_client_data: int = Field(
+        50000, description="Milliseconds of client inactivity before the connection closes.")
+    timeout_member_connect: int = Field(
+        5000, description="Milliseconds to wait for a member to accept a connection.")
+    timeout_member_data: int = Field(
+        50000, description="Milliseconds of member inactivity before the connection closes.")
+    timeout_tcp_inspect: int = Field(
+        0, description="Milliseconds to wait for TCP content inspection (0: none).")
 
 
 class Settings(BaseSettings):
@@ -188,8 +176,8 @@ class Settings(BaseSettings):
     driver_agent: DriverAgentSettings = Field(default_factory=DriverAgentSettings)
     networking: NetworkingSettings = Field(default_factory=NetworkingSettings)
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
-    haproxy: HAProxySettings = Field(default_factory=HAProxySettings)
-    nginx: NginxSettings = Field(default_factory=NginxSettings)
+    listener_defaults: ListenerDefaultsSettings = Field(
+        default_factory=ListenerDefaultsSettings)
 
     @classmethod
     def settings_customise_sources(

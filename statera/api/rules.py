@@ -303,13 +303,13 @@ def _fill_tls_defaults(out: dict[str, Any], settings: Settings, side: str) -> No
 def listener_null_defaults(settings: Settings) -> dict[str, Any]:
     """What ``null`` in a listener PUT resets each field to (the TLS trio resets to None and
     :func:`validate_listener` then fills the defaults for TLS listeners)."""
-    hap = settings.haproxy
+    defaults = settings.listener_defaults
     return {
         "admin_state_up": False, "connection_limit": -1, "client_authentication": "NONE",
-        "timeout_client_data": hap.timeout_client_data,
-        "timeout_member_connect": hap.timeout_member_connect,
-        "timeout_member_data": hap.timeout_member_data,
-        "timeout_tcp_inspect": hap.timeout_tcp_inspect,
+        "timeout_client_data": defaults.timeout_client_data,
+        "timeout_member_connect": defaults.timeout_member_connect,
+        "timeout_member_data": defaults.timeout_member_data,
+        "timeout_tcp_inspect": defaults.timeout_tcp_inspect,
         "insert_headers": {}, "sni_container_refs": [], "allowed_cidrs": [],
         "hsts_include_subdomains": False, "hsts_preload": False,
     }

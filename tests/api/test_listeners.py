@@ -50,7 +50,7 @@ def test_create_show_defaults_and_hint(api: Api) -> None:
         row = s.get_one(m.Listener, lst["id"])
         assert row.generation == s.get_one(m.LoadBalancer, lb["id"]).desired_generation
     # Configured timeouts are the defaults, and the API shows what it stored.
-    api.services.settings.haproxy.timeout_client_data = 1234
+    api.services.settings.listener_defaults.timeout_client_data = 1234
     other = api.listener(lb["id"], protocol_port=81)
     assert other["timeout_client_data"] == 1234
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from statera.config import load_settings, provider_section, sample_config
+from statera.config import DriverAgentSettings, load_settings, provider_section, sample_config
 from statera.providers.f5.settings import F5Settings
 
 
@@ -31,7 +31,9 @@ def test_url_from_file_enables_the_provider(tmp_path: Path) -> None:
                                   90, 3)
     assert settings.api.enabled_provider_drivers["f5"].startswith("F5 BIG-IP")
     assert {"haproxy", "noop"} < set(settings.api.enabled_provider_drivers)
-    assert settings.driver_agent.enabled_provider_agents == ["haproxy", "noop", "f5"]
+    # The default agents stay, f5 joins them.
+    assert settings.driver_agent.enabled_provider_agents == [
+        *DriverAgentSettings().enabled_provider_agents, "f5"]
     assert "s3cret" not in repr(settings)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from octavia_lib.api.drivers import data_models as dm
 
-from statera.config import Settings
+from statera.config import settings_class
 from statera.providers.haproxy.converger import HAProxyConverger
 from statera.providers.haproxy.health import unchecked
 from statera.providers.haproxy.process import resolve_binary
@@ -226,7 +226,7 @@ def haproxy_pids(state_dir: Path) -> list[str]:
 
 @pytest.fixture
 def converger(tmp_path: Path, state_dir: Path) -> Iterator[HAProxyConverger]:
-    settings = Settings(data_dir=str(tmp_path))
+    settings = settings_class()(data_dir=str(tmp_path))
     settings = settings.model_copy(update={"haproxy": settings.haproxy.model_copy(
         update={"health_poll_interval": 0.2, "stats_interval": 0.2})})
     conv = HAProxyConverger(settings, state_dir)

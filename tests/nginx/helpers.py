@@ -16,15 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from statera.config import Settings
+from statera.config import settings_class
 from statera.providers.kit.procs import processes_in, resolve_binary
 from statera.providers.nginx.converger import NginxConverger
+from statera.providers.nginx.settings import NginxSettings
 from tests.haproxy.helpers import Recorder, wait_for
 
 NGINX = resolve_binary("nginx")
 pytestmark = pytest.mark.nginx
 
-if not os.access(NGINX, os.X_OK) or not os.path.exists(Settings().nginx.stream_module):
+if not os.access(NGINX, os.X_OK) or not os.path.exists(NginxSettings().stream_module):
     pytest.skip("nginx or its stream module is not installed", allow_module_level=True)
 
 
@@ -94,7 +95,7 @@ def nginx_pids(state_dir: Path) -> list[int]:
 
 @pytest.fixture
 def nginx(tmp_path: Path, nginx_state_dir: Path) -> Iterator[NginxConverger]:
-    settings = Settings(data_dir=str(tmp_path))
+    settings = settings_class()(data_dir=str(tmp_path))
     settings = settings.model_copy(update={"nginx": settings.nginx.model_copy(
         update={"health_poll_interval": 0.2, "stats_interval": 0.2})})
     conv = NginxConverger(settings, nginx_state_dir)

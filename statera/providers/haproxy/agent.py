@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 
 from statera.agent.contract import AgentContext
+from statera.config import provider_section
 from statera.providers.haproxy.converger import HAProxyConverger
+from statera.providers.haproxy.settings import HAProxySettings
 from statera.providers.kit.agent import run_converger
 
 
@@ -14,5 +16,9 @@ def run(exit_event: threading.Event, context: AgentContext | None = None) -> Non
     run_converger(
         "haproxy", exit_event, context,
         lambda ctx: HAProxyConverger(ctx.settings, ctx.state_dir),
-        lambda ctx: min(1.0, ctx.settings.haproxy.health_poll_interval,
-                        ctx.settings.haproxy.stats_interval))
+        lambda ctx: _tick(provider_section(ctx.settings, "haproxy", HAProxySettings)))
+
+
+def _tick(section: HAProxySettings) -> float:
+    """Seconds between the loop's health and statistics ticks."""
+    return min(1.0, section.health_poll_interval, section.stats_interval)

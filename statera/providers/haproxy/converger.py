@@ -21,10 +21,11 @@ from typing import Any, Protocol
 from octavia_lib.api.drivers import data_models as dm
 
 from statera.agent.reconcile import StatusReport, active_report, deleted_report
-from statera.config import Settings
+from statera.config import Settings, provider_section
 from statera.providers.haproxy import dynamic, health, render, view
 from statera.providers.haproxy.process import Instance, ProcessError
 from statera.providers.haproxy.runtime import RuntimeAPIError
+from statera.providers.haproxy.settings import HAProxySettings
 from statera.providers.haproxy.stats import StatsBook
 from statera.providers.kit.converger import LocalConverger
 from statera.providers.kit.status import amphora_id, amphora_record, failed_report, pick
@@ -63,15 +64,16 @@ DEL_SERVER_WAIT = 3.0
 class HAProxyConverger(LocalConverger[Instance]):
     def __init__(self, settings: Settings, state_dir: Path,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        hs = settings.haproxy
+        hs = provider_section(settings, "haproxy", HAProxySettings)
+        defaults = settings.listener_defaults
         super().__init__(state_dir, hs.binary, Instance, clock)
         self.settings = hs
         self.options = view.Options(
             state_dir=str(state_dir),
-            timeout_client_data=hs.timeout_client_data,
-            timeout_member_connect=hs.timeout_member_connect,
-            timeout_member_data=hs.timeout_member_data,
-            timeout_tcp_inspect=hs.timeout_tcp_inspect,
+            timeout_client_data=defaults.timeout_client_data,
+            timeout_member_connect=defaults.timeout_member_connect,
+            timeout_member_data=defaults.timeout_member_data,
+            timeout_tcp_inspect=defaults.timeout_tcp_inspect,
             max_global_conns=fd_connection_cap(),
             ping_script=str(render.PING_SCRIPT),
         )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 
 from statera.agent.contract import AgentContext
+from statera.config import provider_section
 from statera.providers.kit.agent import run_converger
 from statera.providers.nginx.converger import NginxConverger
+from statera.providers.nginx.settings import NginxSettings
 
 
 def run(exit_event: threading.Event, context: AgentContext | None = None) -> None:
@@ -15,4 +17,5 @@ def run(exit_event: threading.Event, context: AgentContext | None = None) -> Non
     run_converger(
         "nginx", exit_event, context,
         lambda ctx: NginxConverger(ctx.settings, ctx.state_dir),
-        lambda ctx: min(0.2, ctx.settings.nginx.health_poll_interval))
+        lambda ctx: min(
+            0.2, provider_section(ctx.settings, "nginx", NginxSettings).health_poll_interval))

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from octavia_lib.api.drivers import data_models as dm
 
 from statera.agent.reconcile import StatusReport, active_report, deleted_report
-from statera.config import Settings
+from statera.config import Settings, provider_section
 from statera.providers.kit import status as st
 from statera.providers.kit.converger import LocalConverger
 from statera.providers.kit.graph import enabled, val, vip_addresses
@@ -31,6 +31,7 @@ from statera.providers.kit.prober import Prober, checks_for
 from statera.providers.kit.stats import StatsBook
 from statera.providers.nginx import counters, render, view
 from statera.providers.nginx.process import Instance, ProcessError
+from statera.providers.nginx.settings import NginxSettings
 
 LOG = logging.getLogger(__name__)
 
@@ -127,14 +128,15 @@ class NginxConverger(LocalConverger[Instance]):
     def __init__(self, settings: Settings, state_dir: Path,
                  clock: Callable[[], float] = time.monotonic,
                  prober: Prober | None = None) -> None:
-        ns = settings.nginx
+        ns = provider_section(settings, "nginx", NginxSettings)
+        defaults = settings.listener_defaults
         super().__init__(state_dir, ns.binary, Instance, clock)
         self.settings = ns
         self.options = view.Options(
             state_dir=str(state_dir),
-            timeout_client_data=ns.timeout_client_data,
-            timeout_member_connect=ns.timeout_member_connect,
-            timeout_member_data=ns.timeout_member_data,
+            timeout_client_data=defaults.timeout_client_data,
+            timeout_member_connect=defaults.timeout_member_connect,
+            timeout_member_data=defaults.timeout_member_data,
             stream_module=ns.stream_module,
             worker_connections=worker_connections(),
         )
