@@ -46,9 +46,11 @@ def create_loadbalancer(request: Request, payload: Any = Body(None),
     project = project_for_create(ident, body.project_id or body.tenant_id)
     authorize(ident, "loadbalancer", "post", project)
     _check_graph_certificates(svc, body, project)
-    with svc.db.session() as session:
+    def create(session: Session) -> tuple[m.LoadBalancer, dict[str, Any]]:
         lb = _create(session, svc, body, project)
-        result = {SINGLE: _render_full(session, lb)}
+        return lb, {SINGLE: _render_full(session, lb)}
+
+    lb, result = svc.db.transact(create)
     common.hint(svc, lb.provider, lb.id)
     return result
 
