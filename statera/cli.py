@@ -86,8 +86,12 @@ def bind_api_socket(host: str, port: int) -> socket.socket:
     """Bind and listen on the API's address before anything else starts, so that a clash is
     one clear error instead of a start-up, a traceback and a shutdown."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on accepted sockets whose
+    # protocol says TCP. With Nagle on, a response written in two parts waits for the client's
+    # delayed ACK: every keep-alive request took 40 ms longer.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
         sock.listen(2048)
