@@ -105,10 +105,10 @@ def run(backend: str, clients: int, seconds: float) -> None:
         wall = time.perf_counter() - started
         lost, stuck = _settle(url, res)
     total = sum(len(v) for v in res.latency.values())
-    print(f"\n## {backend}: {clients} clients x {seconds:.0f} s: {total / wall:.0f} requests/s, "
+    print(f"\n**{backend}**: {clients} clients x {seconds:.0f} s: {total / wall:.0f} requests/s, "
           f"{len(res.errors)} errors, {lost} lost deletes (of {len(res.deleted)}), "
           f"{stuck} stuck")
-    print("| call | n | p50 | p99 | max |\n|---|---|---|---|---|")
+    print("\n| call | n | p50 | p99 | max |\n|---|---|---|---|---|")
     for call in ("create", "get", "list", "update", "delete"):
         p = percentiles(res.latency[call])
         print(f"| {call} | {len(res.latency[call])} | {p['p50'] * 1000:.0f} ms | "
