@@ -27,7 +27,7 @@ from statera.providers.haproxy.process import Instance, ProcessError
 from statera.providers.haproxy.runtime import RuntimeAPIError
 from statera.providers.haproxy.settings import HAProxySettings
 from statera.providers.haproxy.stats import StatsBook
-from statera.providers.kit.converger import LocalConverger
+from statera.providers.kit.converger import LocalConverger, default_timeouts
 from statera.providers.kit.status import amphora_id, amphora_record, failed_report, pick
 
 __all__ = ["HUNG_POLLS", "HAProxyConverger", "amphora_id", "failed_report"]
@@ -65,15 +65,11 @@ class HAProxyConverger(LocalConverger[Instance]):
     def __init__(self, settings: Settings, state_dir: Path,
                  clock: Callable[[], float] = time.monotonic) -> None:
         hs = provider_section(settings, "haproxy", HAProxySettings)
-        defaults = settings.listener_defaults
         super().__init__(state_dir, hs.binary, Instance, clock)
         self.settings = hs
         self.options = view.Options(
-            state_dir=str(state_dir),
-            timeout_client_data=defaults.timeout_client_data,
-            timeout_member_connect=defaults.timeout_member_connect,
-            timeout_member_data=defaults.timeout_member_data,
-            timeout_tcp_inspect=defaults.timeout_tcp_inspect,
+            state_dir=str(state_dir), **default_timeouts(settings),
+            timeout_tcp_inspect=settings.listener_defaults.timeout_tcp_inspect,
             max_global_conns=fd_connection_cap(),
             ping_script=str(render.PING_SCRIPT),
         )

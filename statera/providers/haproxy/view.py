@@ -29,6 +29,7 @@ from octavia_lib.api.drivers import data_models as dm
 from statera.providers.haproxy import escape
 from statera.providers.kit.graph import (
     ConfigError,
+    active_policies,
     allowed_cidrs,
     enabled,
     expected_codes,
@@ -468,12 +469,7 @@ def policy_views(listener: dm.Listener, pools: dict[str, dm.Pool]
     policies: list[PolicyView] = []
     targets: set[str] = set()
     guard = False
-    ordered = sorted(val(listener.l7policies, []) or [],
-                     key=lambda p: (val(p.position, 0), str(p.l7policy_id)))
-    for policy in ordered:
-        rules = [r for r in val(policy.rules, []) or [] if enabled(r)]
-        if not enabled(policy) or not rules:
-            continue
+    for policy, rules in active_policies(listener):
         terms = []
         for rule in rules:
             acl = acl_view(rule)

@@ -11,13 +11,29 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypedDict, TypeVar
 
 from octavia_lib.api.drivers import data_models as dm
 
+from statera.config import Settings
 from statera.providers.kit.graph import is_safe_name
 from statera.providers.kit.procs import resolve_binary
 from statera.providers.kit.status import Statuses
+
+
+class Timeouts(TypedDict):
+    timeout_client_data: int
+    timeout_member_connect: int
+    timeout_member_data: int
+
+
+def default_timeouts(settings: Settings) -> Timeouts:
+    """The listener timeouts a renderer falls back to when a listener has none (the core's
+    ``[listener_defaults]``, which the API also stores on every listener it creates)."""
+    defaults = settings.listener_defaults
+    return Timeouts(timeout_client_data=defaults.timeout_client_data,
+                    timeout_member_connect=defaults.timeout_member_connect,
+                    timeout_member_data=defaults.timeout_member_data)
 
 
 class Instance(Protocol):

@@ -69,6 +69,20 @@ def positive_int(value: Any, default: int, what: str, minimum: int = 0) -> int:
     return number
 
 
+def active_policies(listener: dm.Listener) -> list[tuple[Any, list[Any]]]:
+    """The listener's L7 policies a data plane evaluates, first match first: the enabled ones
+    with at least one enabled rule, by position (then id, so equal positions keep one order),
+    each with its enabled rules."""
+    ordered = sorted(val(listener.l7policies, []) or [],
+                     key=lambda p: (val(p.position, 0), str(p.l7policy_id)))
+    out: list[tuple[Any, list[Any]]] = []
+    for policy in ordered:
+        rules = [r for r in val(policy.rules, []) or [] if enabled(r)]
+        if enabled(policy) and rules:
+            out.append((policy, rules))
+    return out
+
+
 def vip_addresses(lb: dm.LoadBalancer) -> list[str]:
     """The VIP and additional VIPs of ``lb`` as IP literals: the addresses to bind. (The core's
     network driver allocates and plumbs them; a provider only binds.)"""

@@ -25,7 +25,7 @@ from octavia_lib.api.drivers import data_models as dm
 from statera.agent.reconcile import StatusReport, active_report, deleted_report
 from statera.config import Settings, provider_section
 from statera.providers.kit import status as st
-from statera.providers.kit.converger import LocalConverger
+from statera.providers.kit.converger import LocalConverger, default_timeouts
 from statera.providers.kit.graph import enabled, val, vip_addresses
 from statera.providers.kit.prober import Prober, checks_for
 from statera.providers.kit.stats import StatsBook
@@ -129,14 +129,10 @@ class NginxConverger(LocalConverger[Instance]):
                  clock: Callable[[], float] = time.monotonic,
                  prober: Prober | None = None) -> None:
         ns = provider_section(settings, "nginx", NginxSettings)
-        defaults = settings.listener_defaults
         super().__init__(state_dir, ns.binary, Instance, clock)
         self.settings = ns
         self.options = view.Options(
-            state_dir=str(state_dir),
-            timeout_client_data=defaults.timeout_client_data,
-            timeout_member_connect=defaults.timeout_member_connect,
-            timeout_member_data=defaults.timeout_member_data,
+            state_dir=str(state_dir), **default_timeouts(settings),
             stream_module=ns.stream_module,
             worker_connections=worker_connections(),
         )

@@ -23,7 +23,7 @@ from typing import Any
 
 from octavia_lib.api.drivers import data_models as dm
 
-from statera.providers.kit.graph import ConfigError, enabled, safe_id, val
+from statera.providers.kit.graph import ConfigError, active_policies, enabled, safe_id, val
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _COOKIE = re.compile(r"[A-Za-z0-9_]{1,128}")
@@ -124,12 +124,7 @@ def policy_views(listener: dm.Listener, index: int, pools: dict[str, dm.Pool],
     """The enabled policies (with at least one enabled rule) of ``listener``, in position
     order; ``upstream_of(pool)`` gives a pool's upstream name, or None if it cannot serve."""
     out: list[PolicyView] = []
-    ordered = sorted(val(listener.l7policies, []) or [],
-                     key=lambda p: (val(p.position, 0), str(p.l7policy_id)))
-    for policy in ordered:
-        rules = [r for r in val(policy.rules, []) or [] if enabled(r)]
-        if not enabled(policy) or not rules:
-            continue
+    for policy, rules in active_policies(listener):
         n = len(out) + 1
         views = tuple(rule_view(rule, f"$statera_r{index}_{n}_{i}")
                       for i, rule in enumerate(rules, 1))
