@@ -7,6 +7,7 @@ balancer's lock before touching its instance; ``tick`` skips a locked one instea
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from statera.config import Settings
 from statera.providers.kit.graph import is_safe_name
 from statera.providers.kit.procs import resolve_binary
 from statera.providers.kit.status import Statuses
+
+LOG = logging.getLogger(__name__)
 
 
 class Timeouts(TypedDict):
@@ -85,6 +88,17 @@ class LocalConverger(Generic[I]):
             self._graphs[lb_id] = lb
             self._reported[lb_id] = observed
             self._amphorae[lb_id] = pid
+
+    def _send_health(self, lib: Any, lb_id: str, report: dict[str, Any]) -> None:
+        """Send one load balancer's health report; if it cannot be delivered, forget what was
+        last reported so that the next tick sends everything again."""
+        try:
+            lib.update_loadbalancer_status(report)
+        except Exception:
+            LOG.exception("%s %s: health report failed", Path(self.binary).name, lb_id)
+            with self._guard:
+                self._reported.pop(lb_id, None)
+                self._amphorae[lb_id] = -1
 
     def _due(self, health_interval: float, stats_interval: float,
              force_health: bool = False) -> tuple[bool, bool]:

@@ -254,13 +254,7 @@ class NginxConverger(LocalConverger[Instance]):
             finally:
                 lock.release()
             if report:
-                try:
-                    lib.update_loadbalancer_status(report)
-                except Exception:
-                    LOG.exception("nginx %s: health report failed", lb_id)
-                    with self._guard:
-                        self._reported.pop(lb_id, None)
-                        self._amphorae[lb_id] = -1
+                self._send_health(lib, lb_id, report)
             statistics.extend(records)
         if statistics:
             lib.update_listener_statistics({"listeners": statistics})
