@@ -190,25 +190,7 @@ class HAProxyConverger(LocalConverger[Instance]):
                                         self.settings.stats_interval)
         if not (do_health or do_stats):
             return
-        with self._guard:
-            graphs = dict(self._graphs)
-        statistics: list[dict[str, Any]] = []
-        for lb_id, lb in sorted(graphs.items()):
-            lock = self._lock(lb_id)
-            if not lock.acquire(blocking=False):
-                continue  # being converged; the next tick sees the result
-            try:
-                report, records = self._tick_one(lb_id, lb, do_health, do_stats)
-            except Exception:
-                LOG.exception("haproxy %s: observation failed", lb_id)
-                continue
-            finally:
-                lock.release()
-            if report:
-                self._send_health(lib, lb_id, report)
-            statistics.extend(records)
-        if statistics:
-            lib.update_listener_statistics({"listeners": statistics})
+        self._observe_all(lib, lambda lb_id, lb: self._tick_one(lb_id, lb, do_health, do_stats))
 
     def _tick_one(self, lb_id: str, lb: dm.LoadBalancer, do_health: bool, do_stats: bool
                   ) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:

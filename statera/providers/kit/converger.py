@@ -89,6 +89,35 @@ class LocalConverger(Generic[I]):
             self._reported[lb_id] = observed
             self._amphorae[lb_id] = pid
 
+    def _observe_all(
+        self, lib: Any,
+        observe: Callable[[str, dm.LoadBalancer], tuple[dict[str, Any], list[dict[str, Any]]]],
+        busy: Callable[[str], None] = lambda _lb_id: None,
+    ) -> None:
+        """One tick over every load balancer: ``observe`` returns its health report and its
+        statistics records; health is sent per load balancer, statistics in one report. A load
+        balancer being converged is skipped (``busy`` is told) and seen on the next tick."""
+        with self._guard:
+            graphs = dict(self._graphs)
+        statistics: list[dict[str, Any]] = []
+        for lb_id, lb in sorted(graphs.items()):
+            lock = self._lock(lb_id)
+            if not lock.acquire(blocking=False):
+                busy(lb_id)
+                continue
+            try:
+                report, records = observe(lb_id, lb)
+            except Exception:
+                LOG.exception("%s %s: observation failed", Path(self.binary).name, lb_id)
+                continue
+            finally:
+                lock.release()
+            if report:
+                self._send_health(lib, lb_id, report)
+            statistics.extend(records)
+        if statistics:
+            lib.update_listener_statistics({"listeners": statistics})
+
     def _send_health(self, lib: Any, lb_id: str, report: dict[str, Any]) -> None:
         """Send one load balancer's health report; if it cannot be delivered, forget what was
         last reported so that the next tick sends everything again."""

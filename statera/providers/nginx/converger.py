@@ -236,28 +236,15 @@ class NginxConverger(LocalConverger[Instance]):
                                         self.settings.stats_interval, bool(changed))
         if not (do_health or do_stats):
             return
-        with self._guard:
-            graphs = dict(self._graphs)
-        statistics: list[dict[str, Any]] = []
         table = counters.established_table()
-        for lb_id, lb in sorted(graphs.items()):
-            lock = self._lock(lb_id)
-            if not lock.acquire(blocking=False):
-                if lb_id in changed:  # being converged; look again on the next tick
-                    self.prober.mark_changed(lb_id)
-                continue
-            try:
-                report, records = self._tick_one(lb_id, lb, lb_id in changed, do_stats, table)
-            except Exception:
-                LOG.exception("nginx %s: observation failed", lb_id)
-                continue
-            finally:
-                lock.release()
-            if report:
-                self._send_health(lib, lb_id, report)
-            statistics.extend(records)
-        if statistics:
-            lib.update_listener_statistics({"listeners": statistics})
+
+        def busy(lb_id: str) -> None:
+            if lb_id in changed:  # being converged; look again on the next tick
+                self.prober.mark_changed(lb_id)
+
+        self._observe_all(
+            lib, lambda lb_id, lb: self._tick_one(lb_id, lb, lb_id in changed, do_stats, table),
+            busy)
 
     def _tick_one(self, lb_id: str, lb: dm.LoadBalancer, health_changed: bool,
                   do_stats: bool, table: collections.Counter[str]
