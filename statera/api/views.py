@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from statera.db import models as m
+from statera.db import names
 from statera.db.statuses import ProvisioningStatus
 
 Renamed = dict[str, str]  # API name -> column name
@@ -109,7 +110,7 @@ def healthmonitor(row: m.HealthMonitor, tags: list[str]) -> dict[str, Any]:
     del body["description"]
     body.update(_plain(row, [
         "type", "delay", "timeout", "http_method", "url_path", "expected_codes", "domain_name"],
-        {"max_retries": "rise_threshold", "max_retries_down": "fall_threshold"}))
+        names.renamed("max_retries", "max_retries_down")))
     body["http_version"] = row.http_version
     body["pools"] = [{"id": row.pool_id}]
     return body
@@ -142,10 +143,7 @@ RENDERERS: dict[type[Any], Callable[[Any, list[str]], dict[str, Any]]] = {
 }
 
 # API filter/sort name -> column, for list queries.
-API_COLUMNS: dict[str, str] = {"admin_state_up": "enabled", "tenant_id": "project_id",
-                               "loadbalancer_id": "load_balancer_id",
-                               "max_retries": "rise_threshold",
-                               "max_retries_down": "fall_threshold"}
+API_COLUMNS: dict[str, str] = names.API_TO_COLUMN
 
 
 def flavor(row: m.Flavor) -> dict[str, Any]:

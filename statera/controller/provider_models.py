@@ -35,6 +35,7 @@ from octavia_lib.common import constants as lib_consts
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, object_session
 
+from statera.db import names
 from statera.db.models import (
     AvailabilityZone,
     AvailabilityZoneProfile,
@@ -74,7 +75,7 @@ class _Spec:
     computed: frozenset[str] = frozenset()
 
 
-_COMMON = {"admin_state_up": "enabled", "loadbalancer_id": "load_balancer_id"}
+_COMMON = names.renamed("admin_state_up", "loadbalancer_id")
 
 _SPECS: dict[type[Any], _Spec] = {
     LoadBalancer: _Spec(
@@ -104,8 +105,7 @@ _SPECS: dict[type[Any], _Spec] = {
         {
             **_COMMON,
             "healthmonitor_id": "id",
-            "max_retries": "rise_threshold",
-            "max_retries_down": "fall_threshold",
+            **names.renamed("max_retries", "max_retries_down"),
         },
     ),
     L7Policy: _Spec(dm.L7Policy, {**_COMMON, "l7policy_id": "id"}, frozenset({"rules"})),

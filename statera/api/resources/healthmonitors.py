@@ -24,17 +24,16 @@ from statera.api.resources import common
 from statera.api.resources.pools import touch_pool
 from statera.controller import changes, provider_models, quotas
 from statera.db import models as m
+from statera.db import names
 from statera.db.statuses import OperatingStatus, ProvisioningStatus
 
 router = APIRouter()
 SINGLE, PLURAL = "healthmonitor", "healthmonitors"
 #: API name -> column, for the fields a PUT may change.
-COLUMNS = {
-    "name": "name", "admin_state_up": "enabled", "delay": "delay", "timeout": "timeout",
-    "max_retries": "rise_threshold", "max_retries_down": "fall_threshold",
-    "http_method": "http_method", "url_path": "url_path", "expected_codes": "expected_codes",
-    "http_version": "http_version", "domain_name": "domain_name",
-}
+COLUMNS = names.renamed(
+    "name", "admin_state_up", "delay", "timeout", "max_retries", "max_retries_down",
+    "http_method", "url_path", "expected_codes", "http_version", "domain_name",
+)
 
 
 def build_healthmonitor(session: Session, svc: Services, lb: m.LoadBalancer, pool: m.Pool,

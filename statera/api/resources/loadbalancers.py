@@ -17,6 +17,7 @@ from statera.bus.base import FAILOVER
 from statera.controller import changes, provider_models, quotas
 from statera.controller.providers import call_provider, load_driver
 from statera.db import models as m
+from statera.db import names
 from statera.db.statuses import OperatingStatus, ProvisioningStatus
 
 router = APIRouter()
@@ -67,7 +68,7 @@ def update_loadbalancer(lb_id: str, request: Request, payload: Any = Body(None),
         old = provider_models.loadbalancer_model(lb, graph=False)
         given = body.given()
         for api_name, column in (("name", "name"), ("description", "description"),
-                                 ("admin_state_up", "enabled"),
+                                 ("admin_state_up", names.column("admin_state_up")),
                                  ("vip_qos_policy_id", "vip_qos_policy_id")):
             if api_name in given:
                 value = given[api_name]

@@ -29,6 +29,7 @@ from statera.api.resources import common
 from statera.api.resources.pools import touch_pool
 from statera.controller import changes, provider_models, quotas
 from statera.db import models as m
+from statera.db import names
 from statera.db.statuses import OperatingStatus, ProvisioningStatus
 
 router = APIRouter()
@@ -38,7 +39,7 @@ PUT_FIELDS = ("name", "admin_state_up", "weight", "backup", "monitor_address", "
 
 
 def _column(api_name: str) -> str:
-    return "enabled" if api_name == "admin_state_up" else api_name
+    return names.column(api_name)
 
 
 # Builder ----------------------------------------------------------------------------------

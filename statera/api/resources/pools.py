@@ -23,6 +23,7 @@ from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.controller import changes, provider_models, quotas
 from statera.db import models as m
+from statera.db import names
 from statera.db.statuses import OperatingStatus, ProvisioningStatus
 
 router = APIRouter()
@@ -37,7 +38,7 @@ FIELDS = (
 
 
 def _column(api_name: str) -> str:
-    return "enabled" if api_name == "admin_state_up" else api_name
+    return names.column(api_name)
 
 
 def pool_listeners(pool: m.Pool) -> list[m.Listener]:
