@@ -24,7 +24,16 @@ from typing import Any
 import pytest
 
 from statera.providers.haproxy.process import resolve_binary
-from tests.e2e.conftest import LOOPBACK_SUBNET, VENV_BIN, Server, wait_for
+from tests.e2e.conftest import (
+    LOOPBACK_SUBNET,
+    VENV_BIN,
+    Server,
+    kill_leftovers,
+    wait_for,
+)
+from tests.e2e.conftest import (
+    pids_naming as pids_under,
+)
 
 HAPROXY = resolve_binary("haproxy")
 NETWORK_ID = "7b1c6e3a-1d5e-4f5e-9a57-3c1f00000001"
@@ -59,11 +68,6 @@ def haproxy_env(cidr: str | None = None, **extra: str) -> dict[str, str]:
     }
 
 
-def pids_under(path: Path | str) -> list[int]:
-    """Processes whose command line names ``path`` (``pgrep -f``), this one excluded."""
-    out = subprocess.run(["pgrep", "-f", str(path)], capture_output=True, text=True,
-                         check=False)
-    return [int(p) for p in out.stdout.split() if int(p) != os.getpid()]
 
 
 @pytest.fixture
@@ -78,7 +82,7 @@ def haproxy_server(tmp_path: Path) -> Iterator[Server]:
         srv.stop()
         # Nothing started for this server may outlive it (the agent stops its processes).
         leftovers = wait_gone(srv.data_dir)
-        subprocess.run(["pkill", "-f", str(srv.data_dir)], check=False)
+        kill_leftovers(srv.data_dir)
         assert leftovers == [], f"processes survived statera serve: {leftovers}"
 
 

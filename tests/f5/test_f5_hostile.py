@@ -14,7 +14,6 @@ Octavia's 501 for an option the driver refuses (a cookie name outside AS3's patt
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +21,7 @@ import httpx
 import pytest
 
 from statera.providers.f5 import declaration as decl
-from tests.e2e.conftest import LOOPBACK_SUBNET, Server, wait_for
+from tests.e2e.conftest import LOOPBACK_SUBNET, Server, kill_leftovers, wait_for
 from tests.e2e.test_hostile_inputs import CORPUS
 from tests.f5.bigip_emulator import BigIPEmulator
 
@@ -113,7 +112,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         yield Env(server, bigip)
     finally:
         server.stop()
-        subprocess.run(["pkill", "-f", str(data)], check=False)
+        kill_leftovers(data)
         bigip.stop()
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import ssl
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from statera.providers.f5 import declaration as decl
 from statera.providers.f5.client import BigIPClient, DeviceError
 from statera.providers.f5.settings import F5Settings
 from tests.certs.pki import build_pki, cert_pem, key_pem, new_key
-from tests.e2e.conftest import LOOPBACK_SUBNET, Server, wait_for
+from tests.e2e.conftest import LOOPBACK_SUBNET, Server, kill_leftovers, wait_for
 from tests.f5.bigip_emulator import BigIPEmulator
 
 TENANT = "Project_tls-project"
@@ -149,4 +148,4 @@ def test_tls_listener_and_reencrypting_pool_from_the_certificate_store(
     finally:
         api.close()
         server.stop()
-        subprocess.run(["pkill", "-f", str(server.data_dir)], check=False)
+        kill_leftovers(server.data_dir)
