@@ -100,7 +100,9 @@ class StatusModel(RuleBasedStateMachine):
         if lb_id in self.deleted_lbs:
             assert resp.status_code in (404, 409), resp.text
             return
-        has_children = any(lb == lb_id for lb in self.listener_lb.values())
+        with self.svc.db.read_session() as session:  # a listener still being deleted counts
+            has_children = session.scalars(select(m.Listener.id).where(
+                m.Listener.load_balancer_id == lb_id)).first() is not None
         if has_children and not cascade:
             assert resp.status_code == 400, resp.text
             return
