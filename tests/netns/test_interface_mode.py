@@ -1,0 +1,57 @@
+"""Interface mode: a STANDALONE load balancer's VIP on a host interface, reached from another
+machine (the client namespace) across a bridge, announced, and gone when the host stops
+serving it."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from tests.netns.topology import INTERFACE, Topology, lb_spec, wait
+
+
+def test_standalone_vip_on_the_bridge_serves_other_machines(topology: Topology,
+                                                            tmp_path: Path) -> None:
+    host = topology.hosts[0]
+    topology.backend(host, "served-by-h1", 8001)
+    lb_id = str(uuid.uuid4())
+    # The client believes the VIP lives elsewhere (a stale entry, as after a move): the
+    # host's announcement must correct it, or the client would talk to the wrong machine.
+    assert topology.run(topology.client, "ip", "neigh", "replace", topology.vip, "lladdr",
+                        "02:00:00:00:00:99", "dev", INTERFACE, "nud", "stale").returncode == 0
+
+    result = topology.converge(host, lb_spec(topology, host, tmp_path, lb_id))
+
+    lb_record = result["report"]["loadbalancers"][0]
+    assert lb_record["provisioning_status"] == "ACTIVE", result["log"]
+    amphora = result["report"]["amphorae"][0]
+    assert amphora["role"] == "STANDALONE"
+    assert (amphora["ha_ip"], amphora["vrrp_ip"], amphora["vrrp_interface"]) == (
+        topology.vip, topology.addresses[host], INTERFACE)
+    assert topology.holds(host, topology.vip)
+    assert not topology.holds(topology.hosts[1], topology.vip)
+    assert topology.neighbour(topology.client, topology.vip) == topology.mac(host)
+    answer = topology.run(topology.client, "curl", "-sS", "-m", "5",
+                          f"http://{topology.vip}:8080/")
+    assert answer.stdout == "served-by-h1", answer.stderr
+
+    # The agent stops (its instances with it): the VIP comes off the interface.
+    topology.converge(host, lb_spec(topology, host, tmp_path, lb_id, action="shutdown"))
+    assert not topology.holds(host, topology.vip)
+    refused = topology.run(topology.client, "curl", "-sS", "-m", "2",
+                           f"http://{topology.vip}:8080/")
+    assert refused.returncode != 0
+
+    # It starts again and converges: the VIP is back; then the load balancer is deleted.
+    again = topology.converge(host, lb_spec(topology, host, tmp_path, lb_id))
+    assert again["report"]["loadbalancers"][0]["provisioning_status"] == "ACTIVE"
+    assert topology.holds(host, topology.vip)
+    assert topology.run(topology.client, "curl", "-sS", "-m", "5",
+                        f"http://{topology.vip}:8080/").stdout == "served-by-h1"
+    deleted = topology.converge(host, lb_spec(topology, host, tmp_path, lb_id,
+                                              action="delete"))
+    assert deleted["report"]["loadbalancers"][0]["provisioning_status"] == "DELETED"
+    assert not topology.holds(host, topology.vip)
+    assert not (tmp_path / host / "haproxy" / lb_id).exists()
+    # Nothing of the load balancer runs in the host any more: only the backend is left.
+    assert wait(lambda: len(topology.pids(host)) == 1, timeout=5), topology.pids(host)
