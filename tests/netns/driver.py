@@ -1,4 +1,4 @@
-"""Drive the HAProxy provider's converger once, in the network namespace this runs in.
+"""Drive a provider's converger once, in the network namespace this runs in.
 
 ``ip netns exec <host> python -m tests.netns.driver < spec.json`` stands for one agent host:
 it builds the load balancer of the spec as an octavia-lib graph, converges it (or removes it:
@@ -8,7 +8,8 @@ plane of an agent does; the test stops them through another ``delete`` and by pi
 
 Spec: ``data_dir``, ``state_dir``, ``subnet`` ({id, cidr, interface}), ``lb`` ({id, vip,
 port, members: [[address, port], ...]}), ``role``, ``peers``, ``advert_int`` and ``action``:
-``converge`` (default), ``delete`` or ``shutdown`` (what the agent does when it stops).
+``converge`` (default), ``delete`` or ``shutdown`` (what the agent does when it stops);
+``provider``: ``haproxy`` (default) or ``nginx``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from octavia_lib.api.drivers import data_models as dm
 from statera.config import settings_class
 from statera.providers.haproxy.converger import HAProxyConverger
 from statera.providers.kit.vips import Placement
+from statera.providers.nginx.converger import NginxConverger
 
 
 def graph(spec: dict[str, Any], subnet_id: str) -> dm.LoadBalancer:
@@ -52,8 +54,10 @@ def main() -> None:
         networking={"networks": [{"id": f"net-{subnet['id']}", "subnets": [subnet]}]},
         keepalived_vrrp={"vrrp_advert_int": spec.get("advert_int", 1.0)})
     placement = Placement(role=spec.get("role", "STANDALONE"), peers=tuple(spec.get("peers", ())))
-    converger = HAProxyConverger(settings, Path(spec["state_dir"]),
-                                 placement=lambda _lb_id, _lb: placement)
+    make = NginxConverger if spec.get("provider") == "nginx" else HAProxyConverger
+    converger = make(settings, Path(spec["state_dir"]), placement=lambda _lb_id, _lb: placement)
+    if isinstance(converger, NginxConverger):
+        converger.prober.stop()  # no member is monitored; NGINX itself keeps running
     lb_id = spec["lb"]["id"]
     if spec.get("action") == "shutdown":  # the agent stops: its instances stop with it
         converger.shutdown()

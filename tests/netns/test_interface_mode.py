@@ -7,11 +7,15 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
+
 from tests.netns.topology import INTERFACE, Topology, lb_spec, wait
 
 
-def test_standalone_vip_on_the_bridge_serves_other_machines(topology: Topology,
-                                                            tmp_path: Path) -> None:
+@pytest.mark.parametrize("provider", ["haproxy", "nginx"])
+def test_standalone_vip_on_the_bridge_serves_other_machines(topology: Topology, tmp_path: Path,
+                                                            provider: str) -> None:
+    """Both local providers get interface mode from the kit, with no code of their own."""
     host = topology.hosts[0]
     topology.backend(host, "served-by-h1", 8001)
     lb_id = str(uuid.uuid4())
@@ -20,7 +24,7 @@ def test_standalone_vip_on_the_bridge_serves_other_machines(topology: Topology,
     assert topology.run(topology.client, "ip", "neigh", "replace", topology.vip, "lladdr",
                         "02:00:00:00:00:99", "dev", INTERFACE, "nud", "stale").returncode == 0
 
-    result = topology.converge(host, lb_spec(topology, host, tmp_path, lb_id))
+    result = topology.converge(host, lb_spec(topology, host, tmp_path, lb_id, provider=provider))
 
     lb_record = result["report"]["loadbalancers"][0]
     assert lb_record["provisioning_status"] == "ACTIVE", result["log"]
@@ -36,22 +40,23 @@ def test_standalone_vip_on_the_bridge_serves_other_machines(topology: Topology,
     assert answer.stdout == "served-by-h1", answer.stderr
 
     # The agent stops (its instances with it): the VIP comes off the interface.
-    topology.converge(host, lb_spec(topology, host, tmp_path, lb_id, action="shutdown"))
+    topology.converge(host, lb_spec(topology, host, tmp_path, lb_id, action="shutdown",
+                                              provider=provider))
     assert not topology.holds(host, topology.vip)
     refused = topology.run(topology.client, "curl", "-sS", "-m", "2",
                            f"http://{topology.vip}:8080/")
     assert refused.returncode != 0
 
     # It starts again and converges: the VIP is back; then the load balancer is deleted.
-    again = topology.converge(host, lb_spec(topology, host, tmp_path, lb_id))
+    again = topology.converge(host, lb_spec(topology, host, tmp_path, lb_id, provider=provider))
     assert again["report"]["loadbalancers"][0]["provisioning_status"] == "ACTIVE"
     assert topology.holds(host, topology.vip)
     assert topology.run(topology.client, "curl", "-sS", "-m", "5",
                         f"http://{topology.vip}:8080/").stdout == "served-by-h1"
     deleted = topology.converge(host, lb_spec(topology, host, tmp_path, lb_id,
-                                              action="delete"))
+                                              action="delete", provider=provider))
     assert deleted["report"]["loadbalancers"][0]["provisioning_status"] == "DELETED"
     assert not topology.holds(host, topology.vip)
-    assert not (tmp_path / host / "haproxy" / lb_id).exists()
+    assert not (tmp_path / host / provider / lb_id).exists()
     # Nothing of the load balancer runs in the host any more: only the backend is left.
     assert wait(lambda: len(topology.pids(host)) == 1, timeout=5), topology.pids(host)

@@ -155,10 +155,11 @@ class Topology:
 
 def lb_spec(topology: Topology, host: str, base: Path, lb_id: str, *, role: str = "STANDALONE",
             peers: tuple[str, ...] = (), action: str = "converge", backend_port: int = 8001,
-            advert_int: float = 1.0) -> dict[str, Any]:
+            advert_int: float = 1.0, provider: str = "haproxy") -> dict[str, Any]:
     """The driver's input for one HTTP load balancer on ``host``: VIP ``topology.vip`` port
     8080, one member on the host's own backend at 127.0.0.1:``backend_port``."""
-    return {"data_dir": str(base / host), "state_dir": str(base / host / "haproxy"),
+    return {"data_dir": str(base / host), "state_dir": str(base / host / provider),
+            "provider": provider,
             "subnet": {"id": SUBNET_ID, "cidr": CIDR, "interface": INTERFACE},
             "lb": {"id": lb_id, "vip": topology.vip, "port": 8080,
                    "members": [["127.0.0.1", backend_port]]},
