@@ -95,7 +95,7 @@ class LocalConverger(Generic[I]):
     # --- VIPs -------------------------------------------------------------------------------
     def _vip_plan(self, lb_id: str, lb: dm.LoadBalancer) -> VipPlan:
         """How ``lb``'s VIPs live on this host (ConfigError: they cannot); the renderer binds
-        with ``freebind`` when :attr:`VipPlan.freebind`."""
+        with a foreign (non-local) bind when :attr:`VipPlan.freebind`."""
         return self.vips.plan(lb_id, lb)
 
     def _vips_before(self, inst: I, plan: VipPlan) -> None:

@@ -12,7 +12,8 @@ role this host plays for the load balancer (its :class:`Placement`):
   ``vips.json`` in the load balancer's state directory, so a restarted agent still removes
   exactly those.
 - **VRRP** (role MASTER or BACKUP): keepalived owns the VIP (``kit/vrrp.py``); the data plane
-  binds it with ``freebind`` whether or not this host holds it now.
+  binds it whether or not this host holds it now (a "foreign" socket: HAProxy's
+  ``transparent``; NGINX, lacking one, only where ``ip_nonlocal_bind`` is set).
 
 Who plays which role is not the data plane's knowledge: a converger is given a placement
 function (the agent-host layer answers it from its placement records); without one every load

@@ -1,7 +1,7 @@
 """keepalived for ACTIVE_STANDBY: one VRRP process per load-balancer instance.
 
 In ACTIVE_STANDBY the VIP belongs to keepalived, not to the plain interface mode
-(``kit/vips.py``): both hosts run the data plane bound to the VIP (``freebind``, so the BACKUP
+(``kit/vips.py``): both hosts run the data plane bound to the VIP (a foreign bind, so the BACKUP
 binds an address it does not hold) and a keepalived that adds the VIP on the MASTER only. The
 configuration follows Octavia's ``keepalived_base.template``: every instance starts as BACKUP
 (so ``nopreempt`` holds: a MASTER that comes back does not take the VIP back and cut
