@@ -114,9 +114,9 @@ class LocalConverger(Generic[I]):
 
     def _amphora(self, lb_id: str, lb: dm.LoadBalancer, pid: int | None,
                  flavor: str) -> dict[str, Any]:
-        """The amphora record of this host's instance, with role and ``vrrp_*`` fields."""
-        with self._guard:
-            plan = self._plans.get(lb_id)
+        """The amphora record of this host's instance, with role and ``vrrp_*`` fields.
+        Callers may hold ``_guard`` (a plain lock): one dict read needs none."""
+        plan = self._plans.get(lb_id)
         if plan is None:
             return amphora_record(lb_id, lb, pid, flavor)
         return amphora_record(lb_id, lb, pid, flavor, plan.placement.amphora_id,
