@@ -4,6 +4,7 @@ serving it."""
 
 from __future__ import annotations
 
+import sys
 import uuid
 from pathlib import Path
 
@@ -60,3 +61,28 @@ def test_standalone_vip_on_the_bridge_serves_other_machines(topology: Topology, 
     assert not (tmp_path / host / provider / lb_id).exists()
     # Nothing of the load balancer runs in the host any more: only the backend is left.
     assert wait(lambda: len(topology.pids(host)) == 1, timeout=5), topology.pids(host)
+
+
+def test_an_ipv6_vip_is_added_announced_and_removed(topology: Topology) -> None:
+    """IPv6 has no gratuitous ARP: an unsolicited neighbour advertisement (override set)
+    corrects what the neighbours cached, and the VIP is usable at once (no DAD wait)."""
+    host, client = topology.hosts[0], topology.client
+    for ns, address in ((host, "fd77::11"), (client, "fd77::100")):
+        assert topology.run(ns, "ip", "address", "add", f"{address}/64", "dev", INTERFACE,
+                            "nodad").returncode == 0
+    assert topology.run(client, "ip", "-6", "neigh", "replace", "fd77::50", "lladdr",
+                        "02:00:00:00:00:99", "dev", INTERFACE, "nud", "stale").returncode == 0
+    code = ("from statera.network import interface as i\n"
+            "assert i.add('vip0', 'fd77::50')\n"
+            "i.announce('vip0', 'fd77::50')\n"
+            "print(i.own_address('vip0', 'fd77::/64'))\n")
+    added = topology.run(host, sys.executable, "-c", code)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == "fd77::11"  # the host's own address, not the /128 VIP
+    assert topology.holds(host, "fd77::50")
+    assert wait(lambda: topology.neighbour(client, "fd77::50") == topology.mac(host), timeout=3)
+    removed = topology.run(host, sys.executable, "-c", "from statera.network import interface"
+                           " as i\nassert i.remove('vip0', 'fd77::50')\n"
+                           "assert not i.remove('vip0', 'fd77::50')\n")
+    assert removed.returncode == 0, removed.stderr
+    assert not topology.holds(host, "fd77::50")
