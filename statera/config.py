@@ -7,13 +7,14 @@ Every option lives in a section model below; its ``description`` is the document
 
 from __future__ import annotations
 
+import re
 import tomllib
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, create_model, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -113,11 +114,29 @@ class MetricsSettings(BaseModel):
         "each its own with `statera agent --metrics-port`.")
 
 
+#: A Linux interface name: at most 15 characters (IFNAMSIZ - 1), no '/', blank or ':'.
+_INTERFACE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")
+
+
 class SubnetSettings(BaseModel):
     id: str = Field(description="Subnet UUID.")
     name: str = ""
     cidr: str = Field(description="Subnet CIDR; VIPs are allocated from it.")
     allocation_start: str = Field("", description="First allocatable address (default .2).")
+    interface: str = Field(
+        "",
+        description="Host interface or bridge that carries this subnet on every agent host "
+        "(e.g. 'br-vip'). The host serving a load balancer adds its VIP there and announces "
+        "it (gratuitous ARP, unsolicited neighbour advertisement) so other machines reach it; "
+        "in ACTIVE_STANDBY keepalived moves it. Empty: VIPs stay on loopback (this host only).",
+    )
+
+    @field_validator("interface")
+    @classmethod
+    def _interface_name(cls, value: str) -> str:
+        if value and not _INTERFACE_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not an interface name (1-15 of A-Z a-z 0-9 _ . -)")
+        return value
 
 
 class NetworkSettings(BaseModel):
@@ -152,6 +171,34 @@ class NetworkingSettings(BaseModel):
         default_factory=lambda: ["169.254.169.254"],
         description="Member addresses that are refused.",
     )
+
+
+class KeepalivedVrrpSettings(BaseModel):
+    """ACTIVE_STANDBY load balancers: keepalived's VRRP (Octavia's ``[keepalived_vrrp]``
+    options and garp defaults as Octavia's, checks every second so that a dead data plane moves
+    the VIP within about two seconds). Advertisements every 0.5 s rather than Octavia's 1 s: a
+    lost MASTER host is noticed only by silence (3 adverts plus skew), and with 1 s that is
+    3.2-3.6 s, past the 3 s a user is promised; 0.5 s measured 2.0 s (BENCHMARKS.md). VRRP's
+    plain-text password, which VRRPv3 lacks, never protected anything the unicast peer list
+    does not."""
+
+    binary: str = Field("keepalived", description="The keepalived program (Debian's 2.2).")
+    vrrp_advert_int: float = Field(
+        0.5, gt=0, le=255,
+        description="Seconds between VRRP advertisements. A silent MASTER (host or link lost) "
+        "is replaced after 3 of them plus up to one more; a fraction (e.g. 0.5) switches to "
+        "VRRPv3, which has no password authentication.",
+    )
+    vrrp_check_interval: int = Field(
+        1, ge=1, description="Seconds between checks that the data plane process is alive.")
+    vrrp_fail_count: int = Field(
+        2, ge=1, description="Failed checks in a row that give the VIP up (FAULT).")
+    vrrp_success_count: int = Field(
+        2, ge=1, description="Passed checks in a row before the instance may serve again.")
+    vrrp_garp_refresh_interval: int = Field(
+        5, ge=0, description="Seconds between gratuitous ARPs a MASTER repeats (0: never).")
+    vrrp_garp_refresh_count: int = Field(
+        2, ge=1, description="Gratuitous ARPs sent at each refresh.")
 
 
 class QuotaSettings(BaseModel):
@@ -192,6 +239,7 @@ class Settings(BaseSettings):
     driver_agent: DriverAgentSettings = Field(default_factory=DriverAgentSettings)
     networking: NetworkingSettings = Field(default_factory=NetworkingSettings)
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
+    keepalived_vrrp: KeepalivedVrrpSettings = Field(default_factory=KeepalivedVrrpSettings)
     listener_defaults: ListenerDefaultsSettings = Field(
         default_factory=ListenerDefaultsSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
