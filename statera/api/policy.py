@@ -19,6 +19,8 @@ can act as any role; ``keystone`` takes only what keystonemiddleware validated
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -158,6 +160,10 @@ class Policy:
         self.policy_file = policy_file
         self._memory: dict[tuple[Any, ...], bool] = {}
         self._memory_rules: Any = None
+        self._lock = threading.Lock()
+        if policy_file and not os.path.isfile(policy_file):
+            LOG.warning("policy file %s does not exist: Octavia's default rules apply until "
+                        "it does", policy_file)
         self.check(  # read the file now: its errors are logged at start-up
             "context_is_admin", {}, {"roles": [], "project_id": None, "user_id": None,
                                      "is_admin": False})
@@ -177,8 +183,14 @@ class Policy:
         check it evaluates (about 0.1 ms each, several per rule), and a request makes a few
         decisions, so without this the policy alone cost a millisecond or more per request.
         A decision depends only on the target and the credentials passed (both part of the
-        key), and a reloaded file is a new rule set, which starts a new memory.
+        key), and a reloaded file is a new rule set, which starts a new memory. One lock
+        makes a reload and the decisions made against it one step: no decision is made, or
+        remembered, against a rule set oslo.policy is still filling in.
         """
+        with self._lock:
+            return self._check(name, target, creds)
+
+    def _check(self, name: str, target: dict[str, Any], creds: dict[str, Any]) -> bool:
         try:
             self._enforcer.load_rules()
         except ValueError as exc:
