@@ -69,6 +69,10 @@ class World:
             headers["X-Auth-Token"] = token
         return self.client.request(method, path, headers=headers, **kw)
 
+    def services_count(self, model: Any) -> int:
+        with self.services.db.session() as s:
+            return len(s.scalars(select(model.id)).all())
+
     def url(self, project: str, obj_type: str) -> str:
         ids = self.ids[project]
         return {
@@ -237,6 +241,34 @@ def test_rbac_matrix_project_objects(world: World, role: str) -> None:
             got[f"list b {obj_type}"] = world.call(
                 "GET", world.list_url("b", obj_type), token).status_code
             expected[f"list b {obj_type}"] = 200 if role in GLOBAL_READERS else 403
+    assert got == expected
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_rbac_matrix_creates_and_deletes_across_projects(world: World, role: str) -> None:
+    """Creating a child object under another project's load balancer, or deleting another
+    project's object, is refused to everyone but admins, and leaves the database as it was."""
+    token = world.tokens[role]
+    port = 1000 + 2 * ROLES.index(role)
+    got, expected = {}, {}
+    for offset, (project, writers) in enumerate((("a", OWN_WRITERS), ("b", ADMINS))):
+        before = world.services_count(m.Listener)
+        resp = world.call("POST", f"{V}/listeners", token, json={"listener": {
+            "loadbalancer_id": world.ids[project]["loadbalancer"], "protocol": "TCP",
+            "protocol_port": port + offset}})
+        got[f"create listener in {project}"] = resp.status_code
+        expected[f"create listener in {project}"] = 201 if role in writers else 403
+        if resp.status_code == 201:
+            assert resp.json()["listener"]["project_id"] == world.projects[project]
+            activate_all(world)
+        else:
+            assert world.services_count(m.Listener) == before
+    if role not in ADMINS:  # an admin's delete would take the object from the other tests
+        resp = world.call("DELETE", world.url("b", "l7rule"), token)
+        got["delete b l7rule"] = resp.status_code
+        expected["delete b l7rule"] = 403
+        with world.services.db.session() as s:
+            assert s.get(m.L7Rule, world.ids["b"]["l7rule"]) is not None
     assert got == expected
 
 
