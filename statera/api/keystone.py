@@ -166,7 +166,8 @@ class _PluginOptions(logging.Filter):
 
 def _environ(scope: Scope) -> dict[str, Any]:
     """A WSGI environ with the request's method, path and headers (no body: ``auth_token``
-    reads none)."""
+    reads none). Header names with underscores are left out, so that ``X_Auth_Token`` cannot
+    stand in for ``X-Auth-Token`` (``auth_token`` strips the identity headers either way)."""
     server = scope.get("server") or ("127.0.0.1", 80)
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scope["method"],
@@ -185,6 +186,8 @@ def _environ(scope: Scope) -> dict[str, Any]:
         "wsgi.run_once": False,
     }
     for raw_name, raw_value in scope["headers"]:
+        if b"_" in raw_name:  # would pass for a dashed header in WSGI; gunicorn drops them too
+            continue
         name = raw_name.decode("latin-1").upper().replace("-", "_")
         value = raw_value.decode("latin-1")
         if name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
