@@ -78,6 +78,7 @@ class BarbicanCertManager:
         self._clock = clock
         self._lock = threading.Lock()
         self._service_session: session.Session | None = None
+        self._service_client: Any = None
         self._service_user_id: str | None = None
         self._endpoint: str | None = certificates.endpoint.rstrip("/") or None
         self._cache: dict[tuple[str, RefKind], tuple[float, Material]] = {}
@@ -145,7 +146,7 @@ class BarbicanCertManager:
             raise CertificateNotFound(ref) from None
 
     def _load(self, ref: str, kind: RefKind) -> Material:
-        client = self._client(self._session())
+        client = self._service()
         if kind is not RefKind.BUNDLE:
             return self._load_pem(client, ref, kind)
         if not _is_container(ref):
@@ -208,6 +209,13 @@ class BarbicanCertManager:
 
         return barbican_client.Client(
             session=sess, endpoint=self._barbican_endpoint(), logger=_HTTP_LOG)
+
+    def _service(self) -> Any:
+        """The service user's Barbican client, made once (it discovers Barbican's version
+        with one request when made)."""
+        if self._service_client is None:
+            self._service_client = self._client(self._session())
+        return self._service_client
 
     def _barbican_endpoint(self) -> str:
         """``[certificates] endpoint``, else Barbican's URL from the service catalog."""
