@@ -1,5 +1,6 @@
 """TERMINATED_HTTPS from Barbican: real Keystone 30, real Barbican 23, a real ``statera serve``
-with ``[certificates] cert_manager = barbican`` and the HAProxy provider, real TLS traffic.
+in ``auth_strategy = keystone`` with ``[certificates] cert_manager = barbican`` and the HAProxy
+provider, real TLS traffic.
 
 A user of project A stores a certificate and key in Barbican twice, as Octavia's users do: as a
 certificate container (PEM secrets) and as one PKCS12 secret. They create one listener from
@@ -130,12 +131,8 @@ class Api:
     """Octavia's API as one Keystone user calls it: their token on every request."""
 
     def __init__(self, url: str, keystone: ks.Keystone, creds: ks.Credentials) -> None:
-        token = keystone.token(creds)
-        # Until the keystone auth strategy lands, ``testing`` names project and roles; the
-        # token is what Statera hands to Barbican either way.
-        headers = {"X-Auth-Token": token, "X-Project-Id": creds.project_id,
-                   "X-Roles": "member"}
-        self.http = httpx.Client(base_url=url, headers=headers, timeout=60)
+        self.http = httpx.Client(base_url=url, headers={"X-Auth-Token": keystone.token(creds)},
+                                 timeout=60)
 
     def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
         return self.http.post(path, json=body)
@@ -228,7 +225,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, keystone: ks.Keystone,
     service = keystone.service
     server = Server(data, {
         "STATERA_LOG_LEVEL": "DEBUG",  # the strictest test of "no key in the log"
-        "STATERA_API__AUTH_STRATEGY": "testing",
+        "STATERA_API__AUTH_STRATEGY": "keystone",
+        **{f"STATERA_KEYSTONE_AUTHTOKEN__{k.upper()}": v
+           for k, v in keystone.authtoken_options().items()},
         "STATERA_API__DEFAULT_PROVIDER_DRIVER": "haproxy",
         "STATERA_DRIVER_AGENT__RESYNC_INTERVAL": "2",
         "STATERA_NETWORKING__NETWORKS": json.dumps(networks),
@@ -327,6 +326,11 @@ def test_a_container_the_caller_cannot_read_is_refused(deployment: Deployment) -
     assert graph.status_code == 400, graph.text
     assert d.api.get("/v2/lbaas/listeners")["listeners"] == before
     assert len(d.api.get("/v2/lbaas/loadbalancers")["loadbalancers"]) == 1
+    # Keystone mode for real: without a token nobody gets as far as Barbican.
+    anonymous = httpx.post(f"{d.server.url}/v2/lbaas/listeners", json={"listener": {
+        "loadbalancer_id": d.lb_id, "protocol": "TERMINATED_HTTPS", "protocol_port": 9449,
+        "default_tls_container_ref": d.refs["container"]}}, timeout=30)
+    assert anonymous.status_code == 401
 
 
 def test_no_private_key_in_the_log(deployment: Deployment) -> None:
@@ -338,3 +342,5 @@ def test_no_private_key_in_the_log(deployment: Deployment) -> None:
         for line in b.key_lines():
             assert line not in log
     assert d.keystone.service.password not in log
+    for api in (d.api, d.other):  # nor a caller's token
+        assert api.http.headers["X-Auth-Token"] not in log
