@@ -333,6 +333,53 @@ def test_a_container_the_caller_cannot_read_is_refused(deployment: Deployment) -
     assert anonymous.status_code == 401
 
 
+def _ca_and_crl(cn: str) -> tuple[str, str]:
+    """A CA certificate and an empty CRL it signed, as PEM."""
+    b = bundle(cn)
+    ca = (x509.CertificateBuilder().subject_name(b.cert.subject).issuer_name(b.cert.subject)
+          .public_key(b.key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(NOW - dt.timedelta(days=1))
+          .not_valid_after(NOW + dt.timedelta(days=7))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(b.key, hashes.SHA256()))
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(ca.subject)
+           .last_update(NOW - dt.timedelta(hours=1)).next_update(NOW + dt.timedelta(days=7))
+           .sign(b.key, hashes.SHA256()))
+    return (ca.public_bytes(serialization.Encoding.PEM).decode(),
+            crl.public_bytes(serialization.Encoding.PEM).decode())
+
+
+def test_client_ca_and_crl_from_barbican_secrets(deployment: Deployment) -> None:
+    """CA bundles and CRLs are PEM secrets (Octavia's get_secret): checked like certificates,
+    granted to the service user, and a CRL of another CA is refused with Octavia's words."""
+    d = deployment
+    client = barbican_client(d.keystone, d.alice)
+
+    def secret(name: str, pem: str) -> str:
+        made = client.secrets.create(name=name, payload=pem, payload_content_type="text/plain")
+        return str(made.store())
+
+    ca_pem, crl_pem = _ca_and_crl("Client CA")
+    _, stranger_crl_pem = _ca_and_crl("Some other CA")
+    ca, crl, stranger = (secret("ca", ca_pem), secret("crl", crl_pem),
+                         secret("stranger-crl", stranger_crl_pem))
+    body = {"loadbalancer_id": d.lb_id, "protocol": "TERMINATED_HTTPS", "protocol_port": 9450,
+            "default_tls_container_ref": d.refs["container"],
+            "client_authentication": "OPTIONAL", "client_ca_tls_container_ref": ca}
+    resp = d.api.post("/v2/lbaas/listeners", {"listener": {
+        **body, "client_crl_container_ref": stranger}})
+    assert resp.status_code == 400, resp.text
+    assert "The CRL specified is not valid" in resp.json()["faultstring"]
+    listener = d.api.created("/v2/lbaas/listeners", "listener",
+                             {**body, "client_crl_container_ref": crl})
+    wait_for(lambda: _active(d.api, d.lb_id), timeout=60, what="mTLS listener ACTIVE")
+    served, _ = served_certificate(d.vip, 9450, "container.example.test")
+    assert served == d.bundles["container"].cert
+    for ref in (ca, crl):
+        assert d.keystone.service.user_id in client.acls.get(ref).get("read").users
+    assert listener["client_crl_container_ref"] == crl
+
+
 def test_no_private_key_in_the_log(deployment: Deployment) -> None:
     d = deployment
     log = d.server.log.read_text()
