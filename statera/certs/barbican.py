@@ -119,14 +119,23 @@ class BarbicanCertManager:
     # Internals --------------------------------------------------------------------------
     def _remember(self, ref: str, kind: RefKind, material: Material) -> None:
         ttl = self._settings.cache_seconds
-        if ttl > 0:
-            self._cache[(ref, kind)] = (self._clock() + ttl, material)
+        if ttl <= 0:
+            return
+        now = self._clock()
+        with self._lock:
+            # Forget what has expired, so references no listener uses any more go away.
+            for key in [k for k, (until, _) in self._cache.items() if until <= now]:
+                del self._cache[key]
+            self._cache[(ref, kind)] = (now + ttl, material)
 
     def _grant_service_read(self, ref: str, token: str) -> None:
         """Add the service user to the read ACL of ``ref`` and, for a container, of every
         secret in it; any failure (no access, not found, malformed) is "could not retrieve"."""
-        user = self._client(self._user_session(token))
-        service_user = self._service_user()
+        try:
+            user = self._client(self._user_session(token))
+            service_user = self._service_user()
+        except Exception as exc:  # keystoneauth: Keystone or the catalog unreachable
+            raise BarbicanUnavailable(f"Keystone could not be asked: {_why(exc)}") from None
         try:
             targets = [ref]
             if _is_container(ref):
@@ -146,7 +155,10 @@ class BarbicanCertManager:
             raise CertificateNotFound(ref) from None
 
     def _load(self, ref: str, kind: RefKind) -> Material:
-        client = self._service()
+        try:
+            client = self._service()
+        except Exception as exc:  # keystoneauth: Keystone or the catalog unreachable
+            raise BarbicanUnavailable(f"Keystone could not be asked: {_why(exc)}") from None
         if kind is not RefKind.BUNDLE:
             return self._load_pem(client, ref, kind)
         if not _is_container(ref):

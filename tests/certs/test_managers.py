@@ -9,7 +9,7 @@ import uuid
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from statera.certs import (
     Caller,
@@ -104,3 +104,26 @@ def test_barbican_refuses_a_request_without_a_token() -> None:
     with pytest.raises(CertificateNotFound, match="Could not retrieve certificate"):
         manager.check("https://kms.example/v1/containers/" + str(uuid.uuid4()),
                       RefKind.BUNDLE, Caller("p1", None))
+
+
+def test_barbican_fetch_reuses_material_then_fails_loudly_when_unreachable() -> None:
+    """The agent reuses what the API just read for ``cache_seconds``; after that it asks
+    Barbican again, and an unreachable Keystone/Barbican is an error (the agent then answers
+    the provider with a failure and the running listener stays), never "no certificate"."""
+    from statera.certs.barbican import BarbicanUnavailable
+    from statera.config import CertificatesSettings, ServiceAuthSettings
+
+    now = [1000.0]
+    manager = BarbicanCertManager(
+        CertificatesSettings(cert_manager="barbican", cache_seconds=60),
+        ServiceAuthSettings(auth_url="http://127.0.0.1:9/v3", username="statera",
+                            password=SecretStr("pw"), timeout=2),
+        clock=lambda: now[0])
+    ref = "https://kms.example/v1/secrets/" + str(uuid.uuid4())
+    material = TLSContainer(id=ref, certificate="CERT", private_key="KEY")
+    manager._remember(ref, RefKind.BUNDLE, material)  # what a successful check() leaves
+    now[0] += 59
+    assert manager.fetch(ref, RefKind.BUNDLE) is material
+    now[0] += 2
+    with pytest.raises(BarbicanUnavailable):
+        manager.fetch(ref, RefKind.BUNDLE)
