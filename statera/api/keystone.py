@@ -102,7 +102,14 @@ class KeystoneAuth:
 
         self.app = app
         self.public_paths = public_paths
-        self.filter = auth_token.AuthProtocol(_validated, authtoken_conf(options))
+        conf = authtoken_conf(options)
+        quiet = _PluginOptions(conf.get("auth_type"))
+        config_log = logging.getLogger("keystonemiddleware._common.config")
+        config_log.addFilter(quiet)
+        try:
+            self.filter = auth_token.AuthProtocol(_validated, conf)
+        finally:
+            config_log.removeFilter(quiet)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.public_paths:
@@ -133,6 +140,28 @@ class KeystoneAuth:
                 close()
         outcome.identity = environ.get("statera.validated")
         return outcome
+
+
+class _PluginOptions(logging.Filter):
+    """Drops auth_token's warning that an option is "not known to keystonemiddleware" for the
+    options of the configured auth plugin (``username``, ``password``, ...): auth_token hands
+    those to the plugin, so the warning would mislead; a misspelt option still warns."""
+
+    def __init__(self, auth_type: str | None) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+        if auth_type:
+            from keystoneauth1 import loading
+
+            try:
+                options = loading.get_plugin_loader(auth_type).get_options()
+            except Exception:  # an unknown plugin: auth_token reports it itself
+                options = []
+            self.names = {o.dest for o in options} | {o.name for o in options}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (args and "not known" in str(record.msg) and args[0] in self.names)
 
 
 def _environ(scope: Scope) -> dict[str, Any]:

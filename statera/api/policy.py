@@ -19,6 +19,8 @@ can act as any role; ``keystone`` takes only what keystonemiddleware validated
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -33,6 +35,7 @@ from statera.config import Settings
 
 LOG = logging.getLogger(__name__)
 PREFIX = "os_load-balancer_api"
+MEMORY_SIZE = 100_000  # remembered decisions (see Policy.check) before starting afresh
 
 #: Octavia's base rules (octavia/policies/base.py, keystone_default_roles.py and the
 #: deprecated advanced-RBAC rules they replace), each new default joined with its deprecated
@@ -155,28 +158,63 @@ class Policy:
             self._enforcer.set_rules(oslo_policy.Rules.from_dict(
                 {rule.name: rule.check_str for rule in defaults}), use_conf=False)
         self.policy_file = policy_file
-        self.check(  # read the file now: a broken one fails at start-up, not on a request
-            "context_is_admin", {}, {"roles": [], "project_id": None})
+        self._memory: dict[tuple[Any, ...], bool] = {}
+        self._memory_rules: Any = None
+        self._lock = threading.Lock()
+        if policy_file and not os.path.isfile(policy_file):
+            LOG.warning("policy file %s does not exist: Octavia's default rules apply until "
+                        "it does", policy_file)
+        self.check(  # read the file now: its errors are logged at start-up
+            "context_is_admin", {}, {"roles": [], "project_id": None, "user_id": None,
+                                     "is_admin": False})
 
     def registered(self, name: str) -> bool:
         return name in self._enforcer.registered_rules
 
     def check(self, name: str, target: dict[str, Any], creds: dict[str, Any]) -> bool:
-        """Whether ``creds`` may ``name`` on ``target``. oslo.policy re-reads the policy file
-        here when its modification time changed. A changed file that does not parse is
-        logged and left out: the rules read before stay in force (oslo.policy keeps them and
-        does not parse the same file again). A file that cannot be read at all denies."""
-        for _attempt in range(2):
+        """Whether ``creds`` may ``name`` on ``target``.
+
+        oslo.policy re-reads the policy file here when its modification time changed. A
+        changed file that does not parse is logged and left out: the rules read before stay in
+        force (oslo.policy keeps them and does not parse the same file again). A file that
+        cannot be read at all denies.
+
+        Decisions are remembered per rule set: oslo.policy inspects the signature of every
+        check it evaluates (about 0.1 ms each, several per rule), and a request makes a few
+        decisions, so without this the policy alone cost a millisecond or more per request.
+        A decision depends only on the target and the credentials passed (both part of the
+        key), and a reloaded file is a new rule set, which starts a new memory. One lock
+        makes a reload and the decisions made against it one step: no decision is made, or
+        remembered, against a rule set oslo.policy is still filling in.
+        """
+        with self._lock:
+            return self._check(name, target, creds)
+
+    def _check(self, name: str, target: dict[str, Any], creds: dict[str, Any]) -> bool:
+        try:
+            self._enforcer.load_rules()
+        except ValueError as exc:
+            LOG.error("policy file %s does not parse (%s); the rules read before stay "
+                      "in force", self.policy_file, exc)
+        except OSError as exc:
+            LOG.error("policy file %s cannot be read (%s): denying %s",
+                      self.policy_file, exc, name)
+            return False
+        rules = self._enforcer.rules
+        if rules is not self._memory_rules or len(self._memory) > MEMORY_SIZE:
+            self._memory_rules, self._memory = rules, {}
+        key = (name, tuple(sorted(target.items())), creds.get("project_id"),
+               creds.get("user_id"), creds.get("is_admin"), tuple(creds.get("roles", ())))
+        decided = self._memory.get(key)
+        if decided is None:
             try:
-                return bool(self._enforcer.enforce(name, target, creds))
-            except ValueError as exc:
-                LOG.error("policy file %s does not parse (%s); the rules read before stay "
-                          "in force", self.policy_file, exc)
-            except OSError as exc:
-                LOG.error("policy file %s cannot be read (%s): denying %s",
+                decided = bool(self._enforcer.enforce(name, target, creds))
+            except (OSError, ValueError) as exc:  # the file changed again in between
+                LOG.error("policy file %s cannot be used (%s): denying %s",
                           self.policy_file, exc, name)
                 return False
-        return False
+            self._memory[key] = decided
+        return decided
 
 
 @dataclass(frozen=True)
