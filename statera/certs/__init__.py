@@ -16,6 +16,7 @@ generated certificate). The API checks every reference a request names with
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +38,8 @@ from statera.certs.local import LocalCertManager, SessionFactory, cert_loader, p
 from statera.certs.noop import NoopCertManager
 from statera.certs.parse import crl_is_signed_by
 from statera.config import Settings
+
+LOG = logging.getLogger(__name__)
 
 __all__ = [
     "REF_PREFIX",
@@ -64,11 +67,18 @@ __all__ = [
 def cert_manager(settings: Settings, session_factory: SessionFactory) -> CertManager:
     """The manager ``[certificates] cert_manager`` names (settings validated the name)."""
     kind = settings.certificates.cert_manager
+    LOG.info("certificate manager: %s", kind)
     if kind == "barbican":
         # Imported only here: python-barbicanclient is needed only by Barbican deployments.
         from statera.certs.barbican import BarbicanCertManager
 
-        return BarbicanCertManager(settings.certificates, settings.service_auth)
+        auth = settings.service_auth
+        if not (auth.auth_url and auth.username):
+            LOG.warning("cert_manager = barbican but [service_auth] names no auth_url or "
+                        "username: every Barbican reference will be refused")
+        else:
+            LOG.info("Barbican is read as %s at %s", auth.username, auth.auth_url)
+        return BarbicanCertManager(settings.certificates, auth)
     if kind == "noop":
         return NoopCertManager()
     return LocalCertManager(session_factory)
