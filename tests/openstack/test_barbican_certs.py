@@ -378,6 +378,12 @@ def test_client_ca_and_crl_from_barbican_secrets(deployment: Deployment) -> None
     for ref in (ca, crl):
         assert d.keystone.service.user_id in client.acls.get(ref).get("read").users
     assert listener["client_crl_container_ref"] == crl
+    # A secret that is no PKCS12 archive, named as a server certificate: Octavia's own 400.
+    resp = d.api.post("/v2/lbaas/listeners", {"listener": {
+        **body, "protocol_port": 9451, "default_tls_container_ref": ca}})
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["faultstring"].startswith("The PKCS12 bundle is unreadable. Please "
+                                                 "check the PKCS12 bundle validity.")
 
 
 def test_no_private_key_in_the_log(deployment: Deployment) -> None:
