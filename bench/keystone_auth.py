@@ -1,11 +1,12 @@
 """What Keystone authentication costs per API call: ``auth_strategy = keystone`` (a real
 Keystone 30 on loopback, keystonemiddleware's in-process token cache) beside ``noauth``.
 
-For each strategy, against its own ``statera serve`` (SQLite, noop provider, no provider agent
-converging in the same process so that only the API is measured), over one keep-alive
-connection: create+get of a load balancer, then the list of 100 load balancers. Under keystone
-every request carries a member's token; the first request validates it with Keystone (printed
-apart), every later one is answered from the token cache. Keystone runs from
+Each strategy has its own ``statera serve`` (SQLite, noop provider, no provider agent
+converging in the same process so that only the API is measured), both running at once, each
+driven over one keep-alive connection, their samples interleaved so that the machine's other
+load weighs on both alike: create+get of a load balancer, then the list of 100 load balancers.
+Under keystone every request carries a member's token; the first request validates it with
+Keystone (printed apart), every later one is answered from the token cache. Keystone runs from
 ``.venv-openstack`` (``scripts/openstack-services install``).
 
 Usage: .venv/bin/python -m bench.keystone_auth [--n 300]
@@ -52,24 +53,22 @@ def create_get(client: Client) -> float:
     return time.perf_counter() - t0
 
 
-def measure(url: str, token: str | None, n: int) -> dict[str, list[float]]:
-    client = Client(url, token)
+def prepare(client: Client) -> float:
+    """Warm up; 100 load balancers to list; the time of the very first request."""
     t0 = time.perf_counter()
     client.call("GET", "/v2/lbaas/loadbalancers?limit=1")
-    first = [time.perf_counter() - t0]
-    for _ in range(10):  # warm-up
+    first = time.perf_counter() - t0
+    for _ in range(100):
         create_get(client)
-    samples = [create_get(client) for _ in range(n)]
-    listed = len(client.call("GET", "/v2/lbaas/loadbalancers")["loadbalancers"])
-    for _ in range(max(0, 100 - listed)):
-        create_get(client)
-    listing: list[float] = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        got = client.call("GET", "/v2/lbaas/loadbalancers?limit=100")["loadbalancers"]
-        listing.append(time.perf_counter() - t0)
+    return first
+
+
+def list_100(client: Client) -> float:
+    t0 = time.perf_counter()
+    got = client.call("GET", "/v2/lbaas/loadbalancers?limit=100")["loadbalancers"]
+    elapsed = time.perf_counter() - t0
     assert len(got) == 100
-    return {"first call": first, "create+get LB": samples, "list 100 LBs": listing}
+    return elapsed
 
 
 def main() -> None:
@@ -84,11 +83,20 @@ def main() -> None:
         env = {"STATERA_API__AUTH_STRATEGY": "keystone", **QUIET}
         env |= {f"STATERA_KEYSTONE_AUTHTOKEN__{k.upper()}": v
                 for k, v in keystone.authtoken_options().items()}
-        results: dict[str, dict[str, list[float]]] = {}
-        with statera_server(**QUIET) as (url, _data):
-            results["noauth"] = measure(url, None, args.n)
-        with statera_server(**env) as (url, _data):
-            results["keystone"] = measure(url, token, args.n)
+        with statera_server(**QUIET) as (noauth_url, _d1), \
+                statera_server(**env) as (keystone_url, _d2):
+            clients = {"noauth": Client(noauth_url, None),
+                       "keystone": Client(keystone_url, token)}
+            first = {name: prepare(client) for name, client in clients.items()}
+            # Interleaved, so that whatever else the machine does weighs on both alike.
+            results: dict[str, dict[str, list[float]]] = {
+                name: {"create+get LB": [], "list 100 LBs": []} for name in clients}
+            for _ in range(args.n):
+                for name, client in clients.items():
+                    results[name]["create+get LB"].append(create_get(client))
+            for _ in range(args.n):
+                for name, client in clients.items():
+                    results[name]["list 100 LBs"].append(list_100(client))
     finally:
         keystone.stop()
     for what in ("create+get LB", "list 100 LBs"):
@@ -98,9 +106,8 @@ def main() -> None:
         gap = (percentiles(results["keystone"][what])["p50"]
                - percentiles(results["noauth"][what])["p50"]) * 1000
         print(f"{what:14} keystone - noauth, p50: {gap:+.2f} ms")
-    print(f"first call with a new token (validated by Keystone): "
-          f"{results['keystone']['first call'][0] * 1000:.1f} ms "
-          f"(noauth: {results['noauth']['first call'][0] * 1000:.1f} ms)")
+    print(f"first request with a new token (validated by Keystone): "
+          f"{first['keystone'] * 1000:.1f} ms (noauth: {first['noauth'] * 1000:.1f} ms)")
 
 
 if __name__ == "__main__":

@@ -101,6 +101,22 @@ class DriverAgentSettings(BaseModel):
     )
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus ``/metrics`` of each process, on a port of its own (never the API's)."""
+
+    host: str = Field(
+        "127.0.0.1", description="Address every process's Prometheus /metrics endpoint "
+        "listens on.")
+    port: int = Field(
+        9107, description="Port of the /metrics endpoint of `statera serve` (the API, and "
+        "the agents it runs); 0 disables it. When left at its default and taken, the "
+        "process runs without metrics and says so; when set, a taken port stops it.")
+    agent_port: int = Field(
+        9108, description="Port of the /metrics endpoint of `statera agent`, so an API and an "
+        "agent on one host do not clash; 0 disables it. Several agents on one host: give "
+        "each its own with `statera agent --metrics-port`.")
+
+
 class SubnetSettings(BaseModel):
     id: str = Field(description="Subnet UUID.")
     name: str = ""
@@ -250,6 +266,7 @@ class Settings(BaseSettings):
         "STATERA_KEYSTONE_AUTHTOKEN__<OPTION>).",
     )
     oslo_policy: OsloPolicySettings = Field(default_factory=OsloPolicySettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @classmethod
     def settings_customise_sources(
