@@ -23,7 +23,7 @@ from typing import Any
 
 from statera.api.errors import ApiError, Conflict, InvalidInput
 from statera.api.listing import parse_bool
-from statera.certs.base import Caller, RefKind, UnreadablePKCS12
+from statera.certs.base import Caller, CertificateNotFound, RefKind, UnreadablePKCS12
 from statera.config import Settings
 from statera.db.statuses import ProvisioningStatus
 
@@ -511,7 +511,7 @@ def check_cert_refs(certs: Any, caller: Caller, bundles: Iterable[str],
                 certs.check(ref, kind, caller)
             except UnreadablePKCS12 as exc:
                 raise ApiError(str(exc)) from None
-            except Exception:  # noqa: BLE001 - any failure is Octavia's "could not retrieve"
+            except CertificateNotFound:  # managers turn every refusal and outage into this
                 bad.append(ref)
     if bad:
         raise ApiError(f"Could not retrieve certificate: {bad}")
@@ -535,7 +535,7 @@ def check_ca_and_crl(certs: Any, ca_ref: str | None, crl_ref: str | None,
     def pem(ref: str, kind: RefKind) -> str:
         try:
             material = certs.fetch(ref, kind)
-        except Exception:  # noqa: BLE001 - a backend failure is "could not retrieve" here
+        except Exception:  # a backend outage (Barbican away) is "could not retrieve" here
             material = None
         if not isinstance(material, str):
             raise ApiError(f"Could not retrieve certificate: {[ref]}")
