@@ -38,6 +38,7 @@ from statera.providers.kit.procs import (
     terminate,
     zombie,
 )
+from statera.providers.nginx import drain
 
 LOG = logging.getLogger(__name__)
 RELOAD_TIMEOUT = 10.0
@@ -119,7 +120,7 @@ class Instance(Supervised):
             if master is None:
                 self._start()
             else:
-                self._reload(master)
+                self._reload(master, drain.http_ports(previous))
         except ProcessError:
             atomic_write(self.dir / "nginx.conf.rejected", text)
             if previous is not None:
@@ -146,8 +147,15 @@ class Instance(Supervised):
             raise ProcessError(last_lines(result.stderr or result.stdout,
                                           fallback="nginx failed without a message"))
 
-    def _reload(self, master: int) -> None:
+    def _reload(self, master: int, http_ports: set[int]) -> None:
+        """SIGHUP inside a drain window over the running configuration's HTTP ports (see
+        ``drain``: keep-alive clients are told ``Connection: close`` before the old worker
+        shuts down), then wait until the new workers serve."""
         before = set(children(master))
+        with drain.window(self.dir, sorted(before), http_ports):
+            self._signal_reload(master, before)
+
+    def _signal_reload(self, master: int, before: set[int]) -> None:
         try:
             offset = self.error_log.stat().st_size
         except OSError:
