@@ -22,10 +22,10 @@ import pytest
 from tests.e2e.conftest import Server, free_port, wait_for
 from tests.e2e.haproxy_support import SUBNET_ID, Backend, serving, wait_active
 from tests.e2e.test_haproxy_churn import MEMBER_CHANGES, RELOADS, Wrk, churn
+from tests.e2e.test_nginx_e2e import backends as backends  # noqa: F401 - fixture
 from tests.e2e.test_nginx_e2e import nginx_dir
 from tests.e2e.test_nginx_e2e import nginx_server as nginx_server  # noqa: F401 - fixture
 from tests.e2e.test_nginx_e2e import sdk as sdk  # noqa: F401 - fixture
-from tests.e2e.test_nginx_e2e import backends as backends  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.nginx, pytest.mark.e2e,
               pytest.mark.skipif(subprocess.run(["which", "wrk"], capture_output=True,
