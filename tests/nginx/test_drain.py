@@ -26,17 +26,20 @@ def test_window_closes_keepalive_connections_before_the_reload(nginx, backends) 
     lb, vip, port = simple_lb([member(backends("a"))])
     nginx.converge(lb.loadbalancer_id, lb)
     inst = nginx.instance(lb.loadbalancer_id)
-    workers = children(inst.pid())
+    master = inst.pid()
+    assert master is not None
+    workers = children(master)
     conn = http.client.HTTPConnection(vip, port, timeout=5)
     conn.request("GET", "/")
     first = conn.getresponse()
     assert first.read() == b"a" and first.getheader("Connection") == "keep-alive"
-    assert len(drain.client_connections(workers, {port})) == 1
+    assert len(drain.client_connections(inst.pid(), workers, {port})) == 1
+    assert drain.client_connections(inst.pid(), workers, {port + 1}) == set()
 
     done = threading.Event()
 
     def reload() -> None:
-        with drain.window(inst.dir, workers, {port}, timeout=10):
+        with drain.window(inst.dir, master, workers, {port}, timeout=10):
             done.set()
 
     opener = threading.Thread(target=reload)

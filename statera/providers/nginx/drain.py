@@ -122,21 +122,25 @@ def _read_dump(nl: socket.socket) -> list[tuple[int, int]]:
             offset += (length + 3) & ~3
 
 
-def client_connections(pids: list[int], ports: set[int]) -> set[int]:
-    """Socket inodes of the established TCP connections ``pids`` hold on one of ``ports``
-    (the local end: clients of those listeners, not NGINX's connections to members)."""
-    if not ports:
+def client_connections(master: int, workers: list[int], ports: set[int]) -> set[int]:
+    """Socket inodes of the established TCP connections ``workers`` hold on one of ``ports``
+    (the local end: clients of those listeners, not NGINX's connections to members). A worker
+    shares its listening and channel sockets with ``master``; with nothing else open there is
+    no connection, and the kernel's socket table is not even asked."""
+    candidates = _socket_inodes(workers) - _socket_inodes([master])
+    if not ports or not candidates:
         return set()
-    inodes = _socket_inodes(pids)
-    return {inode for port, inode in established_tcp() if port in ports and inode in inodes}
+    return {inode for port, inode in established_tcp()
+            if port in ports and inode in candidates}
 
 
 @contextmanager
-def window(lb_dir: Path, workers: list[int], ports: set[int],
+def window(lb_dir: Path, master: int, workers: list[int], ports: set[int],
            timeout: float = DRAIN_TIMEOUT) -> Iterator[None]:
     """Open the drain window (flag file), wait for ``workers``' client connections on
     ``ports`` to close, run the body (the reload), close the window. Nothing to drain without
-    HTTP listeners: stream sessions are not closed by a graceful shutdown."""
+    HTTP listeners: stream sessions are not closed by a graceful shutdown. The connections are
+    classified once; after that a closed one is one gone from the workers' descriptors."""
     if not ports or not workers:
         yield
         return
@@ -146,11 +150,11 @@ def window(lb_dir: Path, workers: list[int], ports: set[int],
         started = time.monotonic()
         deadline = started + timeout
         try:
-            waiting = client_connections(workers, ports)
+            waiting = client_connections(master, workers, ports)
             before = len(waiting)
             while waiting and time.monotonic() < deadline:
                 time.sleep(_POLL)
-                waiting &= client_connections(workers, ports)
+                waiting &= _socket_inodes(workers)
         except OSError as exc:  # no sock_diag here (a restricted sandbox): reload at once
             LOG.warning("nginx %s: cannot list connections, not draining: %s",
                         lb_dir.name, exc)

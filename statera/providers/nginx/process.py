@@ -168,7 +168,7 @@ class Instance(Supervised):
         ``drain``: keep-alive clients are told ``Connection: close`` before the old worker
         shuts down), then wait until the new workers serve."""
         before = set(children(master))
-        with drain.window(self.dir, sorted(before), http_ports):
+        with drain.window(self.dir, master, sorted(before), http_ports):
             self._signal_reload(master, before)
 
     def _signal_reload(self, master: int, before: set[int]) -> None:
