@@ -33,7 +33,7 @@ from bench.haproxy import (
     full_lb,
     wait,
 )
-from statera.providers.kit.procs import processes_in
+from statera.providers.kit.procs import processes_in, terminate
 from tests.e2e.haproxy_support import Backend, pids_under
 
 
@@ -110,6 +110,8 @@ def run(provider: str, args: argparse.Namespace, backends: list[Backend]) -> lis
         lines.append(bench_restart(serve, api, provider))
     finally:
         serve.stop()
+        # With many load balancers the agent gives up stopping them (10 s): stop the rest.
+        terminate(data_plane_pids(data / "providers" / provider, provider))
     return lines
 
 
