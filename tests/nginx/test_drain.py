@@ -20,6 +20,7 @@ def test_http_ports_come_from_the_http_block_only() -> None:
     assert drain.http_ports(config) == {80, 8080}
     assert drain.http_ports(config.replace('if (-f "draining") {}', "")) == set()
     assert drain.http_ports(None) == set()
+    assert drain.has_stream(config) and not drain.has_stream(config.split("stream {")[0])
 
 
 def test_window_closes_keepalive_connections_before_the_reload(nginx, backends) -> None:
@@ -33,13 +34,14 @@ def test_window_closes_keepalive_connections_before_the_reload(nginx, backends) 
     conn.request("GET", "/")
     first = conn.getresponse()
     assert first.read() == b"a" and first.getheader("Connection") == "keep-alive"
-    assert len(drain.client_connections(inst.pid(), workers, {port})) == 1
-    assert drain.client_connections(inst.pid(), workers, {port + 1}) == set()
+    [held] = drain.client_connections(master, workers, {port})  # HTTP only: no table asked
+    assert drain.client_connections(master, workers, {port}, classify=True) == {held}
+    assert drain.client_connections(master, workers, {port + 1}, classify=True) == set()
 
     done = threading.Event()
 
     def reload() -> None:
-        with drain.window(inst.dir, master, workers, {port}, timeout=10):
+        with drain.window(inst.dir, master, workers, inst.current_config(), timeout=10):
             done.set()
 
     opener = threading.Thread(target=reload)

@@ -20,9 +20,10 @@ around each reload of a configuration with HTTP listeners:
    location with ``keepalive_timeout 0``: the response says ``Connection: close`` and NGINX
    closes the connection after it, which is HTTP's own way to end a persistent connection;
 2. it waits until every client connection the old worker held when the window opened has been
-   closed that way (sockets found through ``/proc/<worker>/fd`` and ``/proc/net/tcp``), at most
-   ``DRAIN_TIMEOUT`` (a client idle that long is not mid-request, and an idle connection NGINX
-   closes is one the client sees closed before it reuses it);
+   closed that way (the worker's socket descriptors in ``/proc/<worker>/fd``, less those it
+   shares with the master), at most ``DRAIN_TIMEOUT`` (a client idle that long is not
+   mid-request, and an idle connection NGINX closes is one the client sees closed before it
+   reuses it; what remains is logged);
 3. it reloads (SIGHUP): the old worker now holds only connections whose response says
    ``Connection: close``, and new connections reach the new workers;
 4. it removes the flag, and keep-alive is back.
@@ -122,25 +123,36 @@ def _read_dump(nl: socket.socket) -> list[tuple[int, int]]:
             offset += (length + 3) & ~3
 
 
-def client_connections(master: int, workers: list[int], ports: set[int]) -> set[int]:
-    """Socket inodes of the established TCP connections ``workers`` hold on one of ``ports``
-    (the local end: clients of those listeners, not NGINX's connections to members). A worker
-    shares its listening and channel sockets with ``master``; with nothing else open there is
-    no connection, and the kernel's socket table is not even asked."""
+def has_stream(config: str | None) -> bool:
+    """Whether an nginx.conf rendered by this provider has TCP/UDP (stream) listeners."""
+    return bool(config) and "\nstream {" in str(config)
+
+
+def client_connections(master: int, workers: list[int], ports: set[int],
+                       classify: bool = True) -> set[int]:
+    """Socket inodes of the connections ``workers`` hold besides the listening and channel
+    sockets they share with ``master``: HTTP clients, and NGINX's connections to members
+    (which close with their request: no upstream keep-alive is configured). With stream
+    listeners (``classify``) only established TCP connections on one of ``ports`` count (a
+    TCP or UDP session would hold the window open for nothing); that takes the kernel's
+    socket table, which a busy host makes slow (a walk over every TIME_WAIT socket), so it is
+    asked only then, and only when there is any connection at all."""
     candidates = _socket_inodes(workers) - _socket_inodes([master])
-    if not ports or not candidates:
-        return set()
+    if not ports or not candidates or not classify:
+        return candidates if ports else set()
     return {inode for port, inode in established_tcp()
             if port in ports and inode in candidates}
 
 
 @contextmanager
-def window(lb_dir: Path, master: int, workers: list[int], ports: set[int],
+def window(lb_dir: Path, master: int, workers: list[int], config: str | None,
            timeout: float = DRAIN_TIMEOUT) -> Iterator[None]:
     """Open the drain window (flag file), wait for ``workers``' client connections on
     ``ports`` to close, run the body (the reload), close the window. Nothing to drain without
     HTTP listeners: stream sessions are not closed by a graceful shutdown. The connections are
-    classified once; after that a closed one is one gone from the workers' descriptors."""
+    classified once; after that a closed one is one gone from the workers' descriptors.
+    ``config`` is the running nginx.conf (what the old worker serves)."""
+    ports = http_ports(config)
     if not ports or not workers:
         yield
         return
@@ -150,7 +162,7 @@ def window(lb_dir: Path, master: int, workers: list[int], ports: set[int],
         started = time.monotonic()
         deadline = started + timeout
         try:
-            waiting = client_connections(master, workers, ports)
+            waiting = client_connections(master, workers, ports, has_stream(config))
             before = len(waiting)
             while waiting and time.monotonic() < deadline:
                 time.sleep(_POLL)

@@ -135,7 +135,7 @@ class Instance(Supervised):
             if master is None:
                 self._start()
             else:
-                self._reload(master, drain.http_ports(previous))
+                self._reload(master, previous)
         except ProcessError:
             atomic_write(self.dir / "nginx.conf.rejected", text)
             if previous is not None:
@@ -163,12 +163,12 @@ class Instance(Supervised):
             raise ProcessError(last_lines(result.stderr or result.stdout,
                                           fallback="nginx failed without a message"))
 
-    def _reload(self, master: int, http_ports: set[int]) -> None:
-        """SIGHUP inside a drain window over the running configuration's HTTP ports (see
+    def _reload(self, master: int, running: str | None) -> None:
+        """SIGHUP inside a drain window over the ``running`` configuration's HTTP ports (see
         ``drain``: keep-alive clients are told ``Connection: close`` before the old worker
         shuts down), then wait until the new workers serve."""
         before = set(children(master))
-        with drain.window(self.dir, master, sorted(before), http_ports):
+        with drain.window(self.dir, master, sorted(before), running):
             self._signal_reload(master, before)
 
     def _signal_reload(self, master: int, before: set[int]) -> None:
