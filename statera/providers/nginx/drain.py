@@ -29,7 +29,11 @@ around each reload of a configuration with HTTP listeners:
 4. it removes the flag, and keep-alive is back.
 
 Cost: one extra TCP handshake per active client connection per reload, and the reload waits
-for one request round trip of each active connection (measured in BENCHMARKS.md).
+for one request round trip of each active connection (measured in BENCHMARKS.md). A connection
+busy for longer than the window (a long download, a WebSocket) is not at risk (the old worker
+finishes it), but it makes that reload wait the whole ``DRAIN_TIMEOUT``. A flag left behind by
+an agent killed inside the window costs keep-alive (every response closes its connection)
+until the next reload removes it.
 """
 
 from __future__ import annotations
