@@ -139,9 +139,9 @@ class NginxConverger(LocalConverger[Instance]):
             stream_module=ns.stream_module,
             worker_connections=worker_connections(),
         )
+        self._silence = Silence()  # health polls in a row without a status-socket answer
         self.prober = prober or Prober()
         self._health: dict[str, dict[str, bool | None]] = {}  # the verdicts last applied
-        self._silence = Silence()  # health polls in a row without a status-socket answer
 
     def _render(self, lb: dm.LoadBalancer, health: dict[str, bool | None]
                 ) -> tuple[str, dict[str, str]]:
