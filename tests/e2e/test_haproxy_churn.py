@@ -121,6 +121,43 @@ def churn(sdk: Any, lb_id: str, pool_id: str, listener_id: str, spare: list[Back
             settle()
 
 
+def serving_lb(sdk: Any, backends: Callable[[str], Backend],
+               snapshot: Callable[[str], Any]) -> tuple[str, Any, Backend]:
+    """An HTTP load balancer with members alpha and beta, serving; ``snapshot(lb_id)`` taken
+    once it serves (the provider's counters before the churn), and the spare backend gamma."""
+    a, b, c = backends("alpha"), backends("beta"), backends("gamma")
+    lbs = sdk.load_balancer
+    port = free_port()
+    lb = lbs.create_load_balancer(name="churn", vip_subnet_id=SUBNET_ID)
+    wait_active(sdk, lb.id)
+    vip = lbs.get_load_balancer(lb.id).vip_address
+    listener = lbs.create_listener(load_balancer_id=lb.id, protocol="HTTP", protocol_port=port)
+    pool = lbs.create_pool(listener_id=listener.id, protocol="HTTP", lb_algorithm="ROUND_ROBIN")
+    for backend in (a, b):
+        lbs.create_member(pool, address="127.0.0.1", protocol_port=backend.port)
+    wait_active(sdk, lb.id)
+    wait_for(lambda: serving(vip, port), timeout=5, what="serving")
+    return lb.id, snapshot(lb.id), c
+
+
+def churn_under_wrk(sdk: Any, lb_id: str, spare: Backend) -> tuple[WrkResult, float]:
+    """:func:`churn` on the load balancer's one listener and pool while wrk loads its VIP
+    (stopped once the churn is done); wrk's result and the seconds it all took."""
+    lbs = sdk.load_balancer
+    lb = lbs.get_load_balancer(lb_id)
+    listener = lbs.get_listener(lb.listeners[0]["id"])
+    pool_id = lb.pools[0]["id"]
+    started = time.monotonic()
+    wrk = Wrk(f"http://{lb.vip_address}:{listener.protocol_port}/", duration=300)
+    try:
+        time.sleep(0.5)
+        churn(sdk, lb_id, pool_id, listener.id, [spare])
+        time.sleep(0.5)
+    finally:
+        result = wrk.stop()
+    return result, time.monotonic() - started
+
+
 def test_member_churn_and_reloads_under_load(haproxy_server: Server, sdk_for: Any,
                                              backends: Callable[[str], Backend]) -> None:
     """Keep-alive clients see no error across 100 member changes and 20 reloads.
@@ -137,33 +174,12 @@ def test_member_churn_and_reloads_under_load(haproxy_server: Server, sdk_for: An
     purged every 200 ms (``pool-purge-delay``) so ``del server`` succeeds without a reload.
     """
     server, sdk = haproxy_server, sdk_for
-    a, b, c = backends("alpha"), backends("beta"), backends("gamma")
-    lbs = sdk.load_balancer
-    port = free_port()
-    lb = lbs.create_load_balancer(name="churn", vip_subnet_id=SUBNET_ID)
-    wait_active(sdk, lb.id)
-    vip = lbs.get_load_balancer(lb.id).vip_address
-    listener = lbs.create_listener(load_balancer_id=lb.id, protocol="HTTP", protocol_port=port)
-    pool = lbs.create_pool(listener_id=listener.id, protocol="HTTP", lb_algorithm="ROUND_ROBIN")
-    for backend in (a, b):
-        lbs.create_member(pool, address="127.0.0.1", protocol_port=backend.port)
-    wait_active(sdk, lb.id)
-    wait_for(lambda: serving(vip, port), timeout=5, what="serving")
-    before = counters(server, lb.id)
-
-    started = time.monotonic()
-    wrk = Wrk(f"http://{vip}:{port}/", duration=55)
-    try:
-        time.sleep(0.5)
-        churn(sdk, lb.id, pool.id, listener.id, [c])
-        time.sleep(0.5)
-    finally:
-        result = wrk.stop()
-    took = time.monotonic() - started
-    after = counters(server, lb.id)
+    lb_id, before, c = serving_lb(sdk, backends, lambda lb_id: counters(server, lb_id))
+    result, took = churn_under_wrk(sdk, lb_id, c)
+    after = counters(server, lb_id)
 
     # Old processes finish once their clients have gone: only the current one is left.
-    wait_for(lambda: len(pids_under(lb_dir(server, lb.id))) == 1, timeout=10,
+    wait_for(lambda: len(pids_under(lb_dir(server, lb_id))) == 1, timeout=10,
              what="draining HAProxy processes gone after wrk stopped")
     assert result.requests > 1000, result.output
     assert result.failed == 0, result.output

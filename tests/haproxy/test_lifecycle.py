@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from statera.providers.haproxy.converger import HUNG_POLLS, amphora_id
+from statera.providers.haproxy.converger import amphora_id
+from statera.providers.kit.liveness import HUNG_POLLS
 from tests.haproxy.helpers import (
     Recorder,
     first_checks_done,

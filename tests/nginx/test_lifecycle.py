@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 
+import pytest
+
+from statera.providers.kit.liveness import HUNG_POLLS
+from statera.providers.kit.procs import children, exists
 from statera.providers.kit.status import amphora_id
-from tests.haproxy.helpers import get, listener, member, simple_lb
-from tests.nginx.helpers import nginx_pids
+from tests.haproxy.helpers import Recorder, get, listener, member, simple_lb
+from tests.nginx.helpers import nginx_pids, tick
 
 
 def statuses(report: dict, kind: str) -> dict[str, str]:
@@ -66,3 +72,57 @@ def test_delete_stops_every_process_and_removes_the_state(nginx, backends, nginx
     assert statuses(report, "loadbalancers") == {lb.loadbalancer_id: "DELETED"}
     assert nginx_pids(nginx_state_dir) == []
     assert not (nginx_state_dir / lb.loadbalancer_id).exists()
+
+
+def test_hung_nginx_is_replaced_by_the_health_poll(nginx, backends):
+    """SIGSTOP the master and its workers: the kernel still accepts connections on the VIP,
+    nothing answers them. The health poll asks the status socket each tick; after HUNG_POLLS
+    silent ticks in a row the instance is killed and started afresh, and serves again."""
+    a = backends("a")
+    lb, vip, port = simple_lb([member(a)])
+    nginx.converge(lb.loadbalancer_id, lb)
+    inst = nginx.instance(lb.loadbalancer_id)
+    master = inst.pid()
+    assert master is not None and inst.answers()
+    stopped = [master, *children(master)]
+    assert len(stopped) >= 2
+    try:
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        with pytest.raises(OSError):  # accepted by the kernel, never answered
+            with socket.create_connection((vip, port), timeout=1) as conn:
+                conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                conn.recv(100)
+        for _ in range(HUNG_POLLS - 1):  # one slow answer is not a hung process
+            tick(nginx, Recorder())
+            assert inst.pid() == master
+        rec = Recorder()
+        tick(nginx, rec)
+        assert inst.pid() not in (None, master)
+        assert not any(exists(pid) for pid in stopped)
+        assert get(vip, port)[1] == "a"
+        assert nginx.counters(lb.loadbalancer_id)["restarts"] == 1
+        [amphora] = rec.statuses[-1]["amphorae"]  # the new instance is reported
+        assert amphora["compute_id"] == str(inst.pid())
+    finally:
+        for pid in stopped:  # whatever the outcome, nothing of ours stays stopped
+            if exists(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_failover_of_a_hung_master_rebuilds_it(nginx, backends):
+    a = backends("a")
+    lb, vip, port = simple_lb([member(a)])
+    nginx.converge(lb.loadbalancer_id, lb)
+    inst = nginx.instance(lb.loadbalancer_id)
+    master = inst.pid()
+    assert master is not None
+    os.kill(master, signal.SIGSTOP)  # a stopped master would never act on USR2
+    try:
+        nginx.failover(lb.loadbalancer_id, lb)
+        assert inst.pid() not in (None, master)
+        assert not exists(master)
+        assert get(vip, port)[1] == "a"
+    finally:
+        if exists(master):
+            os.kill(master, signal.SIGKILL)

@@ -29,10 +29,11 @@ from statera.providers.haproxy.runtime import RuntimeAPIError
 from statera.providers.haproxy.settings import HAProxySettings
 from statera.providers.haproxy.stats import StatsBook
 from statera.providers.kit.converger import LocalConverger, default_timeouts
+from statera.providers.kit.liveness import POLL_TIMEOUT, Silence
 from statera.providers.kit.status import amphora_id, failed_report, pick
 from statera.providers.kit.vips import PlacementFn, Vips
 
-__all__ = ["HUNG_POLLS", "HAProxyConverger", "amphora_id", "failed_report"]
+__all__ = ["HAProxyConverger", "amphora_id", "failed_report"]
 
 LOG = logging.getLogger(__name__)
 
@@ -55,11 +56,6 @@ def fd_connection_cap() -> int:
     return max(100, min(1_000_000, (hard - 500) * 2 // 5))
 
 
-#: Seconds a health poll waits for a process's runtime API, and how many silent polls in a
-#: row make a live process count as hung (it is then killed and started again).
-POLL_TIMEOUT = 1.0
-HUNG_POLLS = 3
-
 #: Seconds a ``del server`` waits for the server's connections to finish before reloading.
 DEL_SERVER_WAIT = 3.0
 
@@ -77,7 +73,7 @@ class HAProxyConverger(LocalConverger[Instance]):
             max_global_conns=fd_connection_cap(),
             ping_script=str(render.PING_SCRIPT),
         )
-        self._unanswered: dict[str, int] = {}  # health polls in a row without an answer
+        self._silence = Silence()  # health polls in a row without a runtime-API answer
 
     # --- Converger protocol -----------------------------------------------------------------
     def converge(self, lb_id: str, lb: dm.LoadBalancer | None) -> StatusReport:
@@ -215,17 +211,15 @@ class HAProxyConverger(LocalConverger[Instance]):
                 LOG.error("haproxy %s: restart failed: %s", lb_id, exc)
         try:
             rows = inst.runtime.show_stat()
-            self._unanswered.pop(lb_id, None)
+            self._silence.answered(lb_id)
         except RuntimeAPIError:
             rows = []
-            if inst.alive():
-                self._unanswered[lb_id] = misses = self._unanswered.get(lb_id, 0) + 1
-                if misses >= HUNG_POLLS:
-                    self._unanswered.pop(lb_id, None)
-                    try:
-                        inst.rebuild(f"runtime API silent for {misses} health polls")
-                    except ProcessError as exc:
-                        LOG.error("haproxy %s: rebuild failed: %s", lb_id, exc)
+            misses = self._silence.silent(lb_id) if inst.alive() else 0
+            if misses:
+                try:
+                    inst.rebuild(f"runtime API silent for {misses} health polls")
+                except ProcessError as exc:
+                    LOG.error("haproxy %s: rebuild failed: %s", lb_id, exc)
         report: dict[str, list[dict[str, Any]]] = {}
         if do_health:
             with self._guard:

@@ -27,6 +27,7 @@ from statera.config import Settings, provider_section
 from statera.providers.kit import status as st
 from statera.providers.kit.converger import LocalConverger, default_timeouts
 from statera.providers.kit.graph import enabled, val, vip_addresses
+from statera.providers.kit.liveness import Silence
 from statera.providers.kit.prober import Prober, checks_for
 from statera.providers.kit.stats import StatsBook
 from statera.providers.kit.vips import PlacementFn, Vips, nonlocal_bind
@@ -138,6 +139,7 @@ class NginxConverger(LocalConverger[Instance]):
             stream_module=ns.stream_module,
             worker_connections=worker_connections(),
         )
+        self._silence = Silence()  # health polls in a row without a status-socket answer
         self.prober = prober or Prober()
         self._health: dict[str, dict[str, bool | None]] = {}  # the verdicts last applied
 
@@ -197,7 +199,10 @@ class NginxConverger(LocalConverger[Instance]):
             if inst.current_config() is None:
                 return  # converge starts it afresh anyway
             try:
-                inst.replace("failover requested")
+                if inst.alive() and not inst.answers():  # hung: it would not take USR2
+                    inst.rebuild("failover requested; master not answering")
+                else:
+                    inst.replace("failover requested")
             except ProcessError as exc:
                 LOG.error("nginx %s: failover failed: %s", lb_id, exc)
 
@@ -265,6 +270,7 @@ class NginxConverger(LocalConverger[Instance]):
             if self._graphs.get(lb_id) is not lb:
                 return {}, []
         inst = self.instance(lb_id)
+        self._replace_if_hung(inst)
         if not inst.alive() and inst.current_config() is not None:
             try:
                 inst.restart("master found dead by the health poll")
@@ -292,6 +298,21 @@ class NginxConverger(LocalConverger[Instance]):
         if do_stats:
             records = self.statistics(inst, lb, table)
         return report, records
+
+    def _replace_if_hung(self, inst: Instance) -> None:
+        """A live master that has not answered ``HUNG_POLLS`` health polls in a row (stopped,
+        stuck) is killed with its workers and started afresh (``kit.liveness``)."""
+        if not inst.alive():
+            return  # dead: restarted by the caller
+        if inst.answers():
+            self._silence.answered(inst.lb_id)
+            return
+        misses = self._silence.silent(inst.lb_id)
+        if misses:
+            try:
+                inst.rebuild(f"status socket silent for {misses} health polls")
+            except ProcessError as exc:
+                LOG.error("nginx %s: rebuild failed: %s", inst.lb_id, exc)
 
     def statistics(self, inst: Instance, lb: dm.LoadBalancer,
                    table: collections.Counter[str] | None = None) -> list[dict[str, Any]]:

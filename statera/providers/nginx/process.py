@@ -26,6 +26,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from statera.providers.kit.liveness import POLL_TIMEOUT, http_answers, stopped
 from statera.providers.kit.procs import (
     Supervised,
     atomic_write,
@@ -38,9 +39,12 @@ from statera.providers.kit.procs import (
     terminate,
     zombie,
 )
+from statera.providers.nginx import drain
 
 LOG = logging.getLogger(__name__)
 RELOAD_TIMEOUT = 10.0
+#: The status server's Unix socket in the state directory (nginx.conf.j2 listens on it).
+STATUS_SOCKET = "status.sock"
 
 
 def _is_master(pid: int, directory: Path) -> bool:
@@ -98,6 +102,18 @@ class Instance(Supervised):
             raise ProcessError(last_lines(result.stderr or result.stdout,
                                           fallback="nginx -t failed without a message"))
 
+    def answers(self, timeout: float = POLL_TIMEOUT) -> bool:
+        """Whether this NGINX serves: its master is not stopped and a worker answers the
+        status socket within ``timeout`` (a stopped or stuck worker still has the kernel
+        accept connections, but answers nothing). True for a configuration without the
+        status server (rendered before it existed): nothing to ask."""
+        master = self.pid()
+        if master is None:
+            return False
+        if f"unix:{STATUS_SOCKET}" not in (self.current_config() or ""):
+            return True
+        return not stopped(master) and http_answers(self.dir / STATUS_SOCKET, timeout)
+
     def apply(self, text: str, files: dict[str, str], reason: str) -> None:
         """Check ``text`` with ``nginx -t``, make it nginx.conf, then start NGINX or reload it
         gracefully. On any failure the previous nginx.conf stays (and keeps running)."""
@@ -119,7 +135,7 @@ class Instance(Supervised):
             if master is None:
                 self._start()
             else:
-                self._reload(master)
+                self._reload(master, previous)
         except ProcessError:
             atomic_write(self.dir / "nginx.conf.rejected", text)
             if previous is not None:
@@ -139,6 +155,7 @@ class Instance(Supervised):
         leftovers = self.processes()
         if leftovers:
             kill_and_wait(leftovers, self.processes)
+        (self.dir / STATUS_SOCKET).unlink(missing_ok=True)  # a killed master leaves it bound
         (self.dir / "tmp").mkdir(exist_ok=True)
         result = subprocess.run(self._args(self.cfg), cwd=self.dir, capture_output=True,
                                 stdin=subprocess.DEVNULL, timeout=60, check=False)
@@ -146,8 +163,15 @@ class Instance(Supervised):
             raise ProcessError(last_lines(result.stderr or result.stdout,
                                           fallback="nginx failed without a message"))
 
-    def _reload(self, master: int) -> None:
+    def _reload(self, master: int, running: str | None) -> None:
+        """SIGHUP inside a drain window over the ``running`` configuration's HTTP ports (see
+        ``drain``: keep-alive clients are told ``Connection: close`` before the old worker
+        shuts down), then wait until the new workers serve."""
         before = set(children(master))
+        with drain.window(self.dir, master, sorted(before), running):
+            self._signal_reload(master, before)
+
+    def _signal_reload(self, master: int, before: set[int]) -> None:
         try:
             offset = self.error_log.stat().st_size
         except OSError:
