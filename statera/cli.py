@@ -1,4 +1,4 @@
-"""``statera`` command line: serve, agent, db upgrade, config sample."""
+"""``statera`` command line: serve, agent, dataplanes list/stop, db upgrade, config sample."""
 
 from __future__ import annotations
 
@@ -173,6 +173,27 @@ def cmd_agent(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dataplanes(args: argparse.Namespace) -> int:
+    """List or stop the data planes (HAProxy, NGINX, ...) a data directory runs. They outlive
+    `statera serve` and `statera agent` on purpose; this is how a host ends them."""
+    from statera.providers.kit import dataplanes
+
+    settings = _settings(args)
+    root = settings.data_path / "providers"
+    if args.dataplanes_command == "stop":
+        found = dataplanes.stop(root, timeout=args.timeout)
+        verb = "stopped"
+    else:
+        found = dataplanes.find(root)
+        verb = "running"
+    for instance in found:
+        pids = " ".join(str(pid) for pid in instance.pids)
+        sys.stdout.write(f"{verb} {instance.provider} {instance.lb_id} pids {pids}\n")
+    if not found:
+        sys.stdout.write(f"no data plane running under {root}\n")
+    return 0
+
+
 def _safe_url(url: str) -> str:
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
@@ -248,6 +269,31 @@ def parser() -> argparse.ArgumentParser:
                                        "and `agent` do it too).")
     _common(up)
     up.set_defaults(func=cmd_db_upgrade)
+
+    planes = sub.add_parser(
+        "dataplanes", formatter_class=fmt, help="list or stop the load balancers' processes",
+        description="The data planes (one HAProxy or NGINX per load balancer) keep serving "
+                    "when `statera serve`\nor `statera agent` stops, even by kill -9, and "
+                    "the next start adopts them.\n`statera dataplanes stop` ends those of "
+                    "one data directory (stop Statera first,\nor its agent starts them "
+                    "again).")
+    planes_sub = planes.add_subparsers(dest="dataplanes_command", required=True,
+                                       metavar="COMMAND")
+    listing = planes_sub.add_parser(
+        "list", help="show the data-plane processes of a data directory",
+        description="Show each running data plane of the data directory and its pids.")
+    _common(listing)
+    listing.set_defaults(func=cmd_dataplanes)
+    stopping = planes_sub.add_parser(
+        "stop", help="stop every data plane of a data directory",
+        description="Stop, by pid, every process recorded in the data directory's pid files "
+                    "(each checked\nagainst /proc: that program, working in and naming its "
+                    "state directory) and\nthe processes of the same program in the same "
+                    "directory. State files stay.")
+    _common(stopping)
+    stopping.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
+                          help="seconds to wait after SIGTERM before SIGKILL (default: 5)")
+    stopping.set_defaults(func=cmd_dataplanes)
 
     cfg = sub.add_parser("config", help="configuration commands",
                          description="Configuration commands.")
