@@ -67,7 +67,7 @@ def run(provider: str, args: argparse.Namespace, backends: list[Backend]) -> lis
         procs, pss = pss_per_lb(data / "providers" / provider, provider)
         lines.append(f"memory: {procs} processes, PSS {pss:.1f} MiB per load balancer")
     finally:
-        serve.stop()
+        serve.close()
     return lines
 
 
