@@ -181,7 +181,7 @@ def cmd_dataplanes(args: argparse.Namespace) -> int:
     settings = _settings(args)
     root = settings.data_path / "providers"
     if args.dataplanes_command == "stop":
-        found = dataplanes.stop(root, timeout=args.timeout)
+        found = dataplanes.stop(root)
         verb = "stopped"
     else:
         found = dataplanes.find(root)
@@ -289,10 +289,9 @@ def parser() -> argparse.ArgumentParser:
         description="Stop, by pid, every process recorded in the data directory's pid files "
                     "(each checked\nagainst /proc: that program, working in and naming its "
                     "state directory) and\nthe processes of the same program in the same "
-                    "directory. State files stay.")
+                    "directory:\nSIGTERM, and SIGKILL for what is left after 5 s. State files "
+                    "stay.")
     _common(stopping)
-    stopping.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
-                          help="seconds to wait after SIGTERM before SIGKILL (default: 5)")
     stopping.set_defaults(func=cmd_dataplanes)
 
     cfg = sub.add_parser("config", help="configuration commands",

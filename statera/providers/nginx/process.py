@@ -85,11 +85,21 @@ class Instance(Supervised):
     def owns(self, pid: int) -> bool:
         return _is_master(pid, self.dir)
 
-    def responsive(self) -> bool:
+    def responsive(self, timeout: float = 1.0) -> bool:
         """Whether the master has a worker taking connections (NGINX has no runtime socket to
-        ask; a master whose workers all died or are shutting down serves nothing)."""
-        master = self.pid()
-        return master is not None and any(_accepting(pid) for pid in children(master))
+        ask; a master whose workers all died or are shutting down serves nothing). A master
+        that just started forks its workers a moment after writing its pid file: it gets up to
+        ``timeout`` seconds to show one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            master = self.pid()
+            if master is None:
+                return False
+            if any(_accepting(pid) for pid in children(master)):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
 
     # --- changes ----------------------------------------------------------------------------
     def validate(self, path: Path) -> None:
