@@ -146,7 +146,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         sock.close()
         service.stop()
+        _say_dataplanes_remain(settings)
     return 0
+
+
+def _say_dataplanes_remain(settings: Settings) -> None:
+    """Tell whoever stopped Statera that its load balancers still serve, and how to end them
+    (they outlive Statera on purpose: the next start adopts them)."""
+    from statera.providers.kit import dataplanes
+
+    running = dataplanes.find(settings.data_path / "providers")
+    if running:
+        LOG.info("%d load balancer data plane(s) keep serving; `statera dataplanes stop "
+                 "--data-dir %s` ends them", len(running), settings.data_path)
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
@@ -170,6 +182,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
         stop.wait()
     finally:
         service.stop()
+        _say_dataplanes_remain(settings)
     return 0
 
 

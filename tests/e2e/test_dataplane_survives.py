@@ -112,6 +112,10 @@ def test_ten_restarts_of_statera_drop_no_request(server: Server) -> None:
             wait_for(lambda n=n: all(counters(server, i).get("adoptions") == n for i in ids),
                      timeout=20, what=f"every HAProxy adopted after restart {n}")
         assert {i: haproxy_pid(server, i) for i in ids} == pids
+        # Whoever stopped it with SIGTERM was told the load balancers still serve, and how
+        # to end them.
+        assert (f"3 load balancer data plane(s) keep serving; `statera dataplanes stop "
+                f"--data-dir {server.data_dir}` ends them") in server.log.read_text()
         for lb_id in ids:
             c = counters(server, lb_id)
             assert (c["starts"], c["reloads"], c["restarts"]) == (1, 0, 0), c
