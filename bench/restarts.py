@@ -107,7 +107,8 @@ def under_load(serve: Serve, api: Api, backends: list[Backend], restarts: int) -
     print(f"== {restarts} restarts of statera serve (alternating SIGTERM and kill -9) in "
           f"{took:.1f} s, load on 3 VIPs")
     print(f"  requests: {load.ok + load.failed}, failed: {load.failed}, longest gap without "
-          f"an answer: {load.longest_gap * 1000:.0f} ms (load generator pause 10 ms)")
+          f"an answer: {load.longest_gap * 1000:.0f} ms, slowest single request: "
+          f"{load.slowest * 1000:.0f} ms (load generator pause 10 ms)")
     if load.failed:
         print("  first errors: " + "; ".join(load.errors()))
     print(f"  API answering after start: {fmt_ms(percentiles([r['api'] for r in results]))}")
@@ -140,7 +141,8 @@ def at_scale(serve: Serve, api: Api, backends: list[Backend], count: int,
         print(f"    data-plane pids changed: {sum(r['pids_changed'] for r in results)}, "
               f"start/restart/reload counters increased: {sum(r['bumps'] for r in results)}")
     print(f"  load on 10 of the VIPs meanwhile: {load.ok + load.failed} requests, "
-          f"{load.failed} failed, longest gap {load.longest_gap * 1000:.0f} ms")
+          f"{load.failed} failed, longest gap {load.longest_gap * 1000:.0f} ms, slowest "
+          f"single request {load.slowest * 1000:.0f} ms")
     t0 = time.monotonic()
     serve.close()
     print(f"  statera serve stopped, then all {count} data planes stopped (statera dataplanes "

@@ -3,7 +3,8 @@
 Per target (a VIP and port), one thread sends requests each on a fresh connection (every one a
 new frontend session) and one keeps a connection alive; every error, timeout or non-200 answer
 is a failure. ``longest_gap`` is, per target, the longest time between two successful answers:
-what a client would have seen as an outage.
+what a client would have seen as an outage; ``slowest`` is the longest single request, so a gap
+made of one slow answer (a busy host) can be told from a time with no answers at all.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Target:
     errors: list[str] = field(default_factory=list)
     last_ok: float = 0.0
     longest_gap: float = 0.0
+    slowest: float = 0.0
 
 
 class Load:
@@ -66,6 +68,10 @@ class Load:
     def longest_gap(self) -> float:
         return max((t.longest_gap for t in self.targets), default=0.0)
 
+    @property
+    def slowest(self) -> float:
+        return max((t.slowest for t in self.targets), default=0.0)
+
     def errors(self) -> list[str]:
         return [e for t in self.targets for e in t.errors][:10]
 
@@ -79,6 +85,7 @@ class Load:
         while not self._stop.is_set():
             if conn is None:
                 conn = http.client.HTTPConnection(target.address, target.port, timeout=5)
+            started = time.monotonic()
             try:
                 conn.request("GET", "/", headers={} if keep_alive else {"Connection": "close"})
                 resp = conn.getresponse()
@@ -90,14 +97,16 @@ class Load:
             if not keep_alive or not good:
                 conn.close()
                 conn = None
-            self._record(target, good, body, error)
+            self._record(target, good, body, error, time.monotonic() - started)
             time.sleep(self.pause)
         if conn is not None:
             conn.close()
 
-    def _record(self, target: Target, good: bool, body: str, error: str) -> None:
+    def _record(self, target: Target, good: bool, body: str, error: str,
+                took: float) -> None:
         now = time.monotonic()
         with self._lock:
+            target.slowest = max(target.slowest, took)
             if good:
                 target.ok += 1
                 target.answers[body] = target.answers.get(body, 0) + 1

@@ -148,7 +148,7 @@ def test_ten_restarts_of_statera_drop_no_request(server: Server) -> None:
         load.stop()
         bus = server.env.get("STATERA_BUS__DRIVER", "in-process")
         print(f"bus {bus}: {load.ok} requests, {load.failed} failed, longest gap "
-              f"{load.longest_gap * 1000:.0f} ms")
+              f"{load.longest_gap * 1000:.0f} ms, slowest request {load.slowest * 1000:.0f} ms")
         assert load.failed == 0, load.errors()
     finally:
         if load is not None:
