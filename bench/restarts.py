@@ -35,8 +35,8 @@ from bench.haproxy import Api, Serve, full_lb, wait
 from tests.dbs import temp_database
 from tests.e2e.haproxy_support import Backend, pids_under
 from tests.e2e.load import Load
+from tests.services import AMQP_URL
 
-RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/%2F"
 PORT = 9000
 
 
@@ -179,7 +179,7 @@ def main() -> None:
                 if url:
                     env["STATERA_DATABASE__CONNECTION"] = url
                 if args.bus == "rabbitmq":
-                    env.update(STATERA_BUS__DRIVER="rabbitmq", STATERA_BUS__URL=RABBITMQ)
+                    env.update(STATERA_BUS__DRIVER="rabbitmq", STATERA_BUS__URL=AMQP_URL)
                 serve = Serve(data, **env)
                 serve.start()
                 try:

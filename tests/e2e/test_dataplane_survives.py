@@ -31,16 +31,16 @@ from tests.e2e.haproxy_support import (
     serving,
 )
 from tests.e2e.load import Load
+from tests.services import AMQP_URL, host_port
 
 pytestmark = requires_haproxy
-RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/%2F"
 LBS = 3
 RESTARTS = 10
 
 
 def broker_up() -> bool:
     try:
-        socket.create_connection(("127.0.0.1", 5672), timeout=1).close()
+        socket.create_connection(host_port(AMQP_URL), timeout=1).close()
         return True
     except OSError:
         return False
@@ -61,7 +61,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     with temp_database("postgresql", str(tmp_path)) as url:
         env = haproxy_env(STATERA_DATABASE__CONNECTION=url)
         if broker_up():
-            env.update(STATERA_BUS__DRIVER="rabbitmq", STATERA_BUS__URL=RABBITMQ)
+            env.update(STATERA_BUS__DRIVER="rabbitmq", STATERA_BUS__URL=AMQP_URL)
         srv = Server(tmp_path / "data", env)
         srv.data_dir.mkdir()
         srv.start()

@@ -7,8 +7,10 @@ directory ``<data_dir>/providers/<provider>/<lb_id>/`` holds ``<program>.pid``. 
 counts only if that live process works in that directory and names it on its command line (a
 recycled pid never does); the instance is then that process and every other live process of the
 same program working in the same directory (HAProxy processes still draining after a reload,
-NGINX's workers). A directory whose recorded process is gone but whose program still runs there
-(NGINX workers orphaned by a killed master) counts too, by the pid file's name.
+NGINX's workers, keepalived's VRRP child). A directory whose recorded process is gone but whose
+program still runs there (NGINX workers orphaned by a killed master) counts too, by the pid
+file's name. Stopping also takes off the VIP addresses the host added to interfaces for that
+load balancer (``vips.json``), as an agent does when it stops serving one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from statera.providers.kit.graph import is_safe_name
 from statera.providers.kit.procs import program, terminate, zombie
+from statera.providers.kit.vips import remove_recorded_vips
 
 
 @dataclass(frozen=True)
@@ -68,17 +71,24 @@ def _recorded(pidfile: Path) -> int | None:
 
 def _instance(provider: str, lb_dir: Path,
               by_cwd: dict[str, list[tuple[int, str | None]]]) -> DataPlane | None:
+    """Every program with a pid file here (HAProxy or NGINX, and keepalived with VRRP)."""
     running = by_cwd.get(str(lb_dir), [])
+    mine = dict(running)
+    main: int | None = None
+    pids: list[int] = []
     for pidfile in sorted(lb_dir.glob("*.pid")):
         pid = _recorded(pidfile)
-        mine = {p for p, _ in running}
-        main = pid if pid in mine and _names_directory(pid, lb_dir) else None
-        name = dict(running).get(main) if main is not None else pidfile.stem
-        pids = [p for p, prog in running if prog == name and p != main]
-        if main is not None or pids:
-            return DataPlane(provider, lb_dir.name, lb_dir, main,
-                             tuple(([main] if main is not None else []) + sorted(pids)))
-    return None
+        verified = pid if pid in mine and _names_directory(pid, lb_dir) else None
+        name = mine.get(verified) if verified is not None else pidfile.stem
+        if verified is not None and verified not in pids:
+            pids.append(verified)
+            if main is None or pidfile.stem == provider:
+                main = verified
+        pids.extend(p for p, prog in running if prog == name and p not in pids)
+    if not pids:
+        return None
+    ordered = ([main] if main is not None else []) + sorted(p for p in pids if p != main)
+    return DataPlane(provider, lb_dir.name, lb_dir, main, tuple(ordered))
 
 
 def find(providers_dir: Path) -> list[DataPlane]:
@@ -105,4 +115,6 @@ def stop(providers_dir: Path, timeout: float = 5.0) -> list[DataPlane]:
     was stopped."""
     found = find(providers_dir)
     terminate([pid for instance in found for pid in instance.pids], timeout)
+    for instance in found:
+        remove_recorded_vips(instance.directory)
     return found
