@@ -8,7 +8,8 @@
   (``--churn`` changes) and the listener/pool updated (``--churn-reloads``): failed requests
   and the reload / runtime-update counts from counters.json;
 - memory: RSS and PSS of every HAProxy with ``--lbs`` load balancers on this host;
-- restart: time for ``statera serve`` to start again and serve all of them.
+- cold start: with their data planes stopped, time for ``statera serve`` to start again and
+  serve all of them (a plain restart adopts running data planes: ``bench.restarts``).
 
 Usage: .venv/bin/python -m bench.haproxy [--samples 50] [--lbs 200] [--skip-scale]
 
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BIG_SUBNET, fmt_ms, percentiles
+from statera.providers.kit import dataplanes
 from tests.e2e.haproxy_support import Backend, pids_under
 
 VENV_BIN = Path(sys.executable).parent
@@ -72,16 +74,23 @@ class Serve:
                     raise RuntimeError((self.data / "serve.log").read_text()[-2000:]) from None
                 time.sleep(0.02)
 
-    def stop(self) -> None:
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop ``statera serve``; its data planes keep serving (see :meth:`close`)."""
         if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
+        self.proc.send_signal(sig)
         try:
             self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+
+    def close(self) -> None:
+        """Stop ``statera serve`` and every data plane of its data directory, as
+        ``statera dataplanes stop`` does."""
+        self.stop()
+        dataplanes.stop(self.data / "providers")
 
 
 class Api:
@@ -287,16 +296,17 @@ def bench_scale(serve: Serve, api: Api, count: int, backends: list[Backend]) -> 
                  f"RSS {rss:.0f} MiB ({rss / procs:.1f} MiB each), "
                  f"PSS {pss:.0f} MiB ({pss / procs:.1f} MiB each)")
 
-    serve.stop()
-    assert not pids_under(state_dir), "HAProxy processes survived the stop"
+    # A cold start: no data plane running (a restart adopts them instead: bench.restarts).
+    serve.close()
+    assert not pids_under(state_dir), "HAProxy processes survived statera dataplanes stop"
     t0 = time.monotonic()
     api_up = serve.start()
     pending = {vip for _, vip in lbs}
     while pending and time.monotonic() - t0 < 300:
         pending = {vip for vip in pending if not answer(vip, 9000, 0.2)}
     converged = time.monotonic() - t0
-    lines.append(f"restart: API answering {api_up:.2f} s after start, all {count} VIPs "
-                 f"serving {converged:.2f} s after start" + (
+    lines.append(f"cold start (data planes stopped first): API answering {api_up:.2f} s after "
+                 f"start, all {count} VIPs serving {converged:.2f} s after start" + (
                      f" ({len(pending)} NOT serving)" if pending else ""))
     return lines
 
@@ -327,14 +337,14 @@ def main() -> None:
                                                 args.churn, args.churn_reloads))
         if not args.skip_scale:
             # A fresh server so the figures are for exactly --lbs load balancers.
-            serve.stop()
+            serve.close()
             data2 = Path(tempfile.mkdtemp(prefix="statera-bench-haproxy-scale-"))
             serve = Serve(data2, STATERA_DRIVER_AGENT__RESYNC_INTERVAL="30")
             serve.start()
             for line in bench_scale(serve, Api(serve.url), args.lbs, backends):
                 print(line)
     finally:
-        serve.stop()
+        serve.close()
         for b in backends:
             b.stop()
 

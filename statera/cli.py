@@ -1,4 +1,5 @@
-"""``statera`` command line: serve, agent, db upgrade, config sample, policy sample."""
+"""``statera`` command line: serve, agent, dataplanes list/stop, db upgrade, config sample,
+policy sample."""
 
 from __future__ import annotations
 
@@ -208,7 +209,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         service.stop()
         if metrics is not None:
             metrics.stop()
+        _say_dataplanes_remain(settings)
     return 0
+
+
+def _say_dataplanes_remain(settings: Settings) -> None:
+    """Tell whoever stopped Statera that its load balancers still serve, and how to end them
+    (they outlive Statera on purpose: the next start adopts them)."""
+    from statera.providers.kit import dataplanes
+
+    running = dataplanes.find(settings.data_path / "providers")
+    if running:
+        LOG.info("%d load balancer data plane(s) keep serving; `statera dataplanes stop "
+                 "--data-dir %s` ends them", len(running), settings.data_path)
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
@@ -239,6 +252,28 @@ def cmd_agent(args: argparse.Namespace) -> int:
         service.stop()
         if metrics is not None:
             metrics.stop()
+        _say_dataplanes_remain(settings)
+    return 0
+
+
+def cmd_dataplanes(args: argparse.Namespace) -> int:
+    """List or stop the data planes (HAProxy, NGINX, ...) a data directory runs. They outlive
+    `statera serve` and `statera agent` on purpose; this is how a host ends them."""
+    from statera.providers.kit import dataplanes
+
+    settings = _settings(args)
+    root = settings.data_path / "providers"
+    if args.dataplanes_command == "stop":
+        found = dataplanes.stop(root)
+        verb = "stopped"
+    else:
+        found = dataplanes.find(root)
+        verb = "running"
+    for instance in found:
+        pids = " ".join(str(pid) for pid in instance.pids)
+        sys.stdout.write(f"{verb} {instance.provider} {instance.lb_id} pids {pids}\n")
+    if not found:
+        sys.stdout.write(f"no data plane running under {root}\n")
     return 0
 
 
@@ -323,6 +358,30 @@ def parser() -> argparse.ArgumentParser:
                                        "and `agent` do it too).")
     _common(up)
     up.set_defaults(func=cmd_db_upgrade)
+
+    planes = sub.add_parser(
+        "dataplanes", formatter_class=fmt, help="list or stop the load balancers' processes",
+        description="The data planes (one HAProxy or NGINX per load balancer) keep serving "
+                    "when `statera serve`\nor `statera agent` stops, even by kill -9, and "
+                    "the next start adopts them.\n`statera dataplanes stop` ends those of "
+                    "one data directory (stop Statera first,\nor its agent starts them "
+                    "again).")
+    planes_sub = planes.add_subparsers(dest="dataplanes_command", required=True,
+                                       metavar="COMMAND")
+    listing = planes_sub.add_parser(
+        "list", help="show the data-plane processes of a data directory",
+        description="Show each running data plane of the data directory and its pids.")
+    _common(listing)
+    listing.set_defaults(func=cmd_dataplanes)
+    stopping = planes_sub.add_parser(
+        "stop", help="stop every data plane of a data directory",
+        description="Stop, by pid, every process recorded in the data directory's pid files "
+                    "(each checked\nagainst /proc: that program, working in and naming its "
+                    "state directory) and\nthe processes of the same program in the same "
+                    "directory:\nSIGTERM, and SIGKILL for what is left after 5 s. State files "
+                    "stay.")
+    _common(stopping)
+    stopping.set_defaults(func=cmd_dataplanes)
 
     cfg = sub.add_parser("config", help="configuration commands",
                          description="Configuration commands.")

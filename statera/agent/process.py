@@ -9,8 +9,9 @@ an importable ``module:attribute`` (tests and embedders use that). The child run
 once; a crash or an early return ends the child and the parent restarts it. The agent gets a
 ``threading.Event`` that is set when the parent's exit event is set or the parent dies, so an
 orphan never keeps converging. SIGTERM (the parent's ``terminate()``) raises ``SystemExit`` so
-the agent's ``finally`` blocks still stop its data plane; SIGINT is ignored because a terminal's
-Ctrl-C reaches the whole process group and the parent decides when its agents stop.
+the agent's ``finally`` blocks still run (its data planes keep serving either way: they outlive
+every Statera process, see ``statera.providers.kit.converger``); SIGINT is ignored because a
+terminal's Ctrl-C reaches the whole process group and the parent decides when its agents stop.
 """
 
 from __future__ import annotations

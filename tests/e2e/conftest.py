@@ -71,6 +71,8 @@ class Server:
             time.sleep(0.1)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop ``statera serve`` (or the agent) only: its data planes keep serving, as for
+        a user; :meth:`close` ends them too."""
         if self.proc is None:
             return
         self.proc.send_signal(sig)
@@ -80,6 +82,11 @@ class Server:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+
+    def close(self) -> None:
+        """Stop the server and every data plane of its data directory (test teardown)."""
+        self.stop()
+        stop_dataplanes(self.data_dir)
 
     def clouds_yaml(self) -> Path:
         path = self.data_dir / "clouds.yaml"
@@ -100,9 +107,19 @@ def pids_naming(path: Path | str) -> list[int]:
     return [int(p) for p in out.stdout.split() if int(p) != os.getpid()]
 
 
+def stop_dataplanes(data_dir: Path | str) -> list[int]:
+    """Stop the data planes of ``data_dir`` as ``statera dataplanes stop`` does (they outlive
+    ``statera serve`` by design): by the pids its pid files record. Returns the pids."""
+    from statera.providers.kit import dataplanes
+
+    stopped = dataplanes.stop(Path(data_dir) / "providers")
+    return [pid for instance in stopped for pid in instance.pids]
+
+
 def kill_leftovers(path: Path | str) -> None:
-    """SIGTERM, by pid, whatever a test's server left running under its own directory
-    (data planes of a server that was killed); never a process by name."""
+    """Stop the data planes of a test's data directory, then SIGTERM, by pid, whatever else
+    still names that directory; never a process by name."""
+    stop_dataplanes(path)
     for pid in pids_naming(path):
         try:
             os.kill(pid, signal.SIGTERM)
@@ -112,8 +129,8 @@ def kill_leftovers(path: Path | str) -> None:
 
 @contextmanager
 def running_server(data_dir: Path, env: dict[str, str]) -> Iterator[Server]:
-    """A started ``statera serve`` in a new ``data_dir``; stopped, with everything it started
-    (only processes whose command line names that directory), when the block ends."""
+    """A started ``statera serve`` in a new ``data_dir``; stopped, with its data planes and
+    anything else whose command line names that directory, when the block ends."""
     srv = Server(data_dir, env)
     srv.data_dir.mkdir()
     srv.start()

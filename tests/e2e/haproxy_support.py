@@ -72,18 +72,19 @@ def haproxy_env(cidr: str | None = None, **extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def haproxy_server(tmp_path: Path) -> Iterator[Server]:
-    """``statera serve`` with the haproxy provider; every HAProxy must be gone after it stops."""
+    """``statera serve`` with the haproxy provider; every HAProxy must be gone after it and
+    ``statera dataplanes stop``'s function are done (data planes outlive the server)."""
     srv = Server(tmp_path / "data", haproxy_env())
     srv.data_dir.mkdir()
     srv.start()
     try:
         yield srv
     finally:
-        srv.stop()
-        # Nothing started for this server may outlive it (the agent stops its processes).
+        srv.close()
+        # Nothing started for this server may outlive the data-plane stop.
         leftovers = wait_gone(srv.data_dir)
         kill_leftovers(srv.data_dir)
-        assert leftovers == [], f"processes survived statera serve: {leftovers}"
+        assert leftovers == [], f"processes survived statera dataplanes stop: {leftovers}"
 
 
 def wait_gone(path: Path, timeout: float = 5.0) -> list[int]:

@@ -159,11 +159,19 @@ def test_traffic_health_and_statistics(haproxy_server: Server, sdk_for: Any,
     wait_for(lambda: stats(sdk, ids["lb"])["total_connections"] == traffic.sent, timeout=5,
              what="statistics counting after the reload")
 
-    # A restart of Statera (every HAProxy stops with it and starts again) keeps them too.
+    # A restart of Statera: HAProxy keeps serving while Statera is down, and the new agent
+    # adopts that same process (no restart, no reload); the totals carry on.
     counted = stats(sdk, ids["lb"])
+    pid = haproxy_pid(server, ids["lb"])
+    reloads = counters(server, ids["lb"])["reloads"]
     server.stop()
-    assert pids_under(lb_dir(server, ids["lb"])) == []
+    assert serving(ids["vip"], port)
+    traffic.sent += 1
     server.start()
+    wait_for(lambda: counters(server, ids["lb"]).get("adoptions") == 1, timeout=10,
+             what="the running HAProxy adopted")
+    assert haproxy_pid(server, ids["lb"]) == pid
+    assert counters(server, ids["lb"])["reloads"] == reloads
     wait_for(lambda: serving(ids["vip"], port), timeout=10, what="serving after restart")
     traffic.sent += 1  # the probe above
     wait_for(lambda: stats(sdk, ids["lb"])["total_connections"] == traffic.sent, timeout=5,

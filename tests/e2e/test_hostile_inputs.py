@@ -476,13 +476,13 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                  what="the load balancer's HAProxy gone after the cascade delete")
     finally:
         http.close()
-        server.stop()
+        server.close()
         for backend in backends:
             backend.stop()
         leftovers = wait_gone(data)
         for pid in leftovers:  # only processes started for this data directory
             os.kill(pid, signal.SIGKILL)
-        assert leftovers == [], f"processes survived statera serve: {leftovers}"
+        assert leftovers == [], f"processes survived statera dataplanes stop: {leftovers}"
 
 
 # --- the fields -----------------------------------------------------------------------------

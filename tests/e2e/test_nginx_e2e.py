@@ -3,8 +3,9 @@ openstacksdk, real NGINX processes and real backends on loopback.
 
 The README's walk-through on ``--provider nginx``: traffic through the VIP reaches every
 member; a stopped backend turns its member ERROR and the pool and load balancer DEGRADED within
-the monitor's timing; statistics count the traffic and survive a restart of Statera; a UDP
-listener carries datagrams to UDP members and a UDP-CONNECT monitor marks a dead one ERROR;
+the monitor's timing; statistics count the traffic and survive a restart of Statera (which
+adopts the running NGINX); a UDP listener carries datagrams to UDP members and a UDP-CONNECT
+monitor marks a dead one ERROR;
 what NGINX cannot do is refused with 501; failover replaces the NGINX master; the amphora API
 lists one instance per load balancer.
 """
@@ -56,7 +57,7 @@ def nginx_processes(server: Server) -> list[int]:
 @pytest.fixture
 def nginx_server(tmp_path: Path) -> Iterator[Server]:
     """``statera serve`` with nginx as the default provider; every NGINX process (workers
-    included) must be gone after it stops."""
+    included) must be gone after it and its data planes are stopped."""
     srv = Server(tmp_path / "data", support.haproxy_env(**{
         "STATERA_API__DEFAULT_PROVIDER_DRIVER": "nginx",
         "STATERA_NGINX__HEALTH_POLL_INTERVAL": str(HEALTH_POLL),
@@ -67,7 +68,7 @@ def nginx_server(tmp_path: Path) -> Iterator[Server]:
     try:
         yield srv
     finally:
-        srv.stop()
+        srv.close()
         left = wait_for(lambda: not nginx_processes(srv) or [], timeout=5,
                         what="no nginx left") if nginx_processes(srv) else True
         assert left, nginx_processes(srv)
@@ -225,11 +226,21 @@ def test_walkthrough_on_nginx(nginx_server: Server, sdk: Any,
     counters = json.loads((nginx_dir(server) / lb["id"] / "counters.json").read_text())
     assert counters["failovers"] == 1
 
-    # A restart of Statera stops every NGINX and starts them again; totals are kept.
+    # A restart of Statera: NGINX keeps serving meanwhile and the new agent adopts the same
+    # master without a reload; totals are kept.
     before_restart = stats(sdk, lb["id"])["total_connections"]
+    master = int((nginx_dir(server) / lb["id"] / "nginx.pid").read_text())
+    reloads = json.loads((nginx_dir(server) / lb["id"] / "counters.json").read_text())["reloads"]
     server.stop()
-    assert nginx_processes(server) == []
+    assert serving(vip, port)
     server.start()
+
+    def lb_counters() -> dict[str, int]:
+        return dict(json.loads((nginx_dir(server) / lb["id"] / "counters.json").read_text()))
+
+    wait_for(lambda: lb_counters().get("adoptions") == 1, timeout=10, what="NGINX adopted")
+    assert int((nginx_dir(server) / lb["id"] / "nginx.pid").read_text()) == master
+    assert lb_counters()["reloads"] == reloads
     wait_for(lambda: serving(vip, port), timeout=10, what="serving after restart")
     wait_for(lambda: stats(sdk, lb["id"])["total_connections"] > before_restart, timeout=5,
              what="statistics continue after the restart")

@@ -131,7 +131,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         yield env
     finally:
         http.close()
-        server.stop()
+        server.close()  # statera serve and its NGINX (data planes outlive the server)
         for backend in backends:
             backend.stop()
 

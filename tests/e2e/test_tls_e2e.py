@@ -405,7 +405,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[D
     finally:
         api.close()
         other.close()
-        server.stop()
+        server.close()  # statera serve and its data planes (they outlive the server alone)
         for backend in backends.values():
             backend.stop()
         deadline = time.monotonic() + 5
@@ -415,7 +415,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[D
         leftovers = pids_under(data)
         for pid in leftovers:
             os.kill(pid, signal.SIGKILL)
-        assert leftovers == [], "processes outlived statera serve"
+        assert leftovers == [], "processes outlived statera dataplanes stop"
 
 
 def _deploy(server: Server, api: Api, other: Api, pki: Pki,

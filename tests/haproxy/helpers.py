@@ -231,7 +231,8 @@ def converger(tmp_path: Path, state_dir: Path) -> Iterator[HAProxyConverger]:
         update={"health_poll_interval": 0.2, "stats_interval": 0.2})})
     conv = HAProxyConverger(settings, state_dir)
     yield conv
-    conv.shutdown()
+    conv.close()
+    conv.stop_all()
     assert wait_for(lambda: not haproxy_pids(state_dir), timeout=5), haproxy_pids(state_dir)
 
 

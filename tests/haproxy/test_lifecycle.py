@@ -124,7 +124,7 @@ def test_unchanged_graph_does_nothing(converger, backends):
     converger.converge(lb.loadbalancer_id, lb)
     assert converger.counters(lb.loadbalancer_id) == {
         "starts": 1, "reloads": 0, "restarts": 0, "runtime_updates": 0, "rejected": 0,
-        "failovers": 0}
+        "failovers": 0, "adoptions": 0}
 
 
 def test_killed_haproxy_is_restarted_by_tick(converger, backends):

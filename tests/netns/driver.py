@@ -59,8 +59,8 @@ def main() -> None:
     if isinstance(converger, NginxConverger):
         converger.prober.stop()  # no member is monitored; NGINX itself keeps running
     lb_id = spec["lb"]["id"]
-    if spec.get("action") == "shutdown":  # the agent stops: its instances stop with it
-        converger.shutdown()
+    if spec.get("action") == "shutdown":  # stop this host's instances and take its VIPs off
+        converger.stop_all()
         print(json.dumps({"report": {}}))
         return
     lb = None if spec.get("action") == "delete" else graph(spec["lb"], subnet["id"])

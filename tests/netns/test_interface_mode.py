@@ -40,7 +40,8 @@ def test_standalone_vip_on_the_bridge_serves_other_machines(topology: Topology, 
                           f"http://{topology.vip}:8080/")
     assert answer.stdout == "served-by-h1", answer.stderr
 
-    # The agent stops (its instances with it): the VIP comes off the interface.
+    # The host's data planes are stopped (they outlive an agent that merely stops; this is
+    # stop_all, as `statera dataplanes stop` does): the VIP comes off the interface.
     topology.converge(host, lb_spec(topology, host, tmp_path, lb_id, action="shutdown",
                                               provider=provider))
     assert not topology.holds(host, topology.vip)

@@ -100,7 +100,8 @@ def nginx(tmp_path: Path, nginx_state_dir: Path) -> Iterator[NginxConverger]:
         update={"health_poll_interval": 0.2, "stats_interval": 0.2})})
     conv = NginxConverger(settings, nginx_state_dir)
     yield conv
-    conv.shutdown()
+    conv.close()
+    conv.stop_all()
     assert wait_for(lambda: not nginx_pids(nginx_state_dir), timeout=5), \
         nginx_pids(nginx_state_dir)
 

@@ -1,12 +1,16 @@
 """The HAProxy converger: desired graph in, running HAProxy and status reports out.
 
-``converge`` works on the whole load balancer (render, compare with what runs, then the
-smallest change: nothing, runtime-API commands, or a validated seamless reload) and returns the
-provisioning report for the reconcile loop to send. ``tick`` is the observation side: every
-``health_poll_interval`` it reads ``show stat`` of every process, restarts dead ones, and reports
-operating statuses that changed; every ``stats_interval`` it reports listener statistics as
-absolute totals. Per-load-balancer locks keep ``converge`` (worker threads) and ``tick`` (the
-loop thread) from touching one process at the same time.
+``converge`` works on the whole load balancer (render, compare with what runs, then the smallest
+change: nothing, runtime-API commands, or a validated seamless reload) and returns the
+provisioning report for the reconcile loop to send. A process an earlier agent left running is
+adopted the same way: its pid file names it, ``owns`` checks /proc, the runtime socket must
+answer and the rendered configuration's hash must equal the one recorded for that pid
+(``running.json``) for it to be kept untouched.
+``tick`` is the observation side: every ``health_poll_interval`` it reads ``show stat`` of every
+process, restarts dead ones, and reports operating statuses that changed; every
+``stats_interval`` it reports listener statistics as absolute totals. Per-load-balancer locks
+keep ``converge`` (worker threads) and ``tick`` (the loop thread) from touching one process at
+the same time.
 """
 
 from __future__ import annotations
@@ -85,12 +89,13 @@ class HAProxyConverger(LocalConverger[Instance]):
                 LOG.info("haproxy %s: removed", lb_id)
                 # The driver agent removes the amphora row together with the load balancer.
                 return deleted_report(lb_id)
+            inst = self.instance(lb_id)
+            found = self._found_running(inst)
             try:
                 plan = self._vip_plan(lb_id, lb)
                 options = replace(self.options, freebind=plan.freebind)
                 lb_view = view.build_view(lb, options)
                 text = render.render_config(lb_view)
-                inst = self.instance(lb_id)
                 self._vips_before(inst, plan)
                 self._apply(inst, lb_view, text)
                 self._vips_after(lb_id, inst, plan)
@@ -98,6 +103,7 @@ class HAProxyConverger(LocalConverger[Instance]):
                 LOG.error("haproxy %s: configuration not applied, previous one kept: %s",
                           lb_id, exc)
                 return failed_report(lb)
+            self._adopted(inst, found)
             with self._guard:
                 previous = self._reported.get(lb_id, {})
             observed = self._observe(inst, lb, previous)
@@ -131,7 +137,7 @@ class HAProxyConverger(LocalConverger[Instance]):
         current = inst.current_config()
         old = inst.load_view()
         files_unchanged = inst.files_unchanged(files)
-        if alive and current == text and files_unchanged:
+        if alive and inst.runs(text) and files_unchanged:
             if not inst.responsive():
                 # Nothing to change, but the process does not answer (hung or stopped): this
                 # is what a failover is for, and any resync does it too.

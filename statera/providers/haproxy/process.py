@@ -14,11 +14,12 @@ keep-alive client connections open (``close-spread-time infinite``) and closes e
 next response (``Connection: close`` ``if { stopping }``); see tests/e2e/test_haproxy_churn.py.
 
 Everything about a load balancer lives in ``<state_dir>/<lb_id>/``: ``haproxy.cfg`` (always the
-last configuration that started), ``haproxy.pid``, ``haproxy.sock`` (runtime API,
-bound relative to the directory to stay under the unix-socket path limit), ``servers-state``
-(dumped before each reload so health and run-time changes survive it), ``view.json`` (the
-applied view, for run-time diffs), ``counters.json`` (reloads, starts, restarts, run-time
-updates) and ``stats.json`` (statistics baselines).
+last configuration that started), ``haproxy.pid``, ``running.json`` (which pid runs which
+configuration hash: what an agent checks before adopting a process it did not start),
+``haproxy.sock`` (runtime API, bound relative to the directory to stay under the unix-socket
+path limit), ``servers-state`` (dumped before each reload so health and run-time changes survive
+it), ``view.json`` (the applied view, for run-time diffs), ``counters.json`` (reloads, starts,
+restarts, run-time updates) and ``stats.json`` (statistics baselines).
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ from statera.providers.kit.procs import (
     cmdline_names,
     kill_and_wait,
     last_lines,
+    launch,
     processes_using,
+    program,
     resolve_binary,
-    terminate,
 )
 
 __all__ = ["Instance", "ProcessError", "atomic_write", "processes_using", "resolve_binary"]
@@ -61,7 +63,9 @@ class Instance(Supervised):
 
     # --- observation ------------------------------------------------------------------------
     def owns(self, pid: int) -> bool:
-        return cmdline_names(pid, self.cfg)
+        """HAProxy keeps its command line: the process runs this program and names this
+        instance's haproxy.cfg (an editor or a recycled pid does not count)."""
+        return cmdline_names(pid, self.cfg) and program(pid) == self.program
 
     # --- changes ----------------------------------------------------------------------------
     def validate(self, path: Path) -> None:
@@ -86,6 +90,7 @@ class Instance(Supervised):
             self.bump("rejected")
             raise
         os.replace(candidate, self.cfg)
+        self.note_running(text)
 
     def apply(self, text: str, files: dict[str, str], reason: str) -> None:
         """Swap in ``text``, then start or seamlessly reload HAProxy.
@@ -111,10 +116,12 @@ class Instance(Supervised):
                 atomic_write(self.cfg, previous)
                 if not self.alive():
                     self._start(None)
+                    self.note_running(previous)
             else:
                 self.cfg.unlink(missing_ok=True)
             self.bump("rejected")
             raise
+        self.note_running(text)
         self.bump("reloads" if old_pid else "starts")
         self.prune_files(files)
         LOG.info("haproxy %s: %s in %.0f ms (%s)", self.lb_id, "reloaded" if old_pid else
@@ -123,6 +130,7 @@ class Instance(Supervised):
     def restart(self, reason: str) -> None:
         """Start the last good configuration again after the process died."""
         self._start(None)
+        self.note_running()
         self.bump("restarts")
         LOG.warning("haproxy %s: restarted (%s)", self.lb_id, reason)
 
@@ -132,13 +140,14 @@ class Instance(Supervised):
         refused (a failover of a process that is still healthy)."""
         old_pid = self.pid()
         self._start(old_pid)
+        self.note_running()
         self.bump("failovers")
         LOG.info("haproxy %s: replaced process %s (%s)", self.lb_id, old_pid, reason)
 
     def rebuild(self, reason: str) -> None:
         """Replace a process that is alive but does not answer (hung, stopped): kill every
         process of this load balancer, then start the last good configuration afresh."""
-        kill_and_wait(processes_using(self.cfg), lambda: processes_using(self.cfg))
+        kill_and_wait(self.processes(), self.processes)
         self.restart(reason)
 
     def responsive(self, timeout: float = 1.0) -> bool:
@@ -155,8 +164,7 @@ class Instance(Supervised):
             args += ["-x", self.socket.name, "-sf", str(old_pid)]
         elif not self.state_file.exists():
             atomic_write(self.state_file, "1\n# be_id\n")
-        result = subprocess.run(args, cwd=self.dir, capture_output=True,
-                                stdin=subprocess.DEVNULL, timeout=60, check=False)
+        result = launch(args, self.dir)
         if result.returncode != 0:
             raise ProcessError(last_lines(result.stderr or result.stdout,
                                           fallback="haproxy failed without a message"))
@@ -166,10 +174,6 @@ class Instance(Supervised):
             atomic_write(self.state_file, self.runtime.servers_state())
         except RuntimeAPIError as exc:  # health restarts from scratch, nothing worse
             LOG.warning("haproxy %s: could not save server state: %s", self.lb_id, exc)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the current process and any still draining connections of older configs."""
-        terminate(processes_using(self.cfg), timeout)
 
     def remove(self) -> None:
         self.stop()

@@ -1,7 +1,8 @@
 """The provider-agent entry point every converger-based provider shares.
 
-Processes are stopped when the agent stops (their state directories stay), and a fresh start
-re-creates them: convergence at start-up is level-triggered, so nothing is lost by stopping.
+Data-plane processes keep running when the agent stops, however it stops (a load balancer
+keeps serving through a restart or upgrade of Statera); the next agent's start-up resync
+adopts them (see ``statera.providers.kit.converger``). ``statera dataplanes stop`` ends them.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ LOG = logging.getLogger(__name__)
 def run_converger(name: str, exit_event: threading.Event, context: AgentContext | None,
                   make: Callable[[AgentContext], Any],
                   tick: Callable[[AgentContext], float]) -> None:
-    """Run ``make(context)`` (a Converger with ``shutdown()``) in a ReconcileLoop ticking every
-    ``tick(context)`` seconds until ``exit_event``; its processes stop with it."""
+    """Run ``make(context)`` (a Converger with ``close()``) in a ReconcileLoop ticking every
+    ``tick(context)`` seconds until ``exit_event``; its data planes outlive it."""
     if context is None:  # started by a plain Octavia driver agent: no settings, no sockets
         LOG.error("the %s agent needs Statera's AgentContext; idling", name)
         exit_event.wait()
@@ -31,4 +32,4 @@ def run_converger(name: str, exit_event: threading.Event, context: AgentContext 
     try:
         ReconcileLoop(context, checked, tick_interval=tick(context)).run(exit_event)
     finally:
-        converger.shutdown()
+        converger.close()

@@ -1,9 +1,20 @@
 """What every converger of local processes shares: the state directory of each load
 balancer, per-load-balancer locks, the graphs and statuses last reported, where its VIPs live
-on this host (``kit/vips.py``: loopback, a host interface, or keepalived's VRRP) and stopping.
+on this host (``kit/vips.py``: loopback, a host interface, or keepalived's VRRP), adoption and
+stopping.
 
 ``converge`` (worker threads) and ``tick`` (the reconcile loop's thread) both take a load
 balancer's lock before touching its instance; ``tick`` skips a locked one instead of waiting.
+
+Data planes outlive the agent: :meth:`LocalConverger.close` (the agent stopping) leaves every
+process running. The first converge of a load balancer in an agent's life finds what an earlier
+agent left (the pid file, checked against /proc by the instance's ``owns``) and keeps it when
+it is right: the provider compares the configuration it renders with the one running, as for
+any converge, and only a difference reloads it (a dead or silent process is restarted, a load
+balancer the database no longer has is stopped by the resync's converge to None). An instance
+kept with its pid unchanged counts as adopted (counter ``adoptions``, one log line).
+:meth:`LocalConverger.stop_all` is the explicit "stop every data plane" (tests, the CLI's
+``statera dataplanes stop`` does the same from the pid files).
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ def default_timeouts(settings: Settings) -> Timeouts:
 
 
 class Instance(Protocol):
+    lb_id: str
     dir: Path
     pidfile: Path
     cfg: Path
@@ -49,6 +61,10 @@ class Instance(Protocol):
     def stop(self, timeout: float = 5.0) -> None: ...
 
     def counters(self) -> dict[str, int]: ...
+
+    def pid(self) -> int | None: ...
+
+    def bump(self, name: str) -> None: ...
 
 
 I = TypeVar("I", bound=Instance)  # noqa: E741
@@ -70,6 +86,7 @@ class LocalConverger(Generic[I]):
         self._graphs: dict[str, dm.LoadBalancer] = {}
         self._reported: dict[str, Statuses] = {}
         self._amphorae: dict[str, int | None] = {}  # pid last reported per load balancer
+        self._seen: set[str] = set()  # load balancers converged in this agent's life
         self._plans: dict[str, VipPlan] = {}
         self.vips = vips or Vips(NetworkingSettings(), KeepalivedVrrpSettings())
         self._next_health = 0.0
@@ -87,6 +104,7 @@ class LocalConverger(Generic[I]):
     def _forget(self, lb_id: str) -> None:
         """Drop what was remembered about a removed load balancer."""
         with self._guard:
+            self._seen.discard(lb_id)
             self._graphs.pop(lb_id, None)
             self._reported.pop(lb_id, None)
             self._amphorae.pop(lb_id, None)
@@ -125,6 +143,26 @@ class LocalConverger(Generic[I]):
     def vrrp_state(self, lb_id: str) -> str | None:
         """MASTER/BACKUP/FAULT of this host's keepalived for ``lb_id`` (None: no VRRP)."""
         return self.vips.vrrp_state(self.state_dir / lb_id)
+
+    def _found_running(self, inst: I) -> int | None:
+        """On the first converge of a load balancer in this agent's life, the pid of the
+        instance an earlier agent left running (None otherwise). Call under its lock."""
+        with self._guard:
+            first = inst.lb_id not in self._seen
+            self._seen.add(inst.lb_id)
+        return inst.pid() if first else None
+
+    def _adopted(self, inst: I, found: int | None) -> None:
+        """Count and log the adoption of ``found`` when the converge kept that process."""
+        if found is None:
+            return
+        if inst.pid() == found:
+            inst.bump("adoptions")
+            LOG.info("%s %s: adopted running process %d (left by an earlier agent)",
+                     Path(self.binary).name, inst.lb_id, found)
+        else:
+            LOG.info("%s %s: process %d left by an earlier agent was replaced",
+                     Path(self.binary).name, inst.lb_id, found)
 
     def _remember(self, lb_id: str, lb: dm.LoadBalancer, observed: Statuses,
                   pid: int | None) -> None:
@@ -192,9 +230,13 @@ class LocalConverger(Generic[I]):
     def known_ids(self) -> set[str]:
         return {p.name for p in self.state_dir.iterdir() if p.is_dir() and is_safe_name(p.name)}
 
-    def shutdown(self) -> None:
-        """Stop every process this agent runs and take its VIPs off (state stays; start-up
-        re-creates)."""
+    def close(self) -> None:
+        """The agent is stopping: release what it holds. Data planes keep running, with their
+        VIPs and keepalived (the next agent adopts them); subclasses stop their threads here."""
+
+    def stop_all(self) -> None:
+        """Stop every data-plane process of this state directory and take its VIPs off
+        (state stays; a later converge starts them again)."""
         for lb_id in sorted(self.known_ids()):
             with self._lock(lb_id):
                 self._release(lb_id)

@@ -7,14 +7,22 @@ balancer (by a configuration path on their command line, or by their working dir
 NGINX workers inherit even though they rewrite their command line), signalling and stopping
 them, the per-instance counters (reloads, starts, restarts, ...) and the certificate files a
 configuration names (pruned once nothing running needs them).
+
+Data-plane processes are not the agent's children in any lasting sense: :func:`launch` starts
+them in a session of their own (and both HAProxy and NGINX daemonize, so init adopts them), so
+neither a terminal's Ctrl-C nor the end of the agent, even by ``kill -9``, reaches them. What
+runs is found again from the state directory: the pid file, checked against ``/proc`` (the
+process is that program, working in that directory, naming it on its command line).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -29,14 +37,36 @@ def resolve_binary(name: str) -> str:
     return found or name
 
 
-def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
+def atomic_write(path: Path, text: str, mode: int = 0o600, durable: bool = True) -> None:
+    """Replace ``path`` with ``text`` in one step (readers see the old or the new file, never
+    half of one); ``durable`` also waits for the disk, which counters can do without (a
+    counter lost in a power cut costs nothing, an fsync per adoption ~5 ms)."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()
-        os.fsync(fh.fileno())
+        if durable:
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def launch(args: list[str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    """Run a data-plane start command in its own session: the daemon it leaves behind shares
+    no process group or terminal with Statera, so a signal meant for Statera (Ctrl-C, a
+    service manager stopping its process group) never reaches a load balancer."""
+    return subprocess.run(args, cwd=cwd, capture_output=True, stdin=subprocess.DEVNULL,
+                          timeout=timeout, check=False, start_new_session=True)
+
+
+def program(pid: int) -> str | None:
+    """The file name of the program ``pid`` runs (an upgraded binary still counts: the
+    kernel then appends `` (deleted)``), or None when it cannot be read."""
+    try:
+        target = os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return None
+    return os.path.basename(target.removesuffix(" (deleted)"))
 
 
 def _pids() -> list[int]:
@@ -67,9 +97,9 @@ def processes_in(directory: Path, exe_name: str) -> list[int]:
         try:
             if os.readlink(f"/proc/{pid}/cwd") != target:
                 continue
-            if os.path.basename(os.readlink(f"/proc/{pid}/exe")) != exe_name:
-                continue
         except OSError:
+            continue
+        if program(pid) != exe_name:
             continue
         if not zombie(pid):
             found.append(pid)
@@ -151,6 +181,10 @@ def kill_and_wait(pids: list[int], still: Any, timeout: float = 5.0) -> None:
         time.sleep(0.01)
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def last_lines(output: bytes, limit: int = 5, skip: str = "[NOTICE]",
                fallback: str = "the process failed without a message") -> str:
     lines = [ln for ln in output.decode("utf-8", "replace").splitlines()
@@ -161,7 +195,8 @@ def last_lines(output: bytes, limit: int = 5, skip: str = "[NOTICE]",
 class StateDir:
     """The state directory of one load balancer: counters, the applied view, cert files."""
 
-    COUNTERS = ("reloads", "starts", "restarts", "runtime_updates", "rejected", "failovers")
+    COUNTERS = ("reloads", "starts", "restarts", "runtime_updates", "rejected", "failovers",
+                "adoptions")
 
     def __init__(self, lb_dir: Path) -> None:
         self.dir = lb_dir
@@ -179,7 +214,7 @@ class StateDir:
     def bump(self, name: str) -> None:
         counters = self.counters()
         counters[name] += 1
-        atomic_write(self.counters_file, json.dumps(counters))
+        atomic_write(self.counters_file, json.dumps(counters), durable=False)
 
     def load_view(self) -> dict[str, Any] | None:
         try:
@@ -215,13 +250,28 @@ class StateDir:
 
 class Supervised(StateDir):
     """A state directory with one supervised process: its configuration file ``cfg``, the pid
-    file the process writes, and :meth:`owns` to tell that pid from a recycled one."""
+    file the process writes, and :meth:`owns` to tell that pid from a recycled one.
+
+    Every process of the instance (the current one, older ones still draining connections,
+    NGINX's workers, even orphans of a killed master) runs ``binary`` with the state directory
+    as its working directory: that is how :meth:`processes` finds them all, whoever started
+    them (this agent or an earlier one)."""
 
     def __init__(self, lb_dir: Path, binary: str, config_name: str, pid_name: str) -> None:
         super().__init__(lb_dir)
         self.binary = binary
+        self.program = os.path.basename(os.path.realpath(binary))
         self.cfg = lb_dir / config_name
         self.pidfile = lb_dir / pid_name
+        self.running_file = lb_dir / "running.json"
+
+    def processes(self) -> list[int]:
+        """Every live process of this instance (current, draining, workers, orphans)."""
+        return processes_in(self.dir, self.program)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop every process of this instance (SIGTERM, then SIGKILL after ``timeout``)."""
+        terminate(self.processes(), timeout)
 
     def owns(self, pid: int) -> bool:
         """Whether live process ``pid`` is this instance's (not a recycled pid)."""
@@ -237,6 +287,31 @@ class Supervised(StateDir):
 
     def alive(self) -> bool:
         return self.pid() is not None
+
+    def note_running(self, text: str | None = None, wait: float = 2.0) -> None:
+        """Record that the current process runs ``text`` (default: the configuration file),
+        once its pid file names it (NGINX writes it just after the starting command returns).
+        The file on disk alone cannot say this: an agent killed between writing a new
+        configuration and reloading leaves a file the process never loaded."""
+        text = self.current_config() if text is None else text
+        deadline = time.monotonic() + wait
+        pid = self.pid()
+        while pid is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+            pid = self.pid()
+        record = {"pid": pid, "config_sha256": _digest(text or "")}
+        atomic_write(self.running_file, json.dumps(record))
+
+    def runs(self, text: str) -> bool:
+        """Whether the live process is the one recorded as running exactly ``text``: what an
+        agent checks before it adopts a process it did not start."""
+        try:
+            record = json.loads(self.running_file.read_text())
+        except (OSError, ValueError):
+            return False
+        pid = self.pid()
+        return (pid is not None and record.get("pid") == pid
+                and record.get("config_sha256") == _digest(text))
 
     def current_config(self) -> str | None:
         try:

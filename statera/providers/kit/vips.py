@@ -215,11 +215,7 @@ class Vips:
         """This host stops serving the load balancer: keepalived stops (giving the VIP to the
         peer at once) and every address it added comes off."""
         Keepalived(lb_dir, self.vrrp_settings.binary).stop()
-        recorded = _load(lb_dir)
-        for address, dev in sorted(recorded):
-            self._remove(address, dev)
-        if recorded:
-            _save(lb_dir, set())
+        remove_recorded_vips(lb_dir)
 
     @staticmethod
     def _remove(address: str, dev: str) -> None:
@@ -245,6 +241,15 @@ class Vips:
         """MASTER, BACKUP, FAULT (or None without keepalived): whether this host holds the
         VIP right now."""
         return Keepalived(lb_dir, self.vrrp_settings.binary).state()
+
+
+def remove_recorded_vips(lb_dir: Path) -> None:
+    """Take off every address this host added for the load balancer of ``lb_dir``."""
+    recorded = _load(lb_dir)
+    for address, dev in sorted(recorded):
+        Vips._remove(address, dev)
+    if recorded:
+        _save(lb_dir, set())
 
 
 def nonlocal_bind(address: str) -> bool:

@@ -1,13 +1,16 @@
 """The NGINX converger: desired graph in, running NGINX and status reports out.
 
 ``converge`` renders the whole load balancer (with the prober's current verdicts: a member that
-failed its checks is ``down``), compares with what runs and, if different, validates and
-reloads gracefully. ``tick`` is the observation side: every ``health_poll_interval`` it
-restarts dead masters, re-renders load balancers whose members changed health (so a down member
-takes no new connection, a recovered one takes them again) and reports operating statuses that
-changed; every ``stats_interval`` it reports listener statistics as absolute totals.
-Per-load-balancer locks keep ``converge`` (worker threads) and ``tick`` (the loop thread) from
-touching one instance at the same time.
+failed its checks is ``down``), compares with what runs and, if different, validates and reloads
+gracefully. A master an earlier agent left running is adopted when it is this load balancer's
+(``owns``: working directory and command line), has a serving worker and runs the configuration
+this agent renders (recorded hash); its saved verdicts stand in until this agent's prober has
+checked each member, so adopting does not reload it. ``tick`` is the observation side: every
+``health_poll_interval`` it restarts dead masters, re-renders load balancers whose members
+changed health (so a down member takes no new connection, a recovered one takes them again) and
+reports operating statuses that changed; every ``stats_interval`` it reports listener statistics
+as absolute totals. Per-load-balancer locks keep ``converge`` (worker threads) and ``tick`` (the
+loop thread) from touching one instance at the same time.
 """
 
 from __future__ import annotations
@@ -142,6 +145,8 @@ class NginxConverger(LocalConverger[Instance]):
         self._silence = Silence()  # health polls in a row without a status-socket answer
         self.prober = prober or Prober()
         self._health: dict[str, dict[str, bool | None]] = {}  # the verdicts last applied
+        #: Verdicts of adopted instances standing in until the prober has its own.
+        self._seeds: dict[str, dict[str, bool]] = {}
 
     def _render(self, lb: dm.LoadBalancer, health: dict[str, bool | None]
                 ) -> tuple[str, dict[str, str]]:
@@ -161,9 +166,13 @@ class NginxConverger(LocalConverger[Instance]):
                 self._forget(lb_id)
                 with self._guard:
                     self._health.pop(lb_id, None)
+                    self._seeds.pop(lb_id, None)
                 LOG.info("nginx %s: removed", lb_id)
                 return deleted_report(lb_id)
             inst = self.instance(lb_id)
+            found = self._found_running(inst)
+            if found is not None:
+                self._seed(inst)
             try:
                 plan = self._vip_plan(lb_id, lb)
                 if plan.freebind and not nonlocal_bind(plan.primary):
@@ -173,14 +182,15 @@ class NginxConverger(LocalConverger[Instance]):
                         f"{plan.placement.role} instance: NGINX needs net.ipv4.ip_nonlocal_bind"
                         " (net.ipv6.ip_nonlocal_bind) = 1 to bind a VIP keepalived may move")
                 self.prober.watch(lb_id, checks_for(list(used_pools(lb).values())))
-                health = self.prober.states(lb_id)
+                health = self._verdicts(lb_id)
                 self._vips_before(inst, plan)
-                self._apply(inst, *self._render(lb, health))
+                self._apply(inst, *self._render(lb, health), health=health)
                 self._vips_after(lb_id, inst, plan)
             except (view.ConfigError, ProcessError) as exc:
                 LOG.error("nginx %s: configuration not applied, previous one kept: %s",
                           lb_id, exc)
                 return st.failed_report(lb)
+            self._adopted(inst, found)
             observed = self._observe(inst, lb, health)
             pid = inst.pid()
             with self._guard:
@@ -206,14 +216,48 @@ class NginxConverger(LocalConverger[Instance]):
             except ProcessError as exc:
                 LOG.error("nginx %s: failover failed: %s", lb_id, exc)
 
+    def _seed(self, inst: Instance) -> None:
+        """Adopting a master an earlier agent started: until this agent's prober has its own
+        verdict on a member, keep the one the running configuration was rendered with, so
+        that adopting renders the same configuration (no reload) and reports the same health."""
+        saved = (inst.load_view() or {}).get("health") or {}
+        seeds = {str(k): v for k, v in saved.items() if isinstance(v, bool)}
+        with self._guard:
+            if seeds:
+                self._seeds[inst.lb_id] = seeds
+            else:
+                self._seeds.pop(inst.lb_id, None)
+
+    def _verdicts(self, lb_id: str) -> dict[str, bool | None]:
+        """The prober's verdicts, a seeded one standing in for "not checked yet" (a seed is
+        dropped once the prober has spoken for that member, or stops watching it)."""
+        health = self.prober.states(lb_id)
+        with self._guard:
+            seeds = self._seeds.get(lb_id)
+            if not seeds:
+                return health
+            merged = dict(health)
+            for member_id in list(seeds):
+                if member_id in health and health[member_id] is None:
+                    merged[member_id] = seeds[member_id]
+                else:
+                    del seeds[member_id]
+            if not seeds:
+                del self._seeds[lb_id]
+        return merged
+
     def _apply(self, inst: Instance, text: str, files: dict[str, str],
-               reason: str | None = None) -> None:
+               reason: str | None = None, health: dict[str, bool | None] | None = None
+               ) -> None:
         """Reload only for a different configuration or certificate (NGINX reads certificate
-        files at start and reload only)."""
+        files at start and reload only); a master without a serving worker is rebuilt. The
+        verdicts the new configuration was rendered with are saved with it (``view.json``)."""
         alive = inst.alive()
         current = inst.current_config()
         files_unchanged = inst.files_unchanged(files)
-        if alive and current == text and files_unchanged:
+        if alive and inst.runs(text) and files_unchanged:
+            if not inst.responsive():
+                inst.rebuild("master alive but no worker serving")
             return
         if reason is None:
             if alive:
@@ -222,6 +266,7 @@ class NginxConverger(LocalConverger[Instance]):
             else:
                 reason = "master not running" if current is not None else "new load balancer"
         inst.apply(text, files, reason)
+        inst.save_view({"health": {k: v for k, v in (health or {}).items() if v is not None}})
 
     def _observe(self, inst: Instance, lb: dm.LoadBalancer, health: dict[str, bool | None],
                  table: collections.Counter[str] | None = None) -> st.Statuses:
@@ -276,12 +321,13 @@ class NginxConverger(LocalConverger[Instance]):
                 inst.restart("master found dead by the health poll")
             except ProcessError as exc:
                 LOG.error("nginx %s: restart failed: %s", lb_id, exc)
-        health = self.prober.states(lb_id)
+        health = self._verdicts(lb_id)
         with self._guard:
             applied = self._health.get(lb_id)
         if health_changed or health != applied:
             try:
-                self._apply(inst, *self._render(lb, health), reason="member health changed")
+                self._apply(inst, *self._render(lb, health), reason="member health changed",
+                            health=health)
             except (view.ConfigError, ProcessError) as exc:
                 LOG.error("nginx %s: health change not applied: %s", lb_id, exc)
                 health = applied or {}
@@ -325,7 +371,7 @@ class NginxConverger(LocalConverger[Instance]):
             row["active_connections"] = active.get(lid, 0)
         return StatsBook(inst.dir / "stats.json").fold(0, dict(sums), list(contexts))
 
-    def shutdown(self) -> None:
-        """Stop the prober and every NGINX this agent runs (state stays)."""
+    def close(self) -> None:
+        """Stop the prober; every NGINX keeps running for the next agent to adopt."""
         self.prober.stop()
-        super().shutdown()
+        super().close()

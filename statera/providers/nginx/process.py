@@ -4,7 +4,9 @@ Everything about a load balancer lives in ``<state_dir>/<lb_id>/``, which is als
 prefix and the working directory of its processes: ``nginx.conf`` (always the last
 configuration that was accepted), ``nginx.pid``, ``error.log``, one access log per listener
 (``<listener_id>.log``, the source of its statistics), ``tmp/`` for NGINX's buffers,
-``view.json``, ``counters.json`` and ``stats.json``.
+``view.json`` (the member health verdicts the running configuration was rendered with, so a
+new agent adopting the process renders the same), ``running.json`` (which master runs which
+configuration hash), ``counters.json`` and ``stats.json``.
 
 Changes: a candidate file is checked with ``nginx -t`` before it replaces ``nginx.conf``; a
 running master then gets SIGHUP (graceful: new workers start on the new configuration, old ones
@@ -34,9 +36,8 @@ from statera.providers.kit.procs import (
     exists,
     kill_and_wait,
     last_lines,
-    processes_in,
+    launch,
     send_signal,
-    terminate,
     zombie,
 )
 from statera.providers.nginx import drain
@@ -88,9 +89,21 @@ class Instance(Supervised):
     def owns(self, pid: int) -> bool:
         return _is_master(pid, self.dir)
 
-    def processes(self) -> list[int]:
-        """Master, workers and draining workers of this load balancer (even orphans)."""
-        return processes_in(self.dir, os.path.basename(self.binary))
+    def responsive(self, timeout: float = 1.0) -> bool:
+        """Whether the master has a worker taking connections (NGINX has no runtime socket to
+        ask; a master whose workers all died or are shutting down serves nothing). A master
+        that just started forks its workers a moment after writing its pid file: it gets up to
+        ``timeout`` seconds to show one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            master = self.pid()
+            if master is None:
+                return False
+            if any(_accepting(pid) for pid in children(master)):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
 
     # --- changes ----------------------------------------------------------------------------
     def validate(self, path: Path) -> None:
@@ -144,6 +157,7 @@ class Instance(Supervised):
                 self.cfg.unlink(missing_ok=True)
             self.bump("rejected")
             raise
+        self.note_running(text)
         self.bump("reloads" if master else "starts")
         self.prune_files(files)
         LOG.info("nginx %s: %s in %.0f ms (%s)", self.lb_id, "reloaded" if master else
@@ -157,8 +171,7 @@ class Instance(Supervised):
             kill_and_wait(leftovers, self.processes)
         (self.dir / STATUS_SOCKET).unlink(missing_ok=True)  # a killed master leaves it bound
         (self.dir / "tmp").mkdir(exist_ok=True)
-        result = subprocess.run(self._args(self.cfg), cwd=self.dir, capture_output=True,
-                                stdin=subprocess.DEVNULL, timeout=60, check=False)
+        result = launch(self._args(self.cfg), self.dir)
         if result.returncode != 0:
             raise ProcessError(last_lines(result.stderr or result.stdout,
                                           fallback="nginx failed without a message"))
@@ -203,6 +216,7 @@ class Instance(Supervised):
     def restart(self, reason: str) -> None:
         """Start the last good configuration again after the master died."""
         self._start()
+        self.note_running()
         self.bump("restarts")
         LOG.warning("nginx %s: restarted (%s)", self.lb_id, reason)
 
@@ -226,6 +240,7 @@ class Instance(Supervised):
             self.rebuild(f"{reason}; new master did not start")
             return
         send_signal(old, signal.SIGQUIT)  # old workers finish their requests, then exit
+        self.note_running()
         self.bump("failovers")
         LOG.info("nginx %s: replaced master %s by %s (%s)", self.lb_id, old, new, reason)
 
@@ -238,10 +253,6 @@ class Instance(Supervised):
         master = self.pid()
         if master is not None:
             send_signal(master, signal.SIGUSR1)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the master, its workers and any orphans (SIGTERM: fast shutdown)."""
-        terminate(self.processes(), timeout)
 
     def remove(self) -> None:
         self.stop()
