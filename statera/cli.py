@@ -77,6 +77,35 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hosts(args: argparse.Namespace) -> int:
+    from statera.controller.hosts import host_views
+    from statera.db.engine import Database
+
+    settings = _settings(args)
+    database = Database(settings.database_url)
+    try:
+        with database.read_session() as session:
+            views = host_views(session)
+    finally:
+        database.dispose()
+    columns = ("name", "status", "lease_age", "instances", "capacity", "availability_zone",
+               "providers")
+    rows = [[_cell(view[c]) for c in columns] for view in views]
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+    for line in [list(columns), *rows]:
+        sys.stdout.write("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True))
+                         .rstrip() + "\n")
+    return 0
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return "-" if value in (None, "") else str(value)
+
+
 def cmd_config_sample(_args: argparse.Namespace) -> int:
     sys.stdout.write(sample_config())
     return 0
@@ -125,7 +154,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sys.stderr.write(f"statera serve: cannot listen on {host}:{port}: {reason} "
                          "(choose another with --port or STATERA_API__PORT)\n")
         return 1
-    service = Statera(settings)
+    run_agents = settings.serve_runs_agents if args.agents is None else args.agents
+    service = Statera(settings, run_agents=run_agents)
     service.start()
     # log_config=None: uvicorn's own records go through the root handler and its formatter.
     config = uvicorn.Config(service.app, log_level="warning", access_log=False,
@@ -156,7 +186,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _logging(settings)
-    service = Statera(settings)
+    service = Statera(settings, run_agents=True)
     stop = threading.Event()
 
     def _stop(signum: int, _frame: Any) -> None:
@@ -231,6 +261,13 @@ def parser() -> argparse.ArgumentParser:
         "address the API listens on", "api.host", "STATERA_API__HOST"))
     serve.add_argument("--port", type=int, help=_option_help(
         "TCP port of the API", "api.port", "STATERA_API__PORT"))
+    agents = serve.add_mutually_exclusive_group()
+    agents.add_argument("--agents", dest="agents", action="store_true", default=None,
+                        help="also run the driver agent and provider agents (an agent host)")
+    agents.add_argument("--no-agents", dest="agents", action="store_false",
+                        help="run the API only (default with RabbitMQ: [api] run_agents = "
+                             "'auto' runs agents only with the in-process bus; env: "
+                             "STATERA_API__RUN_AGENTS)")
     serve.set_defaults(func=cmd_serve)
 
     agent = sub.add_parser(
@@ -240,6 +277,14 @@ def parser() -> argparse.ArgumentParser:
                     "hosts.")
     _common(agent)
     agent.set_defaults(func=cmd_agent)
+
+    hosts = sub.add_parser(
+        "hosts", formatter_class=fmt, help="list agent hosts, their leases and load",
+        description="List the agent hosts recorded in the database: up or down, the seconds "
+                    "since\ntheir last lease renewal, providers, zone, capacity and the "
+                    "instances placed on them.")
+    _common(hosts)
+    hosts.set_defaults(func=cmd_hosts)
 
     db = sub.add_parser("db", help="database commands", description="Database commands.")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")

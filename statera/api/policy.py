@@ -21,7 +21,7 @@ GLOBAL_READERS = {"load-balancer_global_observer"}
 MEMBER_ROLES = {"member", "load-balancer_member"}
 READER_ROLES = {"reader", "load-balancer_observer"} | MEMBER_ROLES
 QUOTA_ADMINS = {"load-balancer_quota_admin"}
-ADMIN_ONLY_TYPES = {"flavor-profile", "availability-zone-profile", "amphora"}
+ADMIN_ONLY_TYPES = {"flavor-profile", "availability-zone-profile", "amphora", "agent-host"}
 WRITE_ADMIN_TYPES = {"flavor", "availability-zone"}
 
 
