@@ -46,6 +46,8 @@ class Cluster:
             agent = Server(self.root / name, {**self.env, "STATERA_AGENT__HOST": name, **extra})
             agent.data_dir.mkdir(parents=True)
             self.agents[name] = agent
+        # A killed agent leaves its socket files; start_agent waits for a new one.
+        (agent.data_dir / "run" / "get.sock").unlink(missing_ok=True)
         agent.start_agent()
         return agent
 

@@ -26,12 +26,12 @@ def list_hosts(svc: Services = Depends(services),
         return {"hosts": host_views(session), "hosts_links": []}
 
 
-@router.get("/hosts/{name}")
-def show_host(name: str, svc: Services = Depends(services),
+@router.get("/hosts/{host_name}")
+def show_host(host_name: str, svc: Services = Depends(services),
               ident: Identity = Depends(caller)) -> dict[str, Any]:
     authorize(ident, POLICY_TYPE, "get_one")
     with svc.db.read_session() as session:
-        found = host_views(session, name)
+        found = host_views(session, host_name)
     if not found:
-        raise NotFound("Host", name)
+        raise NotFound("Host", host_name)
     return {"host": found[0]}
