@@ -78,6 +78,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_hosts(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import DBAPIError
+
     from statera.controller.hosts import host_views
     from statera.db.engine import Database
 
@@ -86,6 +88,11 @@ def cmd_hosts(args: argparse.Namespace) -> int:
     try:
         with database.read_session() as session:
             views = host_views(session)
+    except DBAPIError as exc:
+        sys.stderr.write(f"statera hosts: cannot read the host records of "
+                         f"{_safe_url(settings.database_url)}: {str(exc.orig).splitlines()[0]} "
+                         "(is it migrated? `statera db upgrade`)\n")
+        return 1
     finally:
         database.dispose()
     columns = ("name", "status", "lease_age", "instances", "capacity", "availability_zone",

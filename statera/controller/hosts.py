@@ -20,10 +20,9 @@ def host_views(session: Session, name: str | None = None) -> list[dict[str, Any]
     if name is not None:
         query = query.where(AgentHost.name == name)
     hosts = list(session.scalars(query))
-    counts = dict(session.execute(
+    counts = {str(host): int(count) for host, count in session.execute(
         select(Amphora.compute_id, func.count()).where(
-            Amphora.compute_id.in_([h.name for h in hosts])).group_by(Amphora.compute_id)
-    ).tuples().all())
+            Amphora.compute_id.in_([h.name for h in hosts])).group_by(Amphora.compute_id))}
     now = time.time()
     return [{
         "name": h.name,

@@ -97,9 +97,9 @@ def schedule(session: Session, lb_ids: Iterable[str] | None = None,
     lbs = list(session.scalars(query.order_by(LoadBalancer.id)))
     if not lbs:
         return Pass()
-    load: Counter[str] = Counter(dict(session.execute(  # type: ignore[arg-type]
+    load: Counter[str] = Counter({str(host): int(count) for host, count in session.execute(
         select(Amphora.compute_id, func.count()).where(Amphora.compute_id.is_not(None))
-        .group_by(Amphora.compute_id)).tuples().all()))
+        .group_by(Amphora.compute_id))})
     amphorae: dict[str, list[Amphora]] = {}
     for amp in session.scalars(select(Amphora).where(
             Amphora.load_balancer_id.in_([lb.id for lb in lbs])).order_by(Amphora.created_at,
@@ -223,7 +223,7 @@ def owned(session: Session, host: str) -> set[tuple[str, str]]:
         select(LoadBalancer.provider, LoadBalancer.id).join(
             Amphora, Amphora.load_balancer_id == LoadBalancer.id)
         .where(Amphora.compute_id == host,
-               LoadBalancer.provisioning_status != ProvisioningStatus.DELETED)).tuples()
+               LoadBalancer.provisioning_status != ProvisioningStatus.DELETED))
     return {(str(p), str(i)) for p, i in rows}
 
 
