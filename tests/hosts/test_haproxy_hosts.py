@@ -7,6 +7,8 @@ anything, and every VIP still answers."""
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,6 +84,35 @@ def test_host_loss_moves_traffic_and_a_returning_host_fences(cluster: Cluster) -
         for vip in lbs.values():
             assert serving(vip, PORT), vip  # served by h2 and h3 alone now
         assert cluster.hosts()["h1"]["instances"] == 0
+    finally:
+        backend.stop()
+
+
+def test_a_paused_host_that_lost_its_lease_fences_itself(cluster: Cluster) -> None:
+    """An agent that stops renewing without dying (SIGSTOP: a paused VM, a long GC, a
+    partition) loses its load balancers to the others; when it runs again, it notices the lost
+    lease and stops their HAProxy processes before its next renewal."""
+    backend = Backend("b")
+    try:
+        lbs = dict(build(cluster, f"lb{i}", backend) for i in range(3))
+        cluster.wait_all_active(list(lbs), timeout=60)
+        placed = cluster.placement()
+        (mine,) = [lb for lb, on in placed.items() if on == ["h1"]]
+        agent = cluster.agents["h1"].proc
+        assert agent is not None
+        stale = wait_for(lambda: haproxy_pids(cluster, "h1"), what="h1's HAProxy")
+        os.kill(agent.pid, signal.SIGSTOP)
+        try:
+            wait_for(lambda: served_elsewhere(cluster, [mine], "h1"), timeout=DOWN_AFTER + 15,
+                     what="h1's load balancer served by another host")
+        finally:
+            os.kill(agent.pid, signal.SIGCONT)
+        wait_for(lambda: not any(_alive(pid) for pid in stale), timeout=10,
+                 what="h1 stopped the HAProxy it no longer owns")
+        assert "lost its lease" in cluster.agents["h1"].log.read_text()
+        assert cluster.hosts()["h1"]["status"] == "UP"
+        for vip in lbs.values():
+            assert serving(vip, PORT), vip
     finally:
         backend.stop()
 
