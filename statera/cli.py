@@ -270,11 +270,13 @@ def parser() -> argparse.ArgumentParser:
         "TCP port of the API", "api.port", "STATERA_API__PORT"))
     agents = serve.add_mutually_exclusive_group()
     agents.add_argument("--agents", dest="agents", action="store_true", default=None,
-                        help="also run the driver agent and provider agents (an agent host)")
+                        help=_option_help("also run the driver agent and provider agents, as "
+                                          "an agent host ('auto': only with the in-process "
+                                          "bus)", "api.run_agents", "STATERA_API__RUN_AGENTS"))
     agents.add_argument("--no-agents", dest="agents", action="store_false",
-                        help="run the API only (default with RabbitMQ: [api] run_agents = "
-                             "'auto' runs agents only with the in-process bus; env: "
-                             "STATERA_API__RUN_AGENTS)")
+                        help=_option_help("run the API only, no provider agents (an API host "
+                                          "beside `statera agent` hosts)", "api.run_agents",
+                                          "STATERA_API__RUN_AGENTS"))
     serve.set_defaults(func=cmd_serve)
 
     agent = sub.add_parser(
