@@ -126,10 +126,17 @@ def _place_one(session: Session, lb: LoadBalancer, amps: list[Amphora],
     for amp in amps:
         host = amp.compute_id
         leaving = move.get(amp.id)
-        if host in live and host != leaving and host not in {k.compute_id for k in keep}:
+        if host in {k.compute_id for k in keep}:  # two instances on one host: one too many
+            if host:
+                load[host] -= 1
+            session.delete(amp)
+            changed = True
+            continue
+        if host in live and host != leaving:
             keep.append(amp)
             continue
-        # Its host is down (or it must leave it): re-place it, keeping its id and role.
+        # Its host is down (or it must leave it): re-place it under the same amphora id; it
+        # starts as a new instance there, so a surviving instance is promoted before it.
         target = _pick(lb, live, load, exclude={k.compute_id for k in keep} | {host})
         if target is None and host in live:
             keep.append(amp)  # nowhere else to go: failover rebuilds it where it is
@@ -145,7 +152,7 @@ def _place_one(session: Session, lb: LoadBalancer, amps: list[Amphora],
         LOG.info("load balancer %s: instance %s moves from %s to %s", lb.id, amp.id, host,
                  target)
         amp.compute_id, amp.status, amp.updated_at = target, BOOTING, utcnow()
-        amp.role = None  # a new instance: a surviving one is promoted before it
+        amp.role = None
         load[target] += 1
         keep.append(amp)
         changed = True
