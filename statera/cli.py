@@ -1,4 +1,4 @@
-"""``statera`` command line: serve, agent, db upgrade, config sample."""
+"""``statera`` command line: serve, agent, db upgrade, config sample, policy sample."""
 
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ import socket
 import sys
 import threading
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 from statera.config import Settings, load_settings, sample_config
+
+if TYPE_CHECKING:
+    from statera.db.engine import Database
+    from statera.metrics.exporter import Exporter
 
 LOG = logging.getLogger("statera")
 
@@ -28,6 +32,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["api.host"] = args.host
     if getattr(args, "port", None):
         overrides["api.port"] = args.port
+    if getattr(args, "metrics_port", None) is not None:
+        overrides[f"metrics.{args.metrics_option}"] = args.metrics_port
     return load_settings(args.config, **overrides)
 
 
@@ -118,6 +124,17 @@ def cmd_config_sample(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_policy_sample(args: argparse.Namespace) -> int:
+    from statera.api.policy import sample_policy
+
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(sample_policy())
+    else:
+        sys.stdout.write(sample_policy())
+    return 0
+
+
 def bind_api_socket(host: str, port: int) -> socket.socket:
     """Bind and listen on the API's address before anything else starts, so that a clash is
     one clear error instead of a start-up, a traceback and a shutdown."""
@@ -148,6 +165,42 @@ class _ApiServer(uvicorn.Server):
             LOG.info("API listening on http://%s:%s", host, port)
 
 
+def start_metrics(settings: Settings, option: str,
+                  database: Database | None) -> Exporter | None:
+    """This process's ``/metrics`` (``option`` is ``port`` or ``agent_port`` of ``[metrics]``).
+
+    Returns the running exporter, or None when it is disabled (port 0) or when the default
+    port is taken (said in the log: an API must not fail to start over its metrics). A port the
+    operator chose that cannot be bound raises OSError: they asked for it, so it is an error.
+    """
+    from statera.metrics.exporter import start_exporter
+
+    host, port = settings.metrics.host, int(getattr(settings.metrics, option))
+    if port == 0:
+        LOG.info("metrics disabled ([metrics] %s = 0)", option)
+        return None
+    try:
+        exporter = start_exporter(host, port, database)
+    except OSError as exc:
+        if option in settings.metrics.model_fields_set:
+            raise
+        LOG.warning("metrics: cannot listen on %s:%s (%s); running without /metrics (set "
+                    "[metrics] %s or --metrics-port to another port, or 0)", host, port,
+                    exc.strerror, option)
+        return None
+    LOG.info("metrics on http://%s:%s/metrics", host, port)
+    return exporter
+
+
+def _metrics_clash(settings: Settings, option: str, command: str, exc: OSError) -> int:
+    """Say in one line why a chosen metrics port cannot be used; the exit status."""
+    reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+    sys.stderr.write(f"statera {command}: cannot serve metrics on {settings.metrics.host}:"
+                     f"{getattr(settings.metrics, option)}: {reason} (choose another with "
+                     "--metrics-port, or 0 to disable)\n")
+    return 1
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from statera.service import Statera
 
@@ -163,6 +216,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     run_agents = settings.serve_runs_agents if args.agents is None else args.agents
     service = Statera(settings, run_agents=run_agents)
+    try:
+        # The database's gauges are the API host's to export (they are the same everywhere).
+        metrics = start_metrics(settings, "port", service.db)
+    except OSError as exc:
+        sock.close()
+        service.stop()
+        return _metrics_clash(settings, "port", "serve", exc)
     service.start()
     # log_config=None: uvicorn's own records go through the root handler and its formatter.
     config = uvicorn.Config(service.app, log_level="warning", access_log=False,
@@ -183,6 +243,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         sock.close()
         service.stop()
+        if metrics is not None:
+            metrics.stop()
     return 0
 
 
@@ -194,6 +256,11 @@ def cmd_agent(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _logging(settings)
     service = Statera(settings, run_agents=True)
+    try:
+        metrics = start_metrics(settings, "agent_port", None)
+    except OSError as exc:
+        service.stop()
+        return _metrics_clash(settings, "agent_port", "agent", exc)
     stop = threading.Event()
 
     def _stop(signum: int, _frame: Any) -> None:
@@ -207,6 +274,8 @@ def cmd_agent(args: argparse.Namespace) -> int:
         stop.wait()
     finally:
         service.stop()
+        if metrics is not None:
+            metrics.stop()
     return 0
 
 
@@ -277,7 +346,10 @@ def parser() -> argparse.ArgumentParser:
                         help=_option_help("run the API only, no provider agents (an API host "
                                           "beside `statera agent` hosts)", "api.run_agents",
                                           "STATERA_API__RUN_AGENTS"))
-    serve.set_defaults(func=cmd_serve)
+    serve.add_argument("--metrics-port", type=int, metavar="PORT", help=_option_help(
+        "port of this process's Prometheus /metrics; 0 disables it", "metrics.port",
+        "STATERA_METRICS__PORT"))
+    serve.set_defaults(func=cmd_serve, metrics_option="port")
 
     agent = sub.add_parser(
         "agent", formatter_class=fmt, help="run only the driver agent and provider agents",
@@ -285,7 +357,10 @@ def parser() -> argparse.ArgumentParser:
                     "hosts that\nshare the database and a RabbitMQ bus with `statera serve` "
                     "hosts.")
     _common(agent)
-    agent.set_defaults(func=cmd_agent)
+    agent.add_argument("--metrics-port", type=int, metavar="PORT", help=_option_help(
+        "port of this process's Prometheus /metrics (give each agent on one host its own); "
+        "0 disables it", "metrics.agent_port", "STATERA_METRICS__AGENT_PORT"))
+    agent.set_defaults(func=cmd_agent, metrics_option="agent_port")
 
     hosts = sub.add_parser(
         "hosts", formatter_class=fmt, help="list agent hosts, their leases and load",
@@ -310,6 +385,16 @@ def parser() -> argparse.ArgumentParser:
         "sample", help="print a sample configuration file",
         description="Print every option as a commented TOML file, with its default.")
     sample.set_defaults(func=cmd_config_sample)
+
+    pol = sub.add_parser("policy", help="policy commands", description="Policy commands.")
+    pol_sub = pol.add_subparsers(dest="policy_command", required=True, metavar="COMMAND")
+    psample = pol_sub.add_parser(
+        "sample", help="write the default policy (YAML)",
+        description="Write every policy rule (Octavia's names and default rules) as a YAML "
+                    "file,\nready to edit and name in [oslo_policy] policy_file.")
+    psample.add_argument("--output", "-o", metavar="FILE",
+                         help="write to FILE instead of standard output")
+    psample.set_defaults(func=cmd_policy_sample)
     return p
 
 

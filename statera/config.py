@@ -7,22 +7,27 @@ Every option lives in a section model below; its ``description`` is the document
 
 from __future__ import annotations
 
+import re
 import tomllib
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, create_model, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
 class ApiSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the Octavia v2 API listens on.")
     port: int = Field(9876, description="TCP port of the API.")
-    auth_strategy: str = Field(
+    auth_strategy: Literal["noauth", "keystone", "testing"] = Field(
         "noauth",
-        description="noauth: every caller is admin; project from body, X-Project-Id or default.",
+        description="noauth: every caller is admin; project from body, X-Project-Id or "
+        "default. keystone: Keystone tokens validated by keystonemiddleware's auth_token "
+        "([keystone_authtoken]), decided by Octavia's policy ([oslo_policy]). testing: "
+        "identity from X-Project-Id and X-Roles headers (tests only: anyone can claim "
+        "any role).",
     )
     default_project_id: str = Field(
         "statera", description="Project used under noauth when a request names none."
@@ -122,11 +127,45 @@ class AgentSettings(BaseModel):
         "its load balancers are placed on other hosts.")
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus ``/metrics`` of each process, on a port of its own (never the API's)."""
+
+    host: str = Field(
+        "127.0.0.1", description="Address every process's Prometheus /metrics endpoint "
+        "listens on.")
+    port: int = Field(
+        9107, description="Port of the /metrics endpoint of `statera serve` (the API, and "
+        "the agents it runs); 0 disables it. When left at its default and taken, the "
+        "process runs without metrics and says so; when set, a taken port stops it.")
+    agent_port: int = Field(
+        9108, description="Port of the /metrics endpoint of `statera agent`, so an API and an "
+        "agent on one host do not clash; 0 disables it. Several agents on one host: give "
+        "each its own with `statera agent --metrics-port`.")
+
+
+#: A Linux interface name: at most 15 characters (IFNAMSIZ - 1), no '/', blank or ':'.
+_INTERFACE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")
+
+
 class SubnetSettings(BaseModel):
     id: str = Field(description="Subnet UUID.")
     name: str = ""
     cidr: str = Field(description="Subnet CIDR; VIPs are allocated from it.")
     allocation_start: str = Field("", description="First allocatable address (default .2).")
+    interface: str = Field(
+        "",
+        description="Host interface or bridge that carries this subnet on every agent host "
+        "(e.g. 'br-vip'). The host serving a load balancer adds its VIP there and announces "
+        "it (gratuitous ARP, unsolicited neighbour advertisement) so other machines reach it; "
+        "in ACTIVE_STANDBY keepalived moves it. Empty: VIPs stay on loopback (this host only).",
+    )
+
+    @field_validator("interface")
+    @classmethod
+    def _interface_name(cls, value: str) -> str:
+        if value and not _INTERFACE_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not an interface name (1-15 of A-Z a-z 0-9 _ . -)")
+        return value
 
 
 class NetworkSettings(BaseModel):
@@ -163,6 +202,34 @@ class NetworkingSettings(BaseModel):
     )
 
 
+class KeepalivedVrrpSettings(BaseModel):
+    """ACTIVE_STANDBY load balancers: keepalived's VRRP (Octavia's ``[keepalived_vrrp]``
+    options and garp defaults as Octavia's, checks every second so that a dead data plane moves
+    the VIP within about two seconds). Advertisements every 0.5 s rather than Octavia's 1 s: a
+    lost MASTER host is noticed only by silence (3 adverts plus skew), and with 1 s that is
+    3.2-3.6 s, past the 3 s a user is promised; 0.5 s measured 2.0 s (BENCHMARKS.md). VRRP's
+    plain-text password, which VRRPv3 lacks, never protected anything the unicast peer list
+    does not."""
+
+    binary: str = Field("keepalived", description="The keepalived program (Debian's 2.2).")
+    vrrp_advert_int: float = Field(
+        0.5, gt=0, le=255,
+        description="Seconds between VRRP advertisements. A silent MASTER (host or link lost) "
+        "is replaced after 3 of them plus up to one more; a fraction (e.g. 0.5) switches to "
+        "VRRPv3, which has no password authentication.",
+    )
+    vrrp_check_interval: int = Field(
+        1, ge=1, description="Seconds between checks that the data plane process is alive.")
+    vrrp_fail_count: int = Field(
+        2, ge=1, description="Failed checks in a row that give the VIP up (FAULT).")
+    vrrp_success_count: int = Field(
+        2, ge=1, description="Passed checks in a row before the instance may serve again.")
+    vrrp_garp_refresh_interval: int = Field(
+        5, ge=0, description="Seconds between gratuitous ARPs a MASTER repeats (0: never).")
+    vrrp_garp_refresh_count: int = Field(
+        2, ge=1, description="Gratuitous ARPs sent at each refresh.")
+
+
 class QuotaSettings(BaseModel):
     default_load_balancer_quota: int = -1
     default_listener_quota: int = -1
@@ -188,6 +255,26 @@ class ListenerDefaultsSettings(BaseModel):
         0, description="Milliseconds to wait for TCP content inspection (0: none).")
 
 
+class OsloPolicySettings(BaseModel):
+    policy_file: str = Field(
+        "",
+        description="YAML file overriding any of Octavia's policy rules "
+        "(`statera policy sample` writes the defaults); re-read when it changes. Empty: the "
+        "defaults only.",
+    )
+
+
+#: The options of keystonemiddleware's auth_token (and of its auth plugin), passed to it
+#: unchanged: a section of any keys.
+KEYSTONE_AUTHTOKEN_EXAMPLE = {
+    "www_authenticate_uri": "http://keystone.example:5000/v3",
+    "auth_url": "http://keystone.example:5000/v3", "auth_type": "password",
+    "username": "statera", "password": "<secret>", "project_name": "service",
+    "user_domain_name": "Default", "project_domain_name": "Default",
+    "service_token_roles_required": True, "memcached_servers": "127.0.0.1:11211",
+}
+
+
 class Settings(BaseSettings):
     """All of Statera's options. ``data_dir`` anchors every default path."""
 
@@ -202,8 +289,17 @@ class Settings(BaseSettings):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     networking: NetworkingSettings = Field(default_factory=NetworkingSettings)
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
+    keepalived_vrrp: KeepalivedVrrpSettings = Field(default_factory=KeepalivedVrrpSettings)
     listener_defaults: ListenerDefaultsSettings = Field(
         default_factory=ListenerDefaultsSettings)
+    keystone_authtoken: dict[str, Any] = Field(
+        default_factory=dict,
+        description="keystonemiddleware auth_token options for auth_strategy = keystone, "
+        "handed to it unchanged (any option it or its auth plugin knows; "
+        "STATERA_KEYSTONE_AUTHTOKEN__<OPTION>).",
+    )
+    oslo_policy: OsloPolicySettings = Field(default_factory=OsloPolicySettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -338,7 +434,7 @@ def sample_config() -> str:
     defaults = cls()
     for name, field in cls.model_fields.items():
         value = getattr(defaults, name)
-        if isinstance(value, BaseModel):
+        if isinstance(value, BaseModel) or name == "keystone_authtoken":
             continue
         lines.append(f"# {field.description or ''}")
         lines.append(f"{name} = {_toml(value)}")
@@ -356,6 +452,9 @@ def sample_config() -> str:
                 lines.append(f"# {opt} = {_toml([v.model_dump() for v in optval])}")
             else:
                 lines.append(f"# {opt} = {_toml(optval)}")
+    lines += ["", "[keystone_authtoken]",
+              f"# {cls.model_fields['keystone_authtoken'].description}"]
+    lines += [f"# {key} = {_toml(value)}" for key, value in KEYSTONE_AUTHTOKEN_EXAMPLE.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -1,9 +1,9 @@
 """Real databases for tests: a temporary SQLite file, and a fresh throw-away database on the
-PostgreSQL and MariaDB servers running on loopback (skipped with a reason when absent)."""
+PostgreSQL and MariaDB servers that scripts/services found or started (tests/services.py;
+skipped with a reason when absent)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,9 +12,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from statera.db.migrate import upgrade
+from tests.services import MY_ADMIN, PG_ADMIN
 
-PG_ADMIN = os.environ.get("STATERA_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-MY_ADMIN = os.environ.get("STATERA_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/")
 BACKENDS = ["sqlite", "postgresql", "mariadb"]
 
 

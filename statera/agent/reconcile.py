@@ -4,7 +4,8 @@ A provider supplies a ``Converger``: given a load-balancer id and its full desir
 None when the load balancer should not exist), make the data plane match and return the status
 report to send. The loop owns everything else: bus hints, start-up and periodic resync of every
 load balancer of the provider, de-duplication, per-load-balancer exclusivity, parallelism across
-load balancers, and reporting through octavia-lib's DriverLibrary.
+load balancers, and reporting through octavia-lib's DriverLibrary. It also times each
+convergence and exposes its queue's depth for ``/metrics``, per provider.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from statera.agent.client import StateraDriverLibrary
 from statera.agent.contract import AgentContext
 from statera.agent.workqueue import WorkQueue
 from statera.bus.base import CONVERGE, FAILOVER
+from statera.metrics.instruments import QUEUE_ADDS, QUEUE_DEPTH, RECONCILE
 
 LOG = logging.getLogger(__name__)
 StatusReport = dict[str, list[dict[str, Any]]]
@@ -111,6 +113,9 @@ class ReconcileLoop:
         self.queue = WorkQueue()
         self._failovers: set[str] = set()
         self._failover_lock = threading.Lock()
+        self._adds = QUEUE_ADDS.labels(context.provider)
+        self._reconcile_ok = RECONCILE.labels(context.provider, "ok")
+        self._reconcile_error = RECONCILE.labels(context.provider, "error")
 
     def run(self, exit_event: threading.Event) -> None:
         lib = StateraDriverLibrary(
@@ -119,6 +124,8 @@ class ReconcileLoop:
             get_socket=self.context.get_socket,
         )
         sub = self.context.bus.subscribe(self.context.provider)
+        # Read at scrape time; the loop that runs last (a restarted agent) is the one shown.
+        QUEUE_DEPTH.labels(self.context.provider).set_function(self.queue.waiting)
         threads = [
             threading.Thread(target=self._worker, args=(lib, exit_event), daemon=True,
                              name=f"{self.context.provider}-worker-{i}")
@@ -150,7 +157,11 @@ class ReconcileLoop:
                 if getattr(hint, "action", CONVERGE) == FAILOVER:
                     with self._failover_lock:
                         self._failovers.add(str(hint))
-                self.queue.add(str(hint))
+                self._enqueue(str(hint))
+
+    def _enqueue(self, lb_id: str) -> None:
+        self._adds.inc()
+        self.queue.add(lb_id)
 
     def _resync(self, lib: StateraDriverLibrary, fence: bool = False) -> None:
         """Queue every load balancer the database has for us, and every stray we still run.
@@ -170,7 +181,7 @@ class ReconcileLoop:
                 self._converge_one(lib, lb_id)
             strays = set()
         for lb_id in sorted(ids | strays):
-            self.queue.add(lb_id)
+            self._enqueue(lb_id)
 
     def _safe_tick(self, lib: StateraDriverLibrary) -> None:
         try:
@@ -189,6 +200,14 @@ class ReconcileLoop:
                 self.queue.done(lb_id)
 
     def _converge_one(self, lib: StateraDriverLibrary, lb_id: str) -> None:
+        """Converge one load balancer and report; timed, with its outcome, for ``/metrics``."""
+        started = time.perf_counter()
+        ok = self._converge_and_report(lib, lb_id)
+        (self._reconcile_ok if ok else self._reconcile_error).observe(
+            time.perf_counter() - started)
+
+    def _converge_and_report(self, lib: StateraDriverLibrary, lb_id: str) -> bool:
+        """True unless converging or reporting failed."""
         with self._failover_lock:
             failover = lb_id in self._failovers
             self._failovers.discard(lb_id)
@@ -200,8 +219,12 @@ class ReconcileLoop:
         except Exception as exc:
             LOG.exception("%s: converging load balancer %s failed: %s",
                           self.context.provider, lb_id, exc)
-            report = error_report(lb_id)
+            report, ok = error_report(lb_id), False
+        else:
+            ok = True
         try:
             lib.update_loadbalancer_status(report)
         except Exception:
             LOG.exception("%s: status report for %s failed", self.context.provider, lb_id)
+            return False
+        return ok

@@ -22,7 +22,8 @@ Statera adds generations (see ``statera.db.models``) so that provisioning status
 * when no generation was ever served (a provider that never uses the get socket), reports
   are applied exactly as Octavia would apply them.
 
-The extension key ``amphorae`` lets a provider report its data-plane instances.
+The extension key ``amphorae`` lets a provider report its data-plane instances. Reports and
+the records they apply are counted for ``/metrics``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from statera.controller import placement
 from statera.db.engine import Database
 from statera.db.models import Amphora, LoadBalancer, utcnow
 from statera.db.statuses import PENDING, OperatingStatus, ProvisioningStatus
+from statera.metrics.instruments import STATUS_RECORDS, STATUS_REPORTS
 
 LOG = logging.getLogger(__name__)
 
@@ -135,14 +137,18 @@ class StatusHandler:
             try:
                 hints = self._apply_report(records)
             except _ApplyFailed as exc:  # a database error: report it, keep serving
+                STATUS_REPORTS.labels("failed").inc()
                 LOG.error("status report for %s %s failed", exc.record.kind, exc.record.obj_id,
                           exc_info=exc.__cause__)
                 cause = exc.__cause__
                 message = (str(cause).splitlines()[0] if str(cause) else type(cause).__name__)
                 return _failure(f"could not apply the record: {message}", exc.record.kind,
                                 exc.record.obj_id, exc.record.raw)
+            for record in records:
+                STATUS_RECORDS.labels(record.kind).inc()
             for provider, lb_id in hints:
                 self._send_hint(provider, lb_id)
+        STATUS_REPORTS.labels("rejected" if failure else "applied").inc()
         return failure or {lib_consts.STATUS_CODE: lib_consts.DRVR_STATUS_CODE_OK}
 
     def _send_hint(self, provider: str, lb_id: str) -> None:

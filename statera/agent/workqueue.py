@@ -55,6 +55,11 @@ class WorkQueue:
             self._closed = True
             self._cond.notify_all()
 
+    def waiting(self) -> int:
+        """Keys queued and not yet taken by a worker (the queue's depth)."""
+        with self._cond:
+            return len(self._queue)
+
     def __len__(self) -> int:
         with self._cond:
             return len(self._queue) + len(self._processing)

@@ -15,7 +15,10 @@ Plain ASGI middleware (no per-request task or body copy, unlike BaseHTTPMiddlewa
 - an exception no handler took becomes a 500 (503 for a statement timeout), logged with its
   traceback and its real status;
 - one access-log line per request: method, path, query, status and duration, with control
-  characters escaped so that no URL can forge a log line.
+  characters escaped so that no URL can forge a log line;
+- the request counted and timed for ``/metrics`` by route template (``/v2/lbaas/
+  loadbalancers/{loadbalancer_id}``, never the raw path, so ids add no series), method and
+  status class.
 """
 
 from __future__ import annotations
@@ -32,6 +35,13 @@ from statera.api.errors import fault, too_large
 from statera.db.cancel import API_REQUEST, RequestStatements, StatementTracker
 from statera.db.engine import is_statement_timeout
 from statera.logs import printable
+from statera.metrics.instruments import (
+    API_LATENCY,
+    API_REQUESTS,
+    UNMATCHED,
+    method_label,
+    status_class,
+)
 
 LOG = logging.getLogger(__name__)
 ACCESS = logging.getLogger("statera.access")
@@ -140,7 +150,9 @@ class EdgeMiddleware:
                 task.cancel()
             if request.cancelled:
                 status[0] = CLIENT_GONE
-            self._log_access(scope, status[0], time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self._log_access(scope, status[0], seconds)
+            _observe(scope, status[0], seconds)
 
     async def _cancel_when_gone(self, inbox: Inbox, answered: asyncio.Event,
                                 request: RequestStatements) -> None:
@@ -198,6 +210,35 @@ class EdgeMiddleware:
         ACCESS.log(logging.WARNING if status >= 500 else logging.INFO,
                    "%s %s -> %s (%.1f ms)", printable(scope["method"]), printable(target),
                    status, seconds * 1000)
+
+
+def _observe(scope: dict[str, Any], status: int, seconds: float) -> None:
+    """Count and time one answered request for ``/metrics``."""
+    route, method = route_template(scope), method_label(scope["method"])
+    API_REQUESTS.labels(route, method, status_class(status)).inc()
+    API_LATENCY.labels(route, method).observe(seconds)
+
+
+def route_template(scope: dict[str, Any]) -> str:
+    """The template of the route that served the request (``/v2/lbaas/pools/{pool_id}``), or
+    ``unmatched``.
+
+    FastAPI leaves the matched route in the scope with its path relative to the router it was
+    declared on; the prefix it was included under is the part of the request's path before
+    the relative template matches (prefixes hold no parameters). Only ever a route's path
+    and one of the app's own prefixes: the label takes a bounded set of values."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    if not isinstance(template, str):
+        return UNMATCHED
+    regex = getattr(route, "path_regex", None)
+    path: str = scope["path"]
+    if regex is None or regex.match(path):
+        return template
+    for cut, char in enumerate(path):
+        if char == "/" and cut and regex.match(path[cut:]):
+            return path[:cut] + template
+    return template
 
 
 async def _no_body() -> dict[str, Any]:

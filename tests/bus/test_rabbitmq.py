@@ -14,19 +14,21 @@ from statera.bus.base import FAILOVER
 from statera.bus.rabbitmq import RabbitMQBus
 from tests.dbs import temp_database
 from tests.e2e.conftest import LOOPBACK_SUBNET, Server, wait_for
+from tests.services import AMQP_URL, host_port
 
-URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+URL = AMQP_URL
 
 
 def _broker_up() -> bool:
     try:
-        socket.create_connection(("127.0.0.1", 5672), timeout=1).close()
+        socket.create_connection(host_port(URL), timeout=1).close()
         return True
     except OSError:
         return False
 
 
-pytestmark = pytest.mark.skipif(not _broker_up(), reason="RabbitMQ is not running on 5672")
+pytestmark = pytest.mark.skipif(not _broker_up(),
+                                reason=f"RabbitMQ is not running at {host_port(URL)}")
 
 
 def test_hints_cross_connections_by_provider_with_their_action() -> None:

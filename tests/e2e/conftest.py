@@ -56,11 +56,11 @@ class Server:
                 time.sleep(0.1)
         raise RuntimeError("statera serve did not start")
 
-    def start_agent(self, **extra_env: str) -> None:
-        """``statera agent``: the driver agent and provider agents without the API."""
+    def start_agent(self, *args: str, **extra_env: str) -> None:
+        """``statera agent [args]``: the driver agent and provider agents without the API."""
         env = {**self.env, **extra_env}
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "statera"), "agent", "--data-dir", str(self.data_dir)],
+            [str(VENV_BIN / "statera"), "agent", "--data-dir", str(self.data_dir), *args],
             env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
         )
         sock = self.data_dir / "run" / "get.sock"

@@ -148,7 +148,7 @@ def test_amphora_records_follow_the_process(converger, backends):
     [amphora] = report["amphorae"]
     assert amphora == {"id": amphora_id(lb.loadbalancer_id), "loadbalancer_id": lb.loadbalancer_id,
                        "status": "ALLOCATED", "compute_id": str(pid), "compute_flavor": "haproxy",
-                       "role": "STANDALONE", "lb_network_ip": vip}
+                       "role": "STANDALONE", "lb_network_ip": vip, "ha_ip": vip}
     rec = Recorder()
     tick(converger, rec)
     assert rec.statuses == []  # same process: nothing to re-send

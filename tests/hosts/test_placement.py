@@ -29,6 +29,8 @@ def cluster_env(url: str, provider: str = "noop") -> dict[str, str]:
         "STATERA_DRIVER_AGENT__RESYNC_INTERVAL": "2",
         "STATERA_AGENT__HEARTBEAT_INTERVAL": "0.5",
         "STATERA_AGENT__DOWN_AFTER": str(DOWN_AFTER),
+        "STATERA_METRICS__PORT": "0",  # many processes on one machine: no /metrics ports
+        "STATERA_METRICS__AGENT_PORT": "0",
     }
 
 

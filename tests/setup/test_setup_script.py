@@ -147,7 +147,7 @@ def test_serve_installs_what_serving_needs_and_test_adds_wrk(sandbox: Sandbox) -
     install = [c for c in sandbox.calls("apt-get") if " install " in c]
     assert install
     assert install[-1].split(" -y ")[1].split() == [
-        "haproxy", "nginx-light", "libnginx-mod-stream", "python3-venv"]
+        "haproxy", "nginx-light", "libnginx-mod-stream", "keepalived", "python3-venv"]
     pip = sandbox.calls("pip")
     assert any("-e .[client]" in c for c in pip), pip
 
@@ -155,8 +155,19 @@ def test_serve_installs_what_serving_needs_and_test_adds_wrk(sandbox: Sandbox) -
     assert sandbox.setup().returncode == 0
     install = [c for c in sandbox.calls("apt-get") if " install " in c]
     assert install[-1].split(" -y ")[1].split() == [
-        "haproxy", "nginx-light", "libnginx-mod-stream", "python3-venv", "wrk"]
+        "haproxy", "nginx-light", "libnginx-mod-stream", "keepalived", "python3-venv", "wrk"]
     assert any("-e .[client,test]" in c for c in sandbox.calls("pip"))
+
+
+def test_services_installs_only_the_test_servers(sandbox: Sandbox) -> None:
+    """What scripts/services runs on a machine without PostgreSQL, MariaDB or RabbitMQ."""
+    done = sandbox.setup("services")
+    assert done.returncode == 0, done.stderr
+    install = [c for c in sandbox.calls("apt-get") if " install " in c]
+    assert install[-1].split(" -y ")[1].split() == [
+        "postgresql", "mariadb-server", "rabbitmq-server"]
+    assert sandbox.calls("pip") == [] and not (sandbox.repo / ".venv" / ".statera-installed-test"
+                                               ).exists()
 
 
 def test_pip_shows_its_progress(sandbox: Sandbox) -> None:

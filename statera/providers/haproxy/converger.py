@@ -15,6 +15,7 @@ import logging
 import resource
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,7 +29,8 @@ from statera.providers.haproxy.runtime import RuntimeAPIError
 from statera.providers.haproxy.settings import HAProxySettings
 from statera.providers.haproxy.stats import StatsBook
 from statera.providers.kit.converger import LocalConverger, default_timeouts
-from statera.providers.kit.status import amphora_id, amphora_record, failed_report, pick
+from statera.providers.kit.status import amphora_id, failed_report, pick
+from statera.providers.kit.vips import PlacementFn, Vips
 
 __all__ = ["HUNG_POLLS", "HAProxyConverger", "amphora_id", "failed_report"]
 
@@ -63,9 +65,11 @@ DEL_SERVER_WAIT = 3.0
 
 class HAProxyConverger(LocalConverger[Instance]):
     def __init__(self, settings: Settings, state_dir: Path,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 placement: PlacementFn | None = None) -> None:
         hs = provider_section(settings, "haproxy", HAProxySettings)
-        super().__init__(state_dir, hs.binary, Instance, clock)
+        super().__init__(state_dir, hs.binary, Instance, clock,
+                         Vips.from_settings(settings, placement))
         self.settings = hs
         self.options = view.Options(
             state_dir=str(state_dir), **default_timeouts(settings),
@@ -79,16 +83,21 @@ class HAProxyConverger(LocalConverger[Instance]):
     def converge(self, lb_id: str, lb: dm.LoadBalancer | None) -> StatusReport:
         with self._lock(lb_id):
             if lb is None:
+                self._release(lb_id)
                 self.instance(lb_id).remove()
                 self._forget(lb_id)
                 LOG.info("haproxy %s: removed", lb_id)
                 # The driver agent removes the amphora row together with the load balancer.
                 return deleted_report(lb_id)
             try:
-                lb_view = view.build_view(lb, self.options)
+                plan = self._vip_plan(lb_id, lb)
+                options = replace(self.options, freebind=plan.freebind)
+                lb_view = view.build_view(lb, options)
                 text = render.render_config(lb_view)
                 inst = self.instance(lb_id)
+                self._vips_before(inst, plan)
                 self._apply(inst, lb_view, text)
+                self._vips_after(lb_id, inst, plan)
             except (view.ConfigError, ProcessError) as exc:
                 LOG.error("haproxy %s: configuration not applied, previous one kept: %s",
                           lb_id, exc)
@@ -102,7 +111,7 @@ class HAProxyConverger(LocalConverger[Instance]):
                 self._reported[lb_id] = observed
                 self._amphorae[lb_id] = pid
             report = active_report(lb, operating=lambda kind, obj: pick(observed, kind, obj))
-            report["amphorae"] = [amphora_record(lb_id, lb, pid, "haproxy")]
+            report["amphorae"] = [self._amphora(lb_id, lb, pid, "haproxy")]
             return report
 
     def failover(self, lb_id: str, lb: dm.LoadBalancer) -> None:
@@ -227,7 +236,7 @@ class HAProxyConverger(LocalConverger[Instance]):
                 report = dict(health.changes(observed, previous))
                 self._reported[lb_id] = observed
                 if self._amphorae.get(lb_id, -1) != pid:  # restarted (or died) since reported
-                    report["amphorae"] = [amphora_record(lb_id, lb, pid, "haproxy")]
+                    report["amphorae"] = [self._amphora(lb_id, lb, pid, "haproxy")]
                     self._amphorae[lb_id] = pid
         records: list[dict[str, Any]] = []
         if do_stats and rows:

@@ -101,6 +101,10 @@ class Options:
     nbthread: int = 1
     hard_stop_after: str = "5m"
     ping_script: str = ""
+    #: Bind VIPs this host may not hold (the BACKUP of an ACTIVE_STANDBY pair). HAProxy 2.6
+    #: has no ``freebind`` keyword; ``transparent`` makes the socket "foreign" per socket
+    #: (IP_TRANSPARENT, else IP_FREEBIND), so no host-wide ip_nonlocal_bind sysctl is needed.
+    freebind: bool = False
 
 
 @dataclass(frozen=True)
@@ -576,6 +580,8 @@ def build_view(lb: dm.LoadBalancer, opts: Options) -> LBView:
         if protocol == "TERMINATED_HTTPS":
             bind_opts, tls_files = tls_bind(listener, lb_dir)
             files.extend(tls_files)
+        if opts.freebind:
+            bind_opts = ("transparent", *bind_opts)
         acls: tuple[AclView, ...] = ()
         policies: tuple[PolicyView, ...] = ()
         targets: set[str] = set()

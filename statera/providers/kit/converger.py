@@ -1,5 +1,6 @@
 """What every converger of local processes shares: the state directory of each load
-balancer, per-load-balancer locks, the graphs and statuses last reported, and stopping.
+balancer, per-load-balancer locks, the graphs and statuses last reported, where its VIPs live
+on this host (``kit/vips.py``: loopback, a host interface, or keepalived's VRRP) and stopping.
 
 ``converge`` (worker threads) and ``tick`` (the reconcile loop's thread) both take a load
 balancer's lock before touching its instance; ``tick`` skips a locked one instead of waiting.
@@ -16,10 +17,11 @@ from typing import Any, Generic, Protocol, TypedDict, TypeVar
 
 from octavia_lib.api.drivers import data_models as dm
 
-from statera.config import Settings
+from statera.config import KeepalivedVrrpSettings, NetworkingSettings, Settings
 from statera.providers.kit.graph import is_safe_name
 from statera.providers.kit.procs import resolve_binary
-from statera.providers.kit.status import Statuses
+from statera.providers.kit.status import Statuses, amphora_record
+from statera.providers.kit.vips import VipPlan, Vips
 
 LOG = logging.getLogger(__name__)
 
@@ -40,6 +42,10 @@ def default_timeouts(settings: Settings) -> Timeouts:
 
 
 class Instance(Protocol):
+    dir: Path
+    pidfile: Path
+    cfg: Path
+
     def stop(self, timeout: float = 5.0) -> None: ...
 
     def counters(self) -> dict[str, int]: ...
@@ -49,10 +55,11 @@ I = TypeVar("I", bound=Instance)  # noqa: E741
 
 
 class LocalConverger(Generic[I]):
-    """Base of a provider converger; ``make_instance(lb_dir, binary)`` builds an instance."""
+    """Base of a provider converger; ``make_instance(lb_dir, binary)`` builds an instance;
+    ``vips`` places VIPs on this host (default: none configured, every VIP on loopback)."""
 
     def __init__(self, state_dir: Path, binary: str, make_instance: Callable[[Path, str], I],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, vips: Vips | None = None) -> None:
         self.state_dir = state_dir
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.binary = resolve_binary(binary)
@@ -63,6 +70,8 @@ class LocalConverger(Generic[I]):
         self._graphs: dict[str, dm.LoadBalancer] = {}
         self._reported: dict[str, Statuses] = {}
         self._amphorae: dict[str, int | None] = {}  # pid last reported per load balancer
+        self._plans: dict[str, VipPlan] = {}
+        self.vips = vips or Vips(NetworkingSettings(), KeepalivedVrrpSettings())
         self._next_health = 0.0
         self._next_stats = 0.0
 
@@ -81,6 +90,41 @@ class LocalConverger(Generic[I]):
             self._graphs.pop(lb_id, None)
             self._reported.pop(lb_id, None)
             self._amphorae.pop(lb_id, None)
+            self._plans.pop(lb_id, None)
+
+    # --- VIPs -------------------------------------------------------------------------------
+    def _vip_plan(self, lb_id: str, lb: dm.LoadBalancer) -> VipPlan:
+        """How ``lb``'s VIPs live on this host (ConfigError: they cannot); the renderer binds
+        with a foreign (non-local) bind when :attr:`VipPlan.freebind`."""
+        return self.vips.plan(lb_id, lb)
+
+    def _vips_before(self, inst: I, plan: VipPlan) -> None:
+        """Call before the data plane (re)binds: plain VIPs go on their interfaces."""
+        self.vips.prepare(inst.dir, plan)
+
+    def _vips_after(self, lb_id: str, inst: I, plan: VipPlan) -> None:
+        """Call once the data plane runs: keepalived for MASTER/BACKUP, none otherwise."""
+        self.vips.settle(inst.dir, plan, inst)
+        with self._guard:
+            self._plans[lb_id] = plan
+
+    def _release(self, lb_id: str) -> None:
+        """This host stops serving ``lb_id``: keepalived stops, added VIPs come off."""
+        self.vips.release(self.state_dir / lb_id)
+
+    def _amphora(self, lb_id: str, lb: dm.LoadBalancer, pid: int | None,
+                 flavor: str) -> dict[str, Any]:
+        """The amphora record of this host's instance, with role and ``vrrp_*`` fields.
+        Callers may hold ``_guard`` (a plain lock): one dict read needs none."""
+        plan = self._plans.get(lb_id)
+        if plan is None:
+            return amphora_record(lb_id, lb, pid, flavor)
+        return amphora_record(lb_id, lb, pid, flavor, plan.placement.amphora_id,
+                              self.vips.amphora_fields(self.state_dir / lb_id, plan))
+
+    def vrrp_state(self, lb_id: str) -> str | None:
+        """MASTER/BACKUP/FAULT of this host's keepalived for ``lb_id`` (None: no VRRP)."""
+        return self.vips.vrrp_state(self.state_dir / lb_id)
 
     def _remember(self, lb_id: str, lb: dm.LoadBalancer, observed: Statuses,
                   pid: int | None) -> None:
@@ -106,6 +150,10 @@ class LocalConverger(Generic[I]):
                 busy(lb_id)
                 continue
             try:
+                with self._guard:
+                    plan = self._plans.get(lb_id)
+                if plan is not None:
+                    self.vips.watch(self.state_dir / lb_id, plan)
                 report, records = observe(lb_id, lb)
             except Exception:
                 LOG.exception("%s %s: observation failed", Path(self.binary).name, lb_id)
@@ -145,9 +193,11 @@ class LocalConverger(Generic[I]):
         return {p.name for p in self.state_dir.iterdir() if p.is_dir() and is_safe_name(p.name)}
 
     def shutdown(self) -> None:
-        """Stop every process this agent runs (state stays; start-up re-creates)."""
+        """Stop every process this agent runs and take its VIPs off (state stays; start-up
+        re-creates)."""
         for lb_id in sorted(self.known_ids()):
             with self._lock(lb_id):
+                self._release(lb_id)
                 self.instance(lb_id).stop()
 
     def counters(self, lb_id: str) -> dict[str, Any]:

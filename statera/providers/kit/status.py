@@ -62,16 +62,23 @@ def amphora_id(lb_id: str) -> str:
     return str(uuid.uuid5(AMPHORA_NAMESPACE, lb_id))
 
 
-def amphora_record(lb_id: str, lb: dm.LoadBalancer, pid: int | None,
-                   flavor: str) -> dict[str, Any]:
+def amphora_record(lb_id: str, lb: dm.LoadBalancer, pid: int | None, flavor: str,
+                   record_id: str | None = None,
+                   fields: dict[str, Any] | None = None) -> dict[str, Any]:
     """Status-socket ``amphorae`` record of the process serving ``lb_id``: the pid as compute
     id, the VIP as its address; ERROR when the process is dead and could not be started
-    again. (A deleted load balancer's amphora row goes with it in the driver agent.)"""
-    return {"id": amphora_id(lb_id), "loadbalancer_id": lb_id,
-            "status": "ALLOCATED" if pid is not None else "ERROR",
-            "compute_id": str(pid) if pid is not None else flavor,
-            "compute_flavor": flavor, "role": "STANDALONE",
-            "lb_network_ip": val(lb.vip_address)}
+    again. ``fields`` adds what the host knows of the instance's place (``role``,
+    ``vrrp_ip``, ``ha_ip``, ``vrrp_interface``, ``vrrp_id``, ``vrrp_priority``: see
+    ``kit/vips.py``); ``record_id`` replaces the id derived from the load balancer (two
+    instances of one load balancer need two). (A deleted load balancer's amphora row goes
+    with it in the driver agent.)"""
+    record = {"id": record_id or amphora_id(lb_id), "loadbalancer_id": lb_id,
+              "status": "ALLOCATED" if pid is not None else "ERROR",
+              "compute_id": str(pid) if pid is not None else flavor,
+              "compute_flavor": flavor, "role": "STANDALONE",
+              "lb_network_ip": val(lb.vip_address)}
+    record.update(fields or {})
+    return record
 
 
 def pick(observed: Statuses, kind: str, obj: Any) -> str:

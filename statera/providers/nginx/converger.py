@@ -29,6 +29,7 @@ from statera.providers.kit.converger import LocalConverger, default_timeouts
 from statera.providers.kit.graph import enabled, val, vip_addresses
 from statera.providers.kit.prober import Prober, checks_for
 from statera.providers.kit.stats import StatsBook
+from statera.providers.kit.vips import PlacementFn, Vips, nonlocal_bind
 from statera.providers.nginx import counters, render, view
 from statera.providers.nginx.process import Instance, ProcessError
 from statera.providers.nginx.settings import NginxSettings
@@ -127,9 +128,10 @@ def observe(lb: dm.LoadBalancer, alive: bool, health: dict[str, bool | None],
 class NginxConverger(LocalConverger[Instance]):
     def __init__(self, settings: Settings, state_dir: Path,
                  clock: Callable[[], float] = time.monotonic,
-                 prober: Prober | None = None) -> None:
+                 prober: Prober | None = None, placement: PlacementFn | None = None) -> None:
         ns = provider_section(settings, "nginx", NginxSettings)
-        super().__init__(state_dir, ns.binary, Instance, clock)
+        super().__init__(state_dir, ns.binary, Instance, clock,
+                         Vips.from_settings(settings, placement))
         self.settings = ns
         self.options = view.Options(
             state_dir=str(state_dir), **default_timeouts(settings),
@@ -152,6 +154,7 @@ class NginxConverger(LocalConverger[Instance]):
         with self._lock(lb_id):
             if lb is None:
                 self.prober.forget(lb_id)
+                self._release(lb_id)
                 self.instance(lb_id).remove()
                 self._forget(lb_id)
                 with self._guard:
@@ -160,9 +163,18 @@ class NginxConverger(LocalConverger[Instance]):
                 return deleted_report(lb_id)
             inst = self.instance(lb_id)
             try:
+                plan = self._vip_plan(lb_id, lb)
+                if plan.freebind and not nonlocal_bind(plan.primary):
+                    # NGINX has no per-socket freebind: the BACKUP binds the VIP it does not
+                    # hold only where the host allows binding any address.
+                    raise view.ConfigError(
+                        f"{plan.placement.role} instance: NGINX needs net.ipv4.ip_nonlocal_bind"
+                        " (net.ipv6.ip_nonlocal_bind) = 1 to bind a VIP keepalived may move")
                 self.prober.watch(lb_id, checks_for(list(used_pools(lb).values())))
                 health = self.prober.states(lb_id)
+                self._vips_before(inst, plan)
                 self._apply(inst, *self._render(lb, health))
+                self._vips_after(lb_id, inst, plan)
             except (view.ConfigError, ProcessError) as exc:
                 LOG.error("nginx %s: configuration not applied, previous one kept: %s",
                           lb_id, exc)
@@ -175,7 +187,7 @@ class NginxConverger(LocalConverger[Instance]):
                 self._health[lb_id] = health
                 self._amphorae[lb_id] = pid
             report = active_report(lb, operating=lambda kind, obj: st.pick(observed, kind, obj))
-            report["amphorae"] = [st.amphora_record(lb_id, lb, pid, "nginx")]
+            report["amphorae"] = [self._amphora(lb_id, lb, pid, "nginx")]
             return report
 
     def failover(self, lb_id: str, lb: dm.LoadBalancer) -> None:
@@ -274,7 +286,7 @@ class NginxConverger(LocalConverger[Instance]):
             self._reported[lb_id] = observed
             self._health[lb_id] = health
             if self._amphorae.get(lb_id, -1) != pid:
-                report["amphorae"] = [st.amphora_record(lb_id, lb, pid, "nginx")]
+                report["amphorae"] = [self._amphora(lb_id, lb, pid, "nginx")]
                 self._amphorae[lb_id] = pid
         records: list[dict[str, Any]] = []
         if do_stats:
