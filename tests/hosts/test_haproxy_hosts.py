@@ -18,7 +18,7 @@ from tests.dbs import temp_database
 from tests.e2e.conftest import pids_naming, wait_for
 from tests.e2e.haproxy_support import Backend, haproxy_env, requires_haproxy, serving
 from tests.hosts.cluster import Cluster, http, served_elsewhere
-from tests.hosts.test_placement import DOWN_AFTER, HOSTS, cluster_env
+from tests.hosts.test_placement import HOSTS, MOVE_TIMEOUT, cluster_env
 
 pytestmark = requires_haproxy
 PORT = 8080
@@ -68,7 +68,7 @@ def test_host_loss_moves_traffic_and_a_returning_host_fences(cluster: Cluster) -
 
         cluster.kill_agent("h1")
         assert all(_alive(pid) for pid in stale)  # the data plane outlived its agent
-        wait_for(lambda: served_elsewhere(cluster, moved, "h1"), timeout=DOWN_AFTER + 15,
+        wait_for(lambda: served_elsewhere(cluster, moved, "h1"), timeout=MOVE_TIMEOUT,
                  what="h1's load balancers served by h2 and h3")
         for lb in moved:
             host = cluster.placement()[lb][0]
@@ -78,7 +78,7 @@ def test_host_loss_moves_traffic_and_a_returning_host_fences(cluster: Cluster) -
 
         # h1 comes back: its first act is to stop what it no longer owns.
         cluster.start_agent("h1")
-        wait_for(lambda: not haproxy_pids(cluster, "h1"), timeout=10,
+        wait_for(lambda: not haproxy_pids(cluster, "h1"), timeout=30,
                  what="h1's HAProxy processes stopped")
         assert not any(_alive(pid) for pid in stale)
         for vip in lbs.values():
@@ -103,11 +103,11 @@ def test_a_paused_host_that_lost_its_lease_fences_itself(cluster: Cluster) -> No
         stale = wait_for(lambda: haproxy_pids(cluster, "h1"), what="h1's HAProxy")
         os.kill(agent.pid, signal.SIGSTOP)
         try:
-            wait_for(lambda: served_elsewhere(cluster, [mine], "h1"), timeout=DOWN_AFTER + 15,
+            wait_for(lambda: served_elsewhere(cluster, [mine], "h1"), timeout=MOVE_TIMEOUT,
                      what="h1's load balancer served by another host")
         finally:
             os.kill(agent.pid, signal.SIGCONT)
-        wait_for(lambda: not any(_alive(pid) for pid in stale), timeout=10,
+        wait_for(lambda: not any(_alive(pid) for pid in stale), timeout=30,
                  what="h1 stopped the HAProxy it no longer owns")
         assert "lost its lease" in cluster.agents["h1"].log.read_text()
         assert cluster.hosts()["h1"]["status"] == "UP"
