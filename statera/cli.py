@@ -84,6 +84,42 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hosts(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import DBAPIError
+
+    from statera.controller.hosts import host_views
+    from statera.db.engine import Database
+
+    settings = _settings(args)
+    database = Database(settings.database_url)
+    try:
+        with database.read_session() as session:
+            views = host_views(session)
+    except DBAPIError as exc:
+        sys.stderr.write(f"statera hosts: cannot read the host records of "
+                         f"{_safe_url(settings.database_url)}: {str(exc.orig).splitlines()[0]} "
+                         "(is it migrated? `statera db upgrade`)\n")
+        return 1
+    finally:
+        database.dispose()
+    columns = ("name", "status", "lease_age", "instances", "capacity", "availability_zone",
+               "providers")
+    rows = [[_cell(view[c]) for c in columns] for view in views]
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+    for line in [list(columns), *rows]:
+        sys.stdout.write("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True))
+                         .rstrip() + "\n")
+    return 0
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return "-" if value in (None, "") else str(value)
+
+
 def cmd_config_sample(_args: argparse.Namespace) -> int:
     sys.stdout.write(sample_config())
     return 0
@@ -179,7 +215,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sys.stderr.write(f"statera serve: cannot listen on {host}:{port}: {reason} "
                          "(choose another with --port or STATERA_API__PORT)\n")
         return 1
-    service = Statera(settings)
+    run_agents = settings.serve_runs_agents if args.agents is None else args.agents
+    service = Statera(settings, run_agents=run_agents)
     try:
         # The database's gauges are the API host's to export (they are the same everywhere).
         metrics = start_metrics(settings, "port", service.db)
@@ -231,7 +268,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _logging(settings)
-    service = Statera(settings)
+    service = Statera(settings, run_agents=True)
     try:
         metrics = start_metrics(settings, "agent_port", None)
     except OSError as exc:
@@ -335,6 +372,15 @@ def parser() -> argparse.ArgumentParser:
         "address the API listens on", "api.host", "STATERA_API__HOST"))
     serve.add_argument("--port", type=int, help=_option_help(
         "TCP port of the API", "api.port", "STATERA_API__PORT"))
+    agents = serve.add_mutually_exclusive_group()
+    agents.add_argument("--agents", dest="agents", action="store_true", default=None,
+                        help=_option_help("also run the driver agent and provider agents, as "
+                                          "an agent host ('auto': only with the in-process "
+                                          "bus)", "api.run_agents", "STATERA_API__RUN_AGENTS"))
+    agents.add_argument("--no-agents", dest="agents", action="store_false",
+                        help=_option_help("run the API only, no provider agents (an API host "
+                                          "beside `statera agent` hosts)", "api.run_agents",
+                                          "STATERA_API__RUN_AGENTS"))
     serve.add_argument("--metrics-port", type=int, metavar="PORT", help=_option_help(
         "port of this process's Prometheus /metrics; 0 disables it", "metrics.port",
         "STATERA_METRICS__PORT"))
@@ -350,6 +396,14 @@ def parser() -> argparse.ArgumentParser:
         "port of this process's Prometheus /metrics (give each agent on one host its own); "
         "0 disables it", "metrics.agent_port", "STATERA_METRICS__AGENT_PORT"))
     agent.set_defaults(func=cmd_agent, metrics_option="agent_port")
+
+    hosts = sub.add_parser(
+        "hosts", formatter_class=fmt, help="list agent hosts, their leases and load",
+        description="List the agent hosts recorded in the database: up or down, the seconds "
+                    "since\ntheir last lease renewal, providers, zone, capacity and the "
+                    "instances placed on them.")
+    _common(hosts)
+    hosts.set_defaults(func=cmd_hosts)
 
     db = sub.add_parser("db", help="database commands", description="Database commands.")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")

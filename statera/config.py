@@ -50,6 +50,13 @@ class ApiSettings(BaseModel):
     enforce_quotas: bool = Field(
         True, description="Enforce quotas (Octavia skips them under noauth; Statera does not)."
     )
+    run_agents: bool | Literal["auto"] = Field(
+        "auto",
+        description="Whether `statera serve` also runs the driver agent and provider agents "
+        "(an agent host of its own). 'auto': only with the in-process bus (one process does "
+        "everything, the laptop case); with RabbitMQ an API host runs no provider agents "
+        "unless this is true: agent hosts run `statera agent`.",
+    )
     max_body_size: int = Field(
         1048576,
         description="Largest request body in bytes; a larger one is refused with 413 before it "
@@ -100,6 +107,24 @@ class DriverAgentSettings(BaseModel):
     resync_interval: float = Field(
         30.0, description="Seconds between full resyncs of every load balancer by each agent."
     )
+
+
+class AgentSettings(BaseModel):
+    """This agent host, as the host records and placement know it."""
+
+    host: str = Field("", description="Name of this agent host in the host records and in "
+                      "the amphorae's compute_id; empty means the machine's host name. Unique "
+                      "per agent process sharing a database.")
+    availability_zone: str = Field(
+        "", description="Availability zone this host serves; a load balancer created in a "
+        "zone is placed only on hosts of that zone. Empty: none (any zone-less load balancer).")
+    capacity: int = Field(
+        0, description="Most load-balancer instances placed on this host; 0 is unlimited.")
+    heartbeat_interval: float = Field(
+        1.0, description="Seconds between renewals of this host's lease (and placement passes).")
+    down_after: float = Field(
+        10.0, description="Seconds without a renewed lease after which a host is down and "
+        "its load balancers are placed on other hosts.")
 
 
 class MetricsSettings(BaseModel):
@@ -300,6 +325,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
     driver_agent: DriverAgentSettings = Field(default_factory=DriverAgentSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
     networking: NetworkingSettings = Field(default_factory=NetworkingSettings)
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     keepalived_vrrp: KeepalivedVrrpSettings = Field(default_factory=KeepalivedVrrpSettings)
@@ -336,6 +362,20 @@ class Settings(BaseSettings):
     @property
     def database_url(self) -> str:
         return self.database.connection or f"sqlite:///{self.data_path / 'statera.db'}"
+
+    @property
+    def agent_host(self) -> str:
+        """This agent host's name (``[agent] host``, else the machine's host name)."""
+        import socket
+
+        return self.agent.host or socket.gethostname()
+
+    @property
+    def serve_runs_agents(self) -> bool:
+        """Whether ``statera serve`` runs the agents too (see ``[api] run_agents``)."""
+        if self.api.run_agents == "auto":
+            return self.bus.driver == "inprocess"
+        return bool(self.api.run_agents)
 
     def socket_path(self, kind: str) -> str:
         """Path of the driver agent's ``status``/``stats``/``get`` socket."""

@@ -24,8 +24,11 @@ LOG = logging.getLogger(__name__)
 
 
 class Statera:
-    def __init__(self, settings: Settings) -> None:
+    """``run_agents``: also run the driver agent and provider agents as an agent host."""
+
+    def __init__(self, settings: Settings, run_agents: bool = True) -> None:
         self.settings = settings
+        self.run_agents = run_agents
         settings.data_path.mkdir(parents=True, exist_ok=True)
         upgrade(settings.database_url)
         self.db = Database(settings.database_url,
@@ -41,10 +44,15 @@ class Statera:
     def start(self) -> None:
         from statera.agent.driver_agent import DriverAgent
 
+        if not self.run_agents:
+            LOG.info("no provider agents in this process (API host; agent hosts run "
+                     "`statera agent`)")
+            return
         self.driver_agent = DriverAgent(
             self.settings, self.db, self.bus,
             release_vip=self._release_vip,
             cert_loader=material_loader(self.certs),
+            host=self.settings.agent_host,
         )
         self.driver_agent.start()
         LOG.info("driver agent started (sockets in %s)",

@@ -18,11 +18,13 @@ BACKENDS = ["sqlite", "postgresql", "mariadb"]
 
 
 @contextmanager
-def temp_database(backend: str, tmp_dir: str) -> Iterator[str]:
-    """Yield the URL of a new, migrated database; drop it afterwards."""
+def temp_database(backend: str, tmp_dir: str, migrated: bool = True) -> Iterator[str]:
+    """Yield the URL of a new database (migrated unless ``migrated`` is False); drop it
+    afterwards."""
     if backend == "sqlite":
         url = f"sqlite:///{tmp_dir}/statera-{uuid.uuid4().hex[:8]}.db"
-        upgrade(url)
+        if migrated:
+            upgrade(url)
         yield url
         return
     name = f"statera_t_{uuid.uuid4().hex[:10]}"
@@ -38,7 +40,8 @@ def temp_database(backend: str, tmp_dir: str) -> Iterator[str]:
     else:
         url = MY_ADMIN.rstrip("/") + f"/{name}?charset=utf8mb4"
     try:
-        upgrade(url)
+        if migrated:
+            upgrade(url)
         yield url
     finally:
         with admin.connect() as conn:

@@ -7,8 +7,10 @@ passes it to any agent whose signature has that parameter, so third-party agents
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from statera.bus.base import Bus
 from statera.config import Settings
@@ -38,3 +40,21 @@ class AgentContext:
             state_dir=state_dir,
         )
 
+
+
+#: Attribute a provider agent callable carries when it runs one local data plane per load
+#: balancer on the host it runs on (HAProxy, NGINX, ...): such load balancers are placed on
+#: agent hosts (``statera.controller.placement``) and each host runs only its own. Agents of
+#: remote devices (a BIG-IP serves every host's agent alike) do not carry it.
+LOCAL_DATA_PLANE = "statera_local_data_plane"
+AgentT = TypeVar("AgentT", bound=Callable[..., Any])
+
+
+def local_data_plane(agent: AgentT) -> AgentT:
+    """Declare that ``agent`` runs local data planes (see ``LOCAL_DATA_PLANE``)."""
+    setattr(agent, LOCAL_DATA_PLANE, True)
+    return agent
+
+
+def runs_local_data_plane(agent: Callable[..., Any]) -> bool:
+    return getattr(agent, LOCAL_DATA_PLANE, False) is True

@@ -14,7 +14,9 @@ import logging
 import threading
 from types import TracebackType
 
-from statera.agent.get import GetHandler
+from statera.agent.contract import runs_local_data_plane
+from statera.agent.get import GetHandler, HostScope
+from statera.agent.hosts import HostLease
 from statera.agent.server import AgentSocketServer, empty_reply, failure_reply
 from statera.agent.stats import StatsHandler
 from statera.agent.status import ReleaseVip, StatusHandler
@@ -43,14 +45,25 @@ class DriverAgent:
         *,
         agent_loader: AgentLoader = entry_point_loader,
         request_timeout: float = REQUEST_TIMEOUT,
+        host: str | None = None,
     ) -> None:
         self.settings = settings
         self.database = database
         self.bus = bus
+        #: This agent host's lease and placement passes (None: no host record, no placement,
+        #: every load balancer served here, as a lone driver agent in a test).
+        self.lease: HostLease | None = None
+        scope: HostScope | None = None
+        if host is not None:
+            local = _local_providers(settings.driver_agent.enabled_provider_agents,
+                                     agent_loader)
+            scope = HostScope(host, frozenset(local))
+            self.lease = HostLease(settings, database, local, hint=bus.publish)
+        self.scope = scope
         self.status_handler = StatusHandler(database, release_vip=release_vip,
-                                            rehint=bus.publish)
+                                            rehint=bus.publish, scope=scope)
         self.stats_handler = StatsHandler(database)
-        self.get_handler = GetHandler(database, cert_loader=cert_loader)
+        self.get_handler = GetHandler(database, cert_loader=cert_loader, scope=scope)
         self.servers = [
             AgentSocketServer("status", settings.socket_path("status"), self.status_handler,
                               on_error=failure_reply, request_timeout=request_timeout),
@@ -67,9 +80,13 @@ class DriverAgent:
 
     def start(self) -> None:
         try:
+            if self.lease is not None:
+                self.lease.register()
             for server in self.servers:
                 server.start()
             self.supervisor.start()
+            if self.lease is not None:
+                self.lease.start()
         except BaseException:
             self.stop()
             raise
@@ -77,6 +94,8 @@ class DriverAgent:
                  ", ".join(self.supervisor.threads) or "none")
 
     def stop(self) -> None:
+        if self.lease is not None:
+            self.lease.stop()
         self.supervisor.stop()
         # In parallel: each server's stop waits for its accept loop's poll and its requests.
         stoppers = [threading.Thread(target=server.stop, name=f"stop-{server.name}-socket")
@@ -98,3 +117,16 @@ class DriverAgent:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _local_providers(names: list[str], loader: AgentLoader) -> list[str]:
+    """The enabled provider agents that declare local data planes (placed on hosts)."""
+    local: list[str] = []
+    for name in names:
+        try:
+            agent = loader(name)
+        except Exception:  # the supervisor reports it when it tries to start it
+            continue
+        if runs_local_data_plane(agent):
+            local.append(name)
+    return local

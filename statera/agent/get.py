@@ -12,21 +12,29 @@ reports with it, so an ACTIVE report completes exactly the changes the provider 
 Extension: ``{"object": "loadbalancer_ids", "provider": P}`` answers
 ``{"loadbalancer_ids": [...]}``, every load balancer of P that is not DELETED (those pending
 deletion included, so the agent removes them), for start-up and periodic resyncs.
+
+On an agent host (``HostScope``), a load balancer of a provider that runs local data planes is
+served only to the host it is placed on: elsewhere it answers ``{}`` (tear it down here) without
+recording a served generation, and the id list names only this host's load balancers. A load
+balancer seen for the first time is placed then and there (``statera.controller.placement``).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from octavia_lib.common import constants as lib_consts
 from sqlalchemy import select
 
 from statera.agent import dbgraph
+from statera.controller import placement
 from statera.controller import provider_models as pm
 from statera.controller.provider_models import CertLoader
 from statera.db.engine import Database
 from statera.db.models import (
+    Amphora,
     HealthMonitor,
     L7Policy,
     Listener,
@@ -46,12 +54,26 @@ GONE = DELETING
 Reply = dict[str, Any]
 
 
+@dataclass(frozen=True)
+class HostScope:
+    """The agent host a driver agent serves, and the providers placed on hosts that it runs
+    (their load balancers are served only to their hosts)."""
+
+    host: str
+    providers: frozenset[str]
+
+    def covers(self, provider: str | None) -> bool:
+        return provider is not None and provider in self.providers
+
+
 class GetHandler:
     """Answers one get-socket request; thread-safe (one session per request)."""
 
-    def __init__(self, database: Database, *, cert_loader: CertLoader | None = None) -> None:
+    def __init__(self, database: Database, *, cert_loader: CertLoader | None = None,
+                 scope: HostScope | None = None) -> None:
         self.database = database
         self.cert_loader = cert_loader
+        self.scope = scope
 
     def __call__(self, request: dict[str, Any]) -> Reply:
         kind = request.get(lib_consts.OBJECT)
@@ -88,6 +110,8 @@ class GetHandler:
             if row is None:
                 return {}
             lb = dbgraph.owning_load_balancer(row)
+            if not self._placed_here(session, lb):
+                return {}
             # Only a whole-graph read proves the provider saw every change up to this
             # generation; a get of one child (say, a member mid-converge) proves nothing more.
             if row is lb and lb.provisioning_status != ProvisioningStatus.DELETED:
@@ -102,6 +126,20 @@ class GetHandler:
             pm.fill_certificate_data(model, self.cert_loader)
         result: Reply = model.to_dict(recurse=True, render_unsets=True)
         return result
+
+    def _placed_here(self, session: Any, lb: LoadBalancer) -> bool:
+        """Whether this host may serve ``lb`` (placing it first if it has no instance yet)."""
+        scope = self.scope
+        if scope is None or not scope.covers(lb.provider):
+            return True
+        if placement.owns(session, scope.host, lb.id):
+            return True
+        has_instances = session.scalars(
+            select(Amphora.id).where(Amphora.load_balancer_id == lb.id)).first() is not None
+        if has_instances or lb.provisioning_status == ProvisioningStatus.DELETED:
+            return False
+        placement.schedule(session, [lb.id])
+        return placement.owns(session, scope.host, lb.id)
 
     @staticmethod
     def _model(row: dbgraph.GraphRow) -> Any:
@@ -122,11 +160,13 @@ class GetHandler:
     def _loadbalancer_ids(self, provider: Any) -> Reply:
         if not isinstance(provider, str) or not provider:
             return {LOADBALANCER_IDS: []}
-        with self.database.session() as session:
-            ids = session.scalars(
-                select(LoadBalancer.id)
-                .where(LoadBalancer.provider == provider)
-                .where(LoadBalancer.provisioning_status != ProvisioningStatus.DELETED)
-                .order_by(LoadBalancer.id)
-            ).all()
+        query = (select(LoadBalancer.id)
+                 .where(LoadBalancer.provider == provider)
+                 .where(LoadBalancer.provisioning_status != ProvisioningStatus.DELETED)
+                 .order_by(LoadBalancer.id))
+        if self.scope is not None and self.scope.covers(provider):
+            query = query.where(LoadBalancer.id.in_(select(Amphora.load_balancer_id).where(
+                Amphora.compute_id == self.scope.host)))
+        with self.database.read_session() as session:
+            ids = session.scalars(query).all()
         return {LOADBALANCER_IDS: list(ids)}

@@ -136,7 +136,7 @@ class ReconcileLoop:
         for t in [*threads, hints]:
             t.start()
         try:
-            self._resync(lib)
+            self._resync(lib, fence=True)
             next_resync = time.monotonic() + self.context.settings.driver_agent.resync_interval
             while not exit_event.wait(self.tick_interval):
                 self._safe_tick(lib)
@@ -163,14 +163,24 @@ class ReconcileLoop:
         self._adds.inc()
         self.queue.add(lb_id)
 
-    def _resync(self, lib: StateraDriverLibrary) -> None:
-        """Queue every load balancer the database has for us, and every stray we still run."""
+    def _resync(self, lib: StateraDriverLibrary, fence: bool = False) -> None:
+        """Queue every load balancer the database has for us, and every stray we still run.
+
+        ``fence`` (the first resync after a start): strays (data planes this host runs that
+        the database does not give it, such as load balancers placed on another host while
+        this one was away) are removed first, before anything else is converged, so a host
+        that comes back never serves a VIP that another host now serves."""
         try:
             ids = set(lib.list_loadbalancer_ids(self.context.provider))
         except Exception:  # the agent keeps running; the next resync tries again
             LOG.exception("%s: could not list load balancers", self.context.provider)
             return
-        for lb_id in sorted(ids | self.converger.known_ids()):
+        strays = self.converger.known_ids() - ids
+        if fence:
+            for lb_id in sorted(strays):
+                self._converge_one(lib, lb_id)
+            strays = set()
+        for lb_id in sorted(ids | strays):
             self._enqueue(lb_id)
 
     def _safe_tick(self, lib: StateraDriverLibrary) -> None:

@@ -38,11 +38,13 @@ from enum import StrEnum
 from typing import Any
 
 from octavia_lib.common import constants as lib_consts
-from sqlalchemy import Boolean, DateTime, Integer, delete
+from sqlalchemy import Boolean, DateTime, Integer, delete, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from statera.agent import dbgraph
+from statera.agent.get import HostScope
+from statera.controller import placement
 from statera.db.engine import Database
 from statera.db.models import Amphora, LoadBalancer, utcnow
 from statera.db.statuses import PENDING, OperatingStatus, ProvisioningStatus
@@ -52,6 +54,8 @@ LOG = logging.getLogger(__name__)
 
 
 AMPHORAE = "amphorae"
+#: Octavia's status of an amphora that serves a load balancer.
+ALLOCATED = "ALLOCATED"
 
 #: Octavia's processing order (children before parents), then Statera's amphora extension.
 ORDER: tuple[str, ...] = (
@@ -117,8 +121,10 @@ class StatusHandler:
         release_vip: ReleaseVip | None = None,
         rehint: Rehint | None = None,
         rehint_interval: float = REHINT_INTERVAL,
+        scope: HostScope | None = None,
     ) -> None:
         self.database = database
+        self.scope = scope
         self.release_vip = release_vip or _no_vip_release
         self.rehint = rehint or _no_rehint
         self.rehint_interval = rehint_interval
@@ -176,13 +182,53 @@ class StatusHandler:
             lb_ids = _owning_lb_ids(session, records)
             dbgraph.lock_load_balancers(session, lb_ids)
             _graphs = dbgraph.load_graphs(session, lb_ids)  # referenced until the commit
+            foreign = self._placed_elsewhere(session, lb_ids)
+            if foreign:
+                # A host that no longer owns a load balancer (it was moved while this host
+                # was away, or it is tearing down a stray) has nothing to say about it.
+                LOG.info("status report about load balancer(s) %s not placed on %s ignored",
+                         ", ".join(sorted(foreign)), self.scope.host if self.scope else "-")
+                return []
             for record in records:
                 try:
                     hints.extend(self._apply_record(session, record))
                     session.flush()
                 except Exception as exc:
                     raise _ApplyFailed(record) from exc
+            self._instances_serving(session, records)
         return hints
+
+    def _instances_serving(self, session: Session, records: list[_Record]) -> None:
+        """This host's placed instance of a load balancer it reported ACTIVE is serving
+        (ALLOCATED, as Octavia's amphora of a live load balancer), whether or not its provider
+        reports instances itself."""
+        if self.scope is None:
+            return
+        for record in records:
+            if record.kind != lib_consts.LOADBALANCERS or record.prov != ProvisioningStatus.ACTIVE:
+                continue
+            placed = session.scalars(select(Amphora).where(
+                Amphora.load_balancer_id == record.obj_id,
+                Amphora.compute_id == self.scope.host)).first()
+            if placed is not None and placed.status == placement.BOOTING:
+                placed.status = ALLOCATED
+                placed.updated_at = utcnow()
+
+    def _placed_elsewhere(self, session: Session, lb_ids: set[str]) -> set[str]:
+        """Of ``lb_ids``, the placed load balancers that have no instance on this host."""
+        scope = self.scope
+        if scope is None or not lb_ids:
+            return set()
+        foreign: set[str] = set()
+        for lb_id in sorted(lb_ids):
+            lb = session.get(LoadBalancer, lb_id)
+            if lb is None or not scope.covers(lb.provider):
+                continue
+            if lb.provisioning_status == ProvisioningStatus.DELETED:
+                continue
+            if not placement.owns(session, scope.host, lb_id):
+                foreign.add(lb_id)
+        return foreign
 
     def _apply_record(self, session: Session, record: _Record) -> list[tuple[str, str]]:
         """Apply one parsed record; returns hints to send after the commit."""
@@ -315,8 +361,31 @@ class StatusHandler:
         return [(lb.provider, lb.id)] if lb.provider else []
 
     # Amphorae -------------------------------------------------------------------------------
-    @staticmethod
-    def _apply_amphora(session: Session, record: _Record) -> None:
+    def _placed_instance(self, session: Session, record: _Record) -> Amphora | None:
+        """This host's instance of the reported load balancer, when it is placed: a provider
+        reports its instance under an id of its own; placement owns the row."""
+        lb_id = record.amphora_values.get("load_balancer_id")
+        if self.scope is None or not isinstance(lb_id, str):
+            return None
+        return session.scalars(select(Amphora).where(
+            Amphora.load_balancer_id == lb_id,
+            Amphora.compute_id == self.scope.host)).first()
+
+    def _apply_amphora(self, session: Session, record: _Record) -> None:
+        placed = self._placed_instance(session, record)
+        if placed is not None:
+            if record.prov == ProvisioningStatus.DELETED:
+                return  # the instance is placement's to remove, with its load balancer
+            values = {k: v for k, v in record.amphora_values.items()
+                      if k not in PLACEMENT_COLUMNS}
+            if record.prov is not None and placed.status != record.prov or any(
+                    getattr(placed, k) != v for k, v in values.items()):
+                placed.updated_at = utcnow()
+            for key, value in values.items():
+                setattr(placed, key, value)
+            if record.prov is not None:
+                placed.status = record.prov
+            return
         status, values = record.prov, record.amphora_values
         row = session.get(Amphora, record.obj_id)
         if status == ProvisioningStatus.DELETED:
@@ -418,6 +487,10 @@ def _owning_lb_ids(session: Session, records: list[_Record]) -> set[str]:
         lb_ids |= dbgraph.owning_lb_ids(session, kind, ids)
     return lb_ids
 
+
+#: What placement decides about an instance; a provider's report does not change it.
+PLACEMENT_COLUMNS = frozenset({"load_balancer_id", "compute_id", "role", "vrrp_priority",
+                               "cached_zone"})
 
 _AMPHORA_COLUMNS = {
     column.key: column

@@ -131,6 +131,9 @@ RULES: dict[str, Rule] = {
     "neutron.show_qos_policy": AUTHENTICATED,
     "neutron.list_security_groups": AUTHENTICATED,
     "neutron.show_security_group": AUTHENTICATED,
+    # Statera's agent hosts (admin only, as the amphorae).
+    "hosts.list_hosts": octavia("agent-host", "get_all"),
+    "hosts.show_host": octavia("agent-host", "get_one"),
     # Statera's certificate store (the caller's own project only).
     "certificates.list_certificates": READ,
     "certificates.show_certificate": READ,

@@ -27,6 +27,8 @@ LBAAS_RESOURCES = [
     "availability_zone_profiles", "quotas", "providers",
 ]
 OCTAVIA_RESOURCES = ["amphorae"]
+#: Statera's own admin resources, under /v2/statera.
+STATERA_RESOURCES = ["hosts"]
 
 
 def _routers(names: list[str]) -> list[APIRouter]:
@@ -70,6 +72,9 @@ def create_app(services: Services) -> FastAPI:
             app.include_router(router, prefix=prefix, include_in_schema=False)
         for router in _routers(OCTAVIA_RESOURCES):
             app.include_router(router, prefix=f"{prefix}/octavia")
+    for router in _routers(STATERA_RESOURCES):
+        app.include_router(router, prefix="/v2/statera")
+
     @app.get("/v3/projects/{project_id}", include_in_schema=False)
     def keystone_project(project_id: str) -> dict[str, Any]:
         """Without Keystone, `openstack ... --project P` still looks P up here; any id

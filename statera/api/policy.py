@@ -113,6 +113,8 @@ API_RULES: dict[str, dict[str, str]] = {
     "flavor-profile": dict(_ADMIN),
     "availability-zone": dict(_SHARED),
     "availability-zone-profile": dict(_ADMIN),
+    # Statera's own: the agent hosts (GET /v2/statera/hosts), admin only as the amphorae.
+    "agent-host": {"get_all": ADMIN, "get_one": ADMIN},
 }
 
 

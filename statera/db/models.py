@@ -19,6 +19,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Double,
     Float,
     ForeignKey,
     Index,
@@ -285,12 +286,15 @@ class ListenerStatistics(Base):
 
 
 class Amphora(Base):
-    """A data-plane instance (for Statera's own providers: one process per load balancer)."""
+    """A data-plane instance (for Statera's own providers: one process per load balancer).
+
+    For providers that run local data planes these rows are the placement: one per instance,
+    ``compute_id`` naming the agent host that runs it (``statera.controller.placement``)."""
 
     __tablename__ = "amphora"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     load_balancer_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    compute_id: Mapped[str | None] = mapped_column(String(255))
+    compute_id: Mapped[str | None] = mapped_column(String(255), index=True)
     compute_flavor: Mapped[str | None] = mapped_column(String(255))
     image_id: Mapped[str | None] = mapped_column(String(255))
     cached_zone: Mapped[str | None] = mapped_column(String(255))
@@ -306,6 +310,27 @@ class Amphora(Base):
     cert_busy: Mapped[bool] = mapped_column(Boolean, default=False)
     role: Mapped[str | None] = mapped_column(String(36))
     status: Mapped[str] = mapped_column(String(36), default="ALLOCATED")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class AgentHost(Base):
+    """An agent host (``statera agent``, or ``statera serve`` running agents) and its lease.
+
+    The host renews ``renewed_at`` (seconds since the epoch, its own clock: hosts' clocks are
+    assumed synchronised, as Octavia's health manager assumes) every heartbeat; it is down once
+    ``renewed_at + down_after`` has passed. ``providers`` are the providers whose load
+    balancers it runs as local data planes (the ones that are placed). ``incarnation`` counts
+    its registrations (restarts)."""
+
+    __tablename__ = "agent_host"
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    providers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    availability_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    capacity: Mapped[int] = mapped_column(Integer, default=0)
+    renewed_at: Mapped[float] = mapped_column(Double, default=0.0)
+    down_after: Mapped[float] = mapped_column(Double, default=10.0)
+    incarnation: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 

@@ -36,7 +36,7 @@ OBSERVER = {"X-Project-Id": "alice", "X-Roles": "reader"}
 GLOBAL_OBSERVER = {"X-Project-Id": "carol", "X-Roles": "load-balancer_global_observer"}
 # Octavia types whose reads are admin-only (amphorae, profiles, provider capabilities).
 ADMIN_READS = ("amphora", "flavor-profile", "availability-zone-profile", "provider-flavor",
-               "provider-availability-zone")
+               "provider-availability-zone", "agent-host")
 # Creates that make an object in the caller's own project: not another project's business.
 OWN_PROJECT_CREATES = {"certificates.create_certificate"}
 

@@ -17,7 +17,8 @@ LOOPBACK_NET = "7b1c6e3a-1d5e-4f5e-9a57-3c1f00000001"
 
 def build_world(api: Api) -> dict[str, str]:
     """Project alice's objects, one of each kind (and the admin-made catalogue, a quota, a
-    certificate, an amphora with stats), all ACTIVE: their ids by path parameter name."""
+    certificate, an amphora with stats, an agent host), all ACTIVE: their ids by path
+    parameter name."""
 
     def create(path: str, key: str, body: dict[str, Any], headers: dict[str, str]) -> str:
         resp = api.post(path, json={key: body}, headers=headers)
@@ -69,6 +70,8 @@ def build_world(api: Api) -> dict[str, str]:
         s.add(m.ListenerStatistics(listener_id=ids["listener_id"], amphora_id=amphora.id,
                                    bytes_in=1))
         ids["amphora_id"] = amphora.id
+        s.add(m.AgentHost(name="agent-1", providers=["noop"], renewed_at=0.0))
+        ids["host_name"] = "agent-1"
     return ids
 
 

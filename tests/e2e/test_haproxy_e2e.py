@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -247,13 +248,14 @@ def test_killed_haproxy_failover_and_amphorae(haproxy_server: Server, sdk_for: A
 
     pid = haproxy_pid(server, ids["lb"])
     assert pid is not None
-    amp = wait_for(lambda: (x := amphora_of(ids["lb"])) and x["compute_id"] == str(pid) and x,
-                   timeout=5, what="amphora with the HAProxy pid")
-    assert amp["status"] == "ALLOCATED" and amp["role"] == "STANDALONE"
+    # The instance runs on this agent host (statera serve's, named after the machine).
+    amp = wait_for(lambda: (x := amphora_of(ids["lb"])) and x["status"] == "ALLOCATED" and x,
+                   timeout=5, what="amphora of the HAProxy")
+    assert amp["compute_id"] == socket.gethostname() and amp["role"] == "STANDALONE"
     assert amp["lb_network_ip"] == ids["vip"]
     assert len(_amphorae(server)) == 2
     shown = sdk.load_balancer.get_amphora(amp["id"])
-    assert shown.loadbalancer_id == ids["lb"] and shown.compute_id == str(pid)
+    assert shown.loadbalancer_id == ids["lb"] and shown.compute_id == socket.gethostname()
 
     # Kill it: the health poll starts it again, it serves, and the amphora shows the new pid.
     start = time.monotonic()
@@ -262,8 +264,6 @@ def test_killed_haproxy_failover_and_amphorae(haproxy_server: Server, sdk_for: A
     back_after = time.monotonic() - start
     new_pid = haproxy_pid(server, ids["lb"])
     assert new_pid is not None and new_pid != pid
-    wait_for(lambda: (amphora_of(ids["lb"]) or {}).get("compute_id") == str(new_pid),
-             timeout=5, what="amphora reports the restarted process")
     assert counters(server, ids["lb"])["restarts"] >= 1
     assert back_after < 3.0, f"back after {back_after:.2f} s"
     assert lbs.get_load_balancer(ids["lb"]).provisioning_status == "ACTIVE"
@@ -273,10 +273,8 @@ def test_killed_haproxy_failover_and_amphorae(haproxy_server: Server, sdk_for: A
     before = haproxy_pid(server, ids["lb"])
     lbs.failover_load_balancer(ids["lb"])
     wait_active(sdk, ids["lb"])
-    replaced = wait_for(lambda: (p := haproxy_pid(server, ids["lb"])) not in (None, before)
+    wait_for(lambda: (p := haproxy_pid(server, ids["lb"])) not in (None, before)
                         and p, timeout=5, what="a new process after LB failover")
-    wait_for(lambda: (amphora_of(ids["lb"]) or {}).get("compute_id") == str(replaced),
-             timeout=5, what="amphora reports the replacement")
     assert counters(server, ids["lb"])["failovers"] >= 1
     assert serving(ids["vip"], port)
     # A hung process (stopped: alive, holding the VIP, answering nothing) is what failover is
@@ -288,9 +286,12 @@ def test_killed_haproxy_failover_and_amphorae(haproxy_server: Server, sdk_for: A
     lbs.failover_amphora(amp["id"])
     wait_for(lambda: serving(ids["vip"], port), timeout=5, what="serving after failover")
     rebuilt_after = time.monotonic() - start
-    rebuilt = wait_for(lambda: (x := amphora_of(ids["lb"])) and x["compute_id"] not in (
-        str(hung), str(new_pid)) and x, timeout=5, what="a new process after failover")
-    assert rebuilt["id"] == amp["id"] and rebuilt["status"] == "ALLOCATED"
+    wait_for(lambda: haproxy_pid(server, ids["lb"]) not in (None, hung, new_pid), timeout=5,
+             what="a new process after failover")
+    # With no other agent host, the instance is rebuilt where it is, under the same amphora.
+    rebuilt = amphora_of(ids["lb"])
+    assert rebuilt is not None and rebuilt["id"] == amp["id"]
+    assert (rebuilt["status"], rebuilt["compute_id"]) == ("ALLOCATED", socket.gethostname())
     assert rebuilt_after < 3.0, f"serving again {rebuilt_after:.2f} s after the failover"
     assert hung not in pids_under(lb_dir(server, ids["lb"]))
     wait_active(sdk, ids["lb"])

@@ -47,6 +47,15 @@ def nginx_dir(server: Server) -> Path:
     return server.data_dir / "providers" / "nginx"
 
 
+def nginx_master(server: Server, lb_id: str) -> int | None:
+    """The pid in the NGINX master's pid file of ``lb_id``, while that process runs."""
+    try:
+        pid = int((nginx_dir(server) / lb_id / "nginx.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if pid in processes_in(nginx_dir(server) / lb_id, "nginx") else None
+
+
 def nginx_processes(server: Server) -> list[int]:
     root = nginx_dir(server)
     if not root.exists():
@@ -216,11 +225,11 @@ def test_walkthrough_on_nginx(nginx_server: Server, sdk: Any,
 
     # One amphora per load balancer; failover replaces the NGINX master and keeps serving.
     amphorae = list(lbs.amphorae(loadbalancer_id=lb["id"]))
-    assert len(amphorae) == 1
-    before = amphorae[0].compute_id
+    assert len(amphorae) == 1 and amphorae[0].compute_id == socket.gethostname()
+    before = nginx_master(server, lb["id"])
     lbs.failover_load_balancer(lb["id"])
     wait_active(sdk, lb["id"])
-    wait_for(lambda: list(lbs.amphorae(loadbalancer_id=lb["id"]))[0].compute_id != before,
+    wait_for(lambda: nginx_master(server, lb["id"]) not in (None, before),
              timeout=10, what="a new NGINX master")
     assert serving(vip, port)
     counters = json.loads((nginx_dir(server) / lb["id"] / "counters.json").read_text())

@@ -36,11 +36,11 @@ def test_top_level_help_is_plain_text() -> None:
     out = statera("--help").stdout
     assert "``" not in out and ":func:" not in out  # no raw reStructuredText
     assert "Octavia" in out and "STATERA_<SECTION>__<OPTION>" in out
-    for command in ("serve", "agent", "dataplanes", "db", "config"):
+    for command in ("serve", "agent", "hosts", "dataplanes", "db", "config"):
         assert re.search(rf"^\s+{command}\s+\S", out, re.M), command
 
 
-@pytest.mark.parametrize("command", [("serve",), ("agent",), ("db", "upgrade"),
+@pytest.mark.parametrize("command", [("serve",), ("agent",), ("hosts",), ("db", "upgrade"),
                                      ("dataplanes", "list"), ("dataplanes", "stop")])
 def test_every_option_has_a_description_default_and_env(command: tuple[str, ...]) -> None:
     out = statera(*command, "--help").stdout

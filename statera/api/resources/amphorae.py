@@ -8,8 +8,10 @@ instance reported.
 
 Failover does not call a provider (Octavia sends it to its amphora worker, not to a provider
 driver): it opens a new desired generation of the load balancer, as every Statera write does
-instead of Octavia's ``PENDING_UPDATE`` lock, and hints the provider agent, which re-converges
-(and so rebuilds) the data plane. Config re-sends the hint only. Delete is allowed only from
+instead of Octavia's ``PENDING_UPDATE`` lock, moves the instance to another live agent host
+when there is one (``statera.controller.placement``), and hints the provider agents: the new
+host builds the data plane, the old one tears it down (or, with no other host, rebuilds it).
+Config re-sends the hint only. Delete is allowed only from
 ERROR (409 otherwise).
 """
 
@@ -28,6 +30,7 @@ from statera.api.listing import ListSpec, fields_of, prune
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.bus.base import FAILOVER
+from statera.controller import placement
 from statera.db import models as m
 from statera.db.statuses import ProvisioningStatus
 
@@ -125,7 +128,10 @@ def failover_amphora(amphora_id: str, svc: Services = Depends(services),
         raise ApiError(f"Amphora {amphora_id} is not serving a load balancer; there is "
                        "nothing to fail over.", 409)
     with common.change(svc, lb.id, FAILOVER) as change:
-        _amphora(change.session, amphora_id).updated_at = m.utcnow()
+        amphora = _amphora(change.session, amphora_id)
+        amphora.updated_at = m.utcnow()
+        if amphora.compute_id:  # placed: to another live host when there is one
+            placement.schedule(change.session, [lb.id], move={amphora.id: amphora.compute_id})
     return Response(status_code=202)
 
 

@@ -15,7 +15,7 @@ from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.bus.base import FAILOVER
 from statera.certs.base import Caller
-from statera.controller import changes, provider_models, quotas
+from statera.controller import changes, placement, provider_models, quotas
 from statera.controller.providers import call_provider, load_driver
 from statera.db import models as m
 from statera.db import names
@@ -123,6 +123,10 @@ def failover(lb_id: str, svc: Services = Depends(services),
     _authorize(svc, ident, lb_id, "put_failover")
     with common.change(svc, lb_id, FAILOVER) as change:
         change.call("loadbalancer_failover", change.lb.id)
+        # Every instance moves to another live host when there is one (else it is rebuilt
+        # where it runs); the hint reaches the new hosts and the old ones alike.
+        placement.schedule(change.session, [change.lb.id],
+                           move=placement.instance_hosts(change.session, change.lb.id))
     return Response(status_code=202)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 
-from statera.agent.contract import AgentContext
+from statera.agent.contract import AgentContext, local_data_plane
 from statera.config import provider_section
 from statera.providers.haproxy.converger import HAProxyConverger
 from statera.providers.haproxy.settings import HAProxySettings
 from statera.providers.kit.agent import run_converger
 
 
+@local_data_plane
 def run(exit_event: threading.Event, context: AgentContext | None = None) -> None:
     """Provider-agent entry point (``octavia.driver_agent.provider_agents``)."""
     run_converger(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 
-from statera.agent.contract import AgentContext
+from statera.agent.contract import AgentContext, local_data_plane
 from statera.config import provider_section
 from statera.providers.kit.agent import run_converger
 from statera.providers.nginx.converger import NginxConverger
 from statera.providers.nginx.settings import NginxSettings
 
 
+@local_data_plane
 def run(exit_event: threading.Event, context: AgentContext | None = None) -> None:
     """Provider-agent entry point (``octavia.driver_agent.provider_agents``). Ticks are
     frequent so that a member the prober found down stops taking traffic at once."""

@@ -8,7 +8,7 @@ import threading
 from octavia_lib.api.drivers import data_models as dm
 
 from statera.agent.client import StateraDriverLibrary
-from statera.agent.contract import AgentContext
+from statera.agent.contract import AgentContext, local_data_plane
 from statera.agent.reconcile import ReconcileLoop, StatusReport, active_report, deleted_report
 
 
@@ -33,6 +33,7 @@ class NoopConverger:
         return None
 
 
+@local_data_plane
 def run(exit_event: threading.Event, context: AgentContext | None = None) -> None:
     """Provider-agent entry point (``octavia.driver_agent.provider_agents``)."""
     if context is None:  # started by a plain Octavia driver agent: nothing to converge with
