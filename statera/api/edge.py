@@ -15,7 +15,9 @@ Plain ASGI middleware (no per-request task or body copy, unlike BaseHTTPMiddlewa
 - an exception no handler took becomes a 500 (503 for a statement timeout), logged with its
   traceback and its real status;
 - one access-log line per request: method, path, query, status and duration, with control
-  characters escaped so that no URL can forge a log line.
+  characters escaped so that no URL can forge a log line;
+- every response carries ``x-openstack-request-id: req-<uuid>`` (as Octavia's oslo
+  middleware sends it), and every log line written while serving the request names that id.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from typing import Any
 
 from fastapi import HTTPException
@@ -31,7 +34,7 @@ from fastapi.responses import JSONResponse
 from statera.api.errors import fault, too_large
 from statera.db.cancel import API_REQUEST, RequestStatements, StatementTracker
 from statera.db.engine import is_statement_timeout
-from statera.logs import printable
+from statera.logs import REQUEST_ID, printable
 
 LOG = logging.getLogger(__name__)
 ACCESS = logging.getLogger("statera.access")
@@ -106,6 +109,14 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        request_id = f"req-{uuid.uuid4()}"
+        id_token = REQUEST_ID.set(request_id)
+        try:
+            await self._serve(scope, receive, _with_request_id(send, request_id))
+        finally:
+            REQUEST_ID.reset(id_token)
+
+    async def _serve(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         refusal = self._refusal(scope)
         if refusal is not None:
             await refusal(scope, receive, send)
@@ -161,7 +172,7 @@ class EdgeMiddleware:
             return JSONResponse(status_code=406, content={"errors": [{
                 "status": 406, "title": "Not Acceptable",
                 "detail": f"Only application/json is supported, not '{accept}'",
-                "request_id": None}]})
+                "request_id": REQUEST_ID.get()}]})
         if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
             return fault(400, "Invalid input: the request URL must not contain NUL "
                               "characters.")
@@ -198,6 +209,18 @@ class EdgeMiddleware:
         ACCESS.log(logging.WARNING if status >= 500 else logging.INFO,
                    "%s %s -> %s (%.1f ms)", printable(scope["method"]), printable(target),
                    status, seconds * 1000)
+
+
+def _with_request_id(send: Any, request_id: str) -> Any:
+    """``send`` that adds the request's id header to the response's start."""
+    header = (b"x-openstack-request-id", request_id.encode())
+
+    async def sending(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), header]}
+        await send(message)
+
+    return sending
 
 
 async def _no_body() -> dict[str, Any]:

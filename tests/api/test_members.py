@@ -264,9 +264,14 @@ def test_batch_bad_input_changes_nothing(api: Api) -> None:
     api.member(pool["id"])
     before = snapshot(api)
     for body, query, status, text in [
+        # Named twice: a new member collides with itself (409), an existing one is
+        # updated twice (400), as in Octavia.
         ({"members": [{"address": "127.0.0.5", "protocol_port": 80},
-                      {"address": "127.0.0.5", "protocol_port": 80}]}, "", 400,
-         "listed more than once"),
+                      {"address": "127.0.0.5", "protocol_port": 80}]}, "", 409,
+         "already using ip 127.0.0.5 on protocol_port 80"),
+        ({"members": [{"address": "127.0.0.1", "protocol_port": 8080},
+                      {"address": "127.0.0.1", "protocol_port": 8080}]}, "", 400,
+         "Member must be updated only once in the same request."),
         ({"members": [{"address": "169.254.169.254", "protocol_port": 80}]}, "", 400,
          "member address"),
         ({"members": [{"address": "127.0.0.5"}]}, "", 400, "protocol_port"),
