@@ -1,0 +1,1 @@
+"""Tests against real OpenStack services (Keystone from PyPI) on loopback."""
