@@ -128,6 +128,11 @@ RULES: dict[str, Rule] = {
     "neutron.show_qos_policy": AUTHENTICATED,
     "neutron.list_security_groups": AUTHENTICATED,
     "neutron.show_security_group": AUTHENTICATED,
+    "neutron.list_security_group_rules": AUTHENTICATED,
+    "neutron.show_security_group_rule": AUTHENTICATED,
+    "neutron.list_floatingips": AUTHENTICATED,
+    "neutron.show_floatingip": AUTHENTICATED,
+    "neutron.list_extensions": AUTHENTICATED,
     # Statera's certificate store (the caller's own project only).
     "certificates.list_certificates": READ,
     "certificates.show_certificate": READ,

@@ -40,7 +40,8 @@ LOG = logging.getLogger(__name__)
 ACCESS = logging.getLogger("statera.access")
 JSON_ACCEPTS = ("application/json", "*/*", "application/*")
 NEUTRON_ON_V2 = tuple(f"/v2/{r}" for r in ("networks", "subnets", "ports", "qos/",
-                                          "security-groups"))
+                                          "security-groups", "security-group-rules",
+                                          "floatingips", "extensions"))
 CLIENT_GONE = 499  # nginx's status for "client closed the request", in the access log only
 
 
