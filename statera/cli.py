@@ -1,4 +1,4 @@
-"""``statera`` command line: serve, agent, db upgrade, config sample."""
+"""``statera`` command line: serve, agent, db upgrade, config sample, policy sample."""
 
 from __future__ import annotations
 
@@ -81,6 +81,17 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_config_sample(_args: argparse.Namespace) -> int:
     sys.stdout.write(sample_config())
+    return 0
+
+
+def cmd_policy_sample(args: argparse.Namespace) -> int:
+    from statera.api.policy import sample_policy
+
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(sample_policy())
+    else:
+        sys.stdout.write(sample_policy())
     return 0
 
 
@@ -258,6 +269,16 @@ def parser() -> argparse.ArgumentParser:
         "sample", help="print a sample configuration file",
         description="Print every option as a commented TOML file, with its default.")
     sample.set_defaults(func=cmd_config_sample)
+
+    pol = sub.add_parser("policy", help="policy commands", description="Policy commands.")
+    pol_sub = pol.add_subparsers(dest="policy_command", required=True, metavar="COMMAND")
+    psample = pol_sub.add_parser(
+        "sample", help="write the default policy (YAML)",
+        description="Write every policy rule (Octavia's names and default rules) as a YAML "
+                    "file,\nready to edit and name in [oslo_policy] policy_file.")
+    psample.add_argument("--output", "-o", metavar="FILE",
+                         help="write to FILE instead of standard output")
+    psample.set_defaults(func=cmd_policy_sample)
     return p
 
 

@@ -11,7 +11,7 @@ import tomllib
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, create_model, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -20,9 +20,13 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 class ApiSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the Octavia v2 API listens on.")
     port: int = Field(9876, description="TCP port of the API.")
-    auth_strategy: str = Field(
+    auth_strategy: Literal["noauth", "keystone", "testing"] = Field(
         "noauth",
-        description="noauth: every caller is admin; project from body, X-Project-Id or default.",
+        description="noauth: every caller is admin; project from body, X-Project-Id or "
+        "default. keystone: Keystone tokens validated by keystonemiddleware's auth_token "
+        "([keystone_authtoken]), decided by Octavia's policy ([oslo_policy]). testing: "
+        "identity from X-Project-Id and X-Roles headers (tests only: anyone can claim "
+        "any role).",
     )
     default_project_id: str = Field(
         "statera", description="Project used under noauth when a request names none."
@@ -176,6 +180,26 @@ class ListenerDefaultsSettings(BaseModel):
         0, description="Milliseconds to wait for TCP content inspection (0: none).")
 
 
+class OsloPolicySettings(BaseModel):
+    policy_file: str = Field(
+        "",
+        description="YAML file overriding any of Octavia's policy rules "
+        "(`statera policy sample` writes the defaults); re-read when it changes. Empty: the "
+        "defaults only.",
+    )
+
+
+#: The options of keystonemiddleware's auth_token (and of its auth plugin), passed to it
+#: unchanged: a section of any keys.
+KEYSTONE_AUTHTOKEN_EXAMPLE = {
+    "www_authenticate_uri": "http://keystone.example:5000/v3",
+    "auth_url": "http://keystone.example:5000/v3", "auth_type": "password",
+    "username": "statera", "password": "<secret>", "project_name": "service",
+    "user_domain_name": "Default", "project_domain_name": "Default",
+    "service_token_roles_required": True, "memcached_servers": "127.0.0.1:11211",
+}
+
+
 class Settings(BaseSettings):
     """All of Statera's options. ``data_dir`` anchors every default path."""
 
@@ -191,6 +215,13 @@ class Settings(BaseSettings):
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     listener_defaults: ListenerDefaultsSettings = Field(
         default_factory=ListenerDefaultsSettings)
+    keystone_authtoken: dict[str, Any] = Field(
+        default_factory=dict,
+        description="keystonemiddleware auth_token options for auth_strategy = keystone, "
+        "handed to it unchanged (any option it or its auth plugin knows; "
+        "STATERA_KEYSTONE_AUTHTOKEN__<OPTION>).",
+    )
+    oslo_policy: OsloPolicySettings = Field(default_factory=OsloPolicySettings)
 
     @classmethod
     def settings_customise_sources(
@@ -312,7 +343,7 @@ def sample_config() -> str:
     defaults = cls()
     for name, field in cls.model_fields.items():
         value = getattr(defaults, name)
-        if isinstance(value, BaseModel):
+        if isinstance(value, BaseModel) or name == "keystone_authtoken":
             continue
         lines.append(f"# {field.description or ''}")
         lines.append(f"{name} = {_toml(value)}")
@@ -330,6 +361,9 @@ def sample_config() -> str:
                 lines.append(f"# {opt} = {_toml([v.model_dump() for v in optval])}")
             else:
                 lines.append(f"# {opt} = {_toml(optval)}")
+    lines += ["", "[keystone_authtoken]",
+              f"# {cls.model_fields['keystone_authtoken'].description}"]
+    lines += [f"# {key} = {_toml(value)}" for key, value in KEYSTONE_AUTHTOKEN_EXAMPLE.items()]
     return "\n".join(lines) + "\n"
 
 

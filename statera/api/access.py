@@ -15,12 +15,15 @@ The kinds of rule:
 - ``octavia``: an identity, then Octavia's rule ``policy``, which the handler checks against
   the object's project once it has found the object (so a missing object stays a 404, as in
   Octavia, and another project's is a 403).
-- ``read`` / ``write``: an identity holding a reader role (``write``: a member role), checked
-  here; the handler answers only the caller's own project's objects (another project's is a
-  404, as Neutron and Barbican answer). Admins and global observers read everything.
+- ``read`` / ``write``: Octavia's ``load-balancer:read`` (``write``: ``load-balancer:write``)
+  on the caller's own project, checked here; the handler answers only the caller's own
+  project's objects (another project's is a 404, as Neutron and Barbican answer).
 
-A caller without an identity gets 401 with keystonemiddleware's body, what a request without
-a token gets in front of both services. Under ``noauth`` every caller is admin, so nothing here
+Every decision is the policy's (:class:`statera.api.policy.Policy`, oslo.policy with Octavia's
+rules and the operator's policy file); :func:`check_routes` also refuses a rule name the policy
+does not define. A caller without an identity gets 401 with keystonemiddleware's body, what a
+request without a token gets in front of both services (under ``keystone``, keystonemiddleware
+itself answers it before the app). Under ``noauth`` every caller is admin, so nothing here
 refuses anything.
 """
 
@@ -35,7 +38,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from statera.api.errors import Forbidden
-from statera.api.policy import identity
+from statera.api.policy import Policy, identity, unregistered
 
 Kind = Literal["public", "authenticated", "octavia", "read", "write"]
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -161,25 +164,36 @@ def served_routes(app: FastAPI) -> Iterator[tuple[str, frozenset[str], Callable[
         yield str(route.path), frozenset(route.methods or ()), endpoint
 
 
-def check_routes(app: FastAPI) -> None:
-    """Refuse an app that serves a route without a rule in :data:`RULES`."""
+def check_routes(app: FastAPI, policy: Policy | None = None) -> None:
+    """Refuse an app that serves a route without a rule in :data:`RULES`, or whose rule
+    names a policy rule that ``policy`` (default: Octavia's rules) does not define."""
     missing = sorted({f"{path} ({endpoint_key(endpoint)})"
                       for path, _methods, endpoint in served_routes(app)
                       if endpoint_key(endpoint) not in RULES})
     if missing:
         raise RuntimeError(f"routes without an access rule in statera.api.access: {missing}")
+    undefined = unregistered({rule.policy for rule in RULES.values() if rule.policy},
+                             policy or Policy())
+    if undefined:
+        raise RuntimeError(f"access rules name undefined policy rules: {undefined}")
+
+
+def public_paths(app: FastAPI) -> frozenset[str]:
+    """The paths of the routes anyone may call (no token needed in front of them)."""
+    return frozenset(path for path, _methods, endpoint in served_routes(app)
+                     if RULES.get(endpoint_key(endpoint)) == PUBLIC)
 
 
 class Unauthenticated(Exception):
     """A request without an identity on a route that needs one."""
 
 
-def unauthenticated_response() -> JSONResponse:
+def unauthenticated_response(uri: str = "/v3") -> JSONResponse:
     """keystonemiddleware's answer to a request without a valid token."""
     return JSONResponse(
         {"error": {"code": 401, "title": "Unauthorized",
                    "message": "The request you have made requires authentication."}},
-        status_code=401, headers={"WWW-Authenticate": 'Keystone uri="/v3"'},
+        status_code=401, headers={"WWW-Authenticate": f'Keystone uri="{uri}"'},
     )
 
 
@@ -205,5 +219,6 @@ def install(app: FastAPI) -> None:
     """Answer :class:`Unauthenticated` as keystonemiddleware does."""
 
     @app.exception_handler(Unauthenticated)
-    async def _unauthenticated(_req: Request, _exc: Unauthenticated) -> JSONResponse:
-        return unauthenticated_response()
+    async def _unauthenticated(req: Request, _exc: Unauthenticated) -> JSONResponse:
+        options = req.app.state.services.settings.keystone_authtoken
+        return unauthenticated_response(str(options.get("www_authenticate_uri", "/v3")))

@@ -16,7 +16,7 @@ from statera.api.deps import Services
 from statera.api.edge import EdgeMiddleware
 from statera.api.errors import install_handlers
 from statera.api.neutron import neutron_router
-from statera.api.policy import identity
+from statera.api.policy import Policy, identity
 
 LOG = logging.getLogger(__name__)
 #: Every version Octavia 19 lists at ``GET /``, with its date; the last one is CURRENT.
@@ -68,10 +68,9 @@ def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="Statera", version=API_VERSION, docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json", dependencies=[Depends(access.enforce)])
     app.state.services = services
+    app.state.policy = Policy(services.settings.oslo_policy.policy_file)
     install_handlers(app)
     access.install(app)
-    app.add_middleware(EdgeMiddleware, max_body=services.settings.api.max_body_size,
-                       statements=services.db.statements)
 
     @app.get("/", include_in_schema=False)
     def root(request: Request) -> JSONResponse:
@@ -96,8 +95,17 @@ def create_app(services: Services) -> FastAPI:
                             "parent_id": "default", "tags": []}}
 
     _mount_extras(app, services)
-    access.check_routes(app)
+    access.check_routes(app, app.state.policy)
     openapi.install(app)
+    # Middleware runs outside-in in the reverse order of these calls: the edge checks come
+    # first, then Keystone's token check, then the routes.
+    if services.settings.api.auth_strategy == "keystone":
+        from statera.api.keystone import KeystoneAuth
+
+        app.add_middleware(KeystoneAuth, options=services.settings.keystone_authtoken,
+                           public_paths=access.public_paths(app))
+    app.add_middleware(EdgeMiddleware, max_body=services.settings.api.max_body_size,
+                       statements=services.db.statements)
     return app
 
 

@@ -161,20 +161,24 @@ class Keystone:
     def register_load_balancer(self, statera_url: str) -> None:
         """Point the catalog's ``load-balancer`` service at ``statera_url`` (replacing any
         earlier endpoints), as an operator registers Octavia."""
-        services = self.api("GET", "/services?type=load-balancer")["services"]
+        self.register_service("load-balancer", "octavia", statera_url)
+        self.statera_url = statera_url
+
+    def register_service(self, service_type: str, name: str, url: str) -> None:
+        """Public, internal and admin endpoints of ``service_type`` at ``url`` in RegionOne
+        (the service created when missing, earlier endpoints replaced)."""
+        services = self.api("GET", f"/services?type={service_type}")["services"]
         if services:
             service_id = services[0]["id"]
         else:
             service_id = self.api("POST", "/services", {"service": {
-                "type": "load-balancer", "name": "octavia",
-                "description": "Statera (Octavia v2 API)"}})["service"]["id"]
+                "type": service_type, "name": name}})["service"]["id"]
         for old in self.api("GET", f"/endpoints?service_id={service_id}")["endpoints"]:
             self.api("DELETE", f"/endpoints/{old['id']}")
         for interface in ("public", "internal", "admin"):
             self.api("POST", "/endpoints", {"endpoint": {
                 "service_id": service_id, "interface": interface, "region_id": self.region,
-                "url": statera_url.rstrip("/")}})
-        self.statera_url = statera_url
+                "url": url.rstrip("/")}})
 
     def authtoken_options(self) -> dict[str, str]:
         """keystonemiddleware ``[keystone_authtoken]`` options for Statera's service user."""

@@ -115,12 +115,6 @@ def list_spec(model: type[Any], plural: str, *, tagged: bool = True) -> ListSpec
                     render=render_row, columns=columns, tagged=tagged, prefetch=prefetch)
 
 
-def scoped(stmt: Any, model: type[Any], ident: Identity) -> Any:
-    if ident.sees_all():
-        return stmt
-    return stmt.where(model.project_id == ident.project_id)
-
-
 def list_in_scope(svc: Services, request: Request, ident: Identity, obj_type: str,
                   spec: ListSpec) -> dict[str, Any]:
     """A GET collection scoped as Octavia's ``_auth_get_all`` scopes it (see
@@ -158,10 +152,13 @@ def listed(session: Session, request: Request, svc: Services, spec: ListSpec,
 def list_visible(svc: Services, request: Request, ident: Identity, model: type[Any],
                  plural: str, *options: Any, where: tuple[Any, ...] = ()) -> dict[str, Any]:
     """A top-level GET collection: the rows of the caller's project (all for those who see
-    every project), with ``options`` to load what rendering them needs."""
-    authorize(ident, POLICY_TYPE[model.__name__], "get_all")
+    every project, see :func:`list_scope`), with ``options`` to load what rendering them
+    needs."""
+    project = list_scope(ident, POLICY_TYPE[model.__name__])
     spec = list_spec(model, plural)
-    stmt = scoped(select(model).where(*where), model, ident).options(*options)
+    stmt = select(model).where(*where).options(*options)
+    if project is not None:
+        stmt = stmt.where(model.project_id == project)
     with svc.db.read_session() as session:
         return listed(session, request, svc, spec, stmt)
 

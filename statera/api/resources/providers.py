@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from statera.api.deps import Services, caller, services
-from statera.api.errors import ApiError, Forbidden
+from statera.api.errors import ApiError
 from statera.api.listing import fields_of, prune
 from statera.api.policy import Identity, authorize
 from statera.controller.providers import call_provider, load_driver
@@ -48,10 +48,8 @@ def list_providers(request: Request, svc: Services = Depends(services),
 
 
 def _capabilities(request: Request, svc: Services, ident: Identity, provider: str,
-                  method: str) -> list[dict[str, Any]]:
-    authorize(ident, POLICY_TYPE, "get_all")
-    if not ident.is_admin:  # Octavia: provider-flavor / provider-availability-zone are admin
-        raise Forbidden()
+                  method: str, policy_type: str) -> list[dict[str, Any]]:
+    authorize(ident, policy_type, "get_all")
     driver = load_driver(svc.settings, provider)
     metadata = call_provider(driver.name, getattr(driver, method)) or {}
     items = [{"name": str(key), "description": str(value)} for key, value in metadata.items()]
@@ -62,7 +60,7 @@ def _capabilities(request: Request, svc: Services, ident: Identity, provider: st
 def flavor_capabilities(provider: str, request: Request, svc: Services = Depends(services),
                         ident: Identity = Depends(caller)) -> dict[str, Any]:
     return {"flavor_capabilities": _capabilities(
-        request, svc, ident, provider, "get_supported_flavor_metadata")}
+        request, svc, ident, provider, "get_supported_flavor_metadata", "provider-flavor")}
 
 
 @router.get("/providers/{provider}/availability_zone_capabilities")
@@ -70,4 +68,5 @@ def availability_zone_capabilities(provider: str, request: Request,
                                    svc: Services = Depends(services),
                                    ident: Identity = Depends(caller)) -> dict[str, Any]:
     return {"availability_zone_capabilities": _capabilities(
-        request, svc, ident, provider, "get_supported_availability_zone_metadata")}
+        request, svc, ident, provider, "get_supported_availability_zone_metadata",
+        "provider-availability-zone")}
