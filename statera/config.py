@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -180,6 +180,45 @@ class ListenerDefaultsSettings(BaseModel):
         0, description="Milliseconds to wait for TCP content inspection (0: none).")
 
 
+class CertificatesSettings(BaseModel):
+    """Where listener and pool certificate references point (Octavia's ``[certificates]``)."""
+
+    cert_manager: Literal["local", "barbican", "noop"] = Field(
+        "local",
+        description="local: Statera's own store (POST /v2/statera/certificates); barbican: "
+        "Barbican container and secret URLs, checked with the caller's Keystone token and "
+        "read with [service_auth]; noop: any reference, served as a generated self-signed "
+        "certificate (API-only deployments and Octavia's noop test mode).",
+    )
+    region_name: str = Field("", description="Region of Barbican in Keystone's catalog.")
+    endpoint_type: str = Field(
+        "public", description="Interface of Barbican's catalog endpoint (public, internal).")
+    endpoint: str = Field(
+        "", description="Barbican's URL (e.g. https://kms:9311); empty: from the catalog.")
+    cache_seconds: float = Field(
+        60.0, description="How long the driver agent reuses certificate material it read "
+        "from Barbican before reading it again; 0 reads every time.")
+
+
+class ServiceAuthSettings(BaseModel):
+    """Statera's own Keystone identity (Octavia's ``[service_auth]``), with which the driver
+    agent reads certificates from Barbican. Options are keystoneauth1's for ``auth_type``;
+    any other keystoneauth1 option of that plugin may be added and is passed on."""
+
+    model_config = ConfigDict(extra="allow")
+
+    auth_url: str = Field("", description="Keystone's identity URL, e.g. http://ks:5000/v3.")
+    auth_type: str = Field("password", description="keystoneauth1 plugin name.")
+    username: str = Field("", description="Statera's service user.")
+    password: SecretStr = Field(SecretStr(""), description="Its password (never logged).")
+    project_name: str = Field("service", description="The service user's project.")
+    user_domain_name: str = Field("Default", description="The service user's domain.")
+    project_domain_name: str = Field("Default", description="The project's domain.")
+    cafile: str = Field("", description="CA bundle to verify Keystone and Barbican with.")
+    insecure: bool = Field(False, description="Skip TLS verification (tests only).")
+    timeout: float = Field(30.0, description="Seconds per HTTP request to Keystone/Barbican.")
+
+
 class OsloPolicySettings(BaseModel):
     policy_file: str = Field(
         "",
@@ -215,6 +254,8 @@ class Settings(BaseSettings):
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     listener_defaults: ListenerDefaultsSettings = Field(
         default_factory=ListenerDefaultsSettings)
+    certificates: CertificatesSettings = Field(default_factory=CertificatesSettings)
+    service_auth: ServiceAuthSettings = Field(default_factory=ServiceAuthSettings)
     keystone_authtoken: dict[str, Any] = Field(
         default_factory=dict,
         description="keystonemiddleware auth_token options for auth_strategy = keystone, "
@@ -372,6 +413,8 @@ def _toml(value: Any) -> str:
 
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, SecretStr):
+        return '""'  # a sample never shows a configured secret
     if isinstance(value, dict):
         inner = ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items())
         return "{ " + inner + " }"

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from statera.api.app import create_app
 from statera.api.deps import Services
 from statera.bus import make_bus
-from statera.certs.local import LocalCertManager, cert_loader
+from statera.certs import cert_manager, material_loader
 from statera.config import Settings
 from statera.db.engine import Database
 from statera.db.migrate import upgrade
@@ -32,7 +32,7 @@ class Statera:
                            api_statement_timeout=settings.database.api_statement_timeout)
         self.bus = make_bus(settings)
         self.network = network_driver(settings)
-        self.certs = LocalCertManager(self.db.session)
+        self.certs = cert_manager(settings, self.db.session)
         self.services = Services(settings=settings, db=self.db, bus=self.bus,
                                  network=self.network, certs=self.certs)
         self.app: FastAPI = create_app(self.services)
@@ -44,7 +44,7 @@ class Statera:
         self.driver_agent = DriverAgent(
             self.settings, self.db, self.bus,
             release_vip=self._release_vip,
-            cert_loader=cert_loader(self.db.session),
+            cert_loader=material_loader(self.certs),
         )
         self.driver_agent.start()
         LOG.info("driver agent started (sockets in %s)",

@@ -120,7 +120,9 @@ def _mount_extras(app: FastAPI, services: Services) -> None:
         app.include_router(
             neutron_router(lambda: services.network, services.db.session, sees_project)
         )
-    if services.certs is not None:
+    if services.certs is not None and callable(getattr(services.certs, "store", None)):
+        # Only a manager that keeps uploads (local) has an upload API: with Barbican, users
+        # store certificates in Barbican; with noop there is nothing to store.
 
         def project(request: Request) -> str | None:
             return identity(request, services.settings).project_id

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from statera.api.errors import utf8_safe
 from statera.certs.base import (
     CertificateNotFound,
-    CertManager,
+    CertStore,
     InvalidCertificate,
     cert_id_from_ref,
     ref_for,
@@ -82,7 +82,7 @@ def fault(status: int, message: str) -> JSONResponse:
 
 
 def certificates_router(
-    get_cert_manager: Callable[[], CertManager],
+    get_cert_manager: Callable[[], CertStore],
     get_session: SessionFactory,
     get_project: Callable[[Request], str | None],
 ) -> APIRouter:
@@ -216,7 +216,7 @@ def _is_text(value: str) -> bool:
     return "\x00" not in value
 
 
-def _store(manager: CertManager, project: str, fields: dict[str, Any]) -> str:
+def _store(manager: CertStore, project: str, fields: dict[str, Any]) -> str:
     if "pkcs12" in fields:
         return manager.store_pkcs12(project, fields.get("name"), fields["pkcs12"],
                                     fields.get("passphrase"))

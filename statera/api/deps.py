@@ -32,6 +32,17 @@ def caller(request: Request) -> Identity:
     return identity(request, services(request).settings)
 
 
+def caller_token(request: Request) -> str | None:
+    """The caller's Keystone token, for a certificate manager that acts with it (Barbican
+    checks that the caller may read a secret, and lets it grant Statera's service user access).
+
+    Read from ``X-Auth-Token``. Under ``auth_strategy = keystone`` the token was validated
+    before the request got here; under the other strategies it is passed on unchecked, which
+    is safe because Barbican validates it itself and decides what it may do.
+    """
+    return request.headers.get("X-Auth-Token") or None
+
+
 def project_for_create(ident: Identity, body_project: str | None) -> str:
     """Octavia: the body's project_id, else the token's (here: header or configured default)."""
     from statera.api.errors import Forbidden

@@ -23,6 +23,7 @@ from typing import Any
 
 from statera.api.errors import ApiError, Conflict, InvalidInput
 from statera.api.listing import parse_bool
+from statera.certs.base import Caller, RefKind, UnreadablePKCS12
 from statera.config import Settings
 from statera.db.statuses import ProvisioningStatus
 
@@ -491,58 +492,63 @@ def driver_for(svc: Any, lb: Any) -> Any:
     return load_driver(svc.settings, lb.provider or svc.settings.api.default_provider_driver)
 
 
-def check_cert_refs(certs: Any, project_id: str, bundles: Iterable[str],
-                    pems: Iterable[str]) -> None:
-    """400 "Could not retrieve certificate" unless every reference resolves for the project.
+def check_cert_refs(certs: Any, caller: Caller, bundles: Iterable[str],
+                    cas: Iterable[str] = (), crls: Iterable[str] = ()) -> None:
+    """400 "Could not retrieve certificate" unless the certificate manager accepts every
+    reference for ``caller`` (Octavia's ``_validate_tls_refs``): ``bundles`` name server
+    certificates (with keys), ``cas`` CA bundles and ``crls`` revocation lists. Octavia's own
+    400 for a PKCS12 secret that cannot be read. With Barbican this also grants Statera's
+    service user read access (Octavia's ACLs).
 
-    ``bundles`` name server certificates (with keys), ``pems`` CA bundles and CRLs. Runs
-    outside the write transaction: the certificate manager opens its own. Skipped when the
-    deployment has no certificate manager.
+    Runs outside the write transaction: a manager may open its own or call Barbican. Skipped
+    when the deployment has no certificate manager.
     """
     if certs is None:
         return
     bad: list[str] = []
-    for ref in dict.fromkeys(bundles):
-        try:
-            certs.load(ref, project_id)
-        except Exception:
-            bad.append(ref)
-    for ref in dict.fromkeys(pems):
-        try:
-            certs.load_pem(ref, project_id)
-        except Exception:
-            bad.append(ref)
+    for kind, refs in ((RefKind.BUNDLE, bundles), (RefKind.CA, cas), (RefKind.CRL, crls)):
+        for ref in dict.fromkeys(refs):
+            try:
+                certs.check(ref, kind, caller)
+            except UnreadablePKCS12 as exc:
+                raise ApiError(str(exc)) from None
+            except Exception:  # noqa: BLE001 - any failure is Octavia's "could not retrieve"
+                bad.append(ref)
     if bad:
         raise ApiError(f"Could not retrieve certificate: {bad}")
 
 
-def check_ca_and_crl(certs: Any, project_id: str, ca_ref: str | None, crl_ref: str | None,
+def check_ca_and_crl(certs: Any, ca_ref: str | None, crl_ref: str | None,
                      owner: str = "client certificate authority") -> None:
     """400 unless a CA reference holds certificates and a revocation list reference holds a
     CRL signed by that CA (Octavia refuses a CRL of another issuer; HAProxy would then reject
     every peer, since OpenSSL finds no CRL for the real issuer).
 
-    Call after :func:`check_cert_refs` (which turns unknown refs into 400s) with the refs the
-    object will have once written, outside the write transaction. A CRL without a CA is left
-    to ``validate_listener``/``validate_pool``, which say so in Octavia's words.
+    Call after :func:`check_cert_refs` (which turns refs the caller may not use into 400s)
+    with the refs the object will have once written, outside the write transaction; the
+    material is then read as the service (``fetch``). A CRL without a CA is left to
+    ``validate_listener``/``validate_pool``, which say so in Octavia's words.
     """
     if certs is None or not ca_ref:
         return
     from statera.certs.parse import crl_is_signed_by, is_crl_pem
 
-    def pem(ref: str) -> str:
+    def pem(ref: str, kind: RefKind) -> str:
         try:
-            return str(certs.load_pem(ref, project_id))
-        except Exception:
-            raise ApiError(f"Could not retrieve certificate: {[ref]}") from None
+            material = certs.fetch(ref, kind)
+        except Exception:  # noqa: BLE001 - a backend failure is "could not retrieve" here
+            material = None
+        if not isinstance(material, str):
+            raise ApiError(f"Could not retrieve certificate: {[ref]}")
+        return material
 
-    ca_pem = pem(ca_ref)
+    ca_pem = pem(ca_ref, RefKind.CA)
     if is_crl_pem(ca_pem):
         raise validation(f"The {owner} reference {ca_ref} is a certificate revocation list, "
                          "not a CA certificate.")
     if not crl_ref:
         return
-    crl_pem = pem(crl_ref)
+    crl_pem = pem(crl_ref, RefKind.CRL)
     if not is_crl_pem(crl_pem):
         raise validation(f"The revocation list reference {crl_ref} is not a certificate "
                          "revocation list.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 REF_PREFIX = "statera://certificates/"
@@ -33,6 +34,16 @@ class CertificateNotFound(LookupError):
     def __init__(self, ref: str) -> None:
         self.ref = ref
         super().__init__(f"Could not retrieve certificate: {ref}")
+
+
+class UnreadablePKCS12(ValueError):
+    """A PKCS#12 secret was found but cannot be read: Octavia answers 400 with its own text
+    rather than "could not retrieve", so the user knows the archive is at fault."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(
+            "The PKCS12 bundle is unreadable. Please check the PKCS12 bundle validity. In "
+            f"addition, make sure it does not require a pass phrase. Error: {error}")
 
 
 class InvalidCertificate(ValueError):
@@ -86,12 +97,59 @@ class TLSContainer:
         }
 
 
-class CertManager(Protocol):
-    """Stores and resolves TLS bundles. Implementations: ``local`` (the database).
+class RefKind(StrEnum):
+    """What a reference must name, by the field that holds it: a server certificate with its
+    key (``default_tls_container_ref``, ``sni_container_refs``, a pool's
+    ``tls_container_ref``), a CA bundle (``client_ca_tls_container_ref``, a pool's
+    ``ca_tls_container_ref``) or a revocation list (``client_crl_container_ref``,
+    ``crl_container_ref``)."""
 
-    Every method raises :class:`CertificateNotFound` for a ref it cannot resolve; ``store``
-    raises :class:`InvalidCertificate` (a ValueError) for unusable input.
+    BUNDLE = "bundle"
+    CA = "ca"
+    CRL = "crl"
+
+
+#: Key material for a reference: a server certificate, or the PEM of a CA bundle or CRL.
+Material = TLSContainer | str
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who names a reference in an API request: the project that will own the listener or
+    pool, and the caller's Keystone token (``None`` without Keystone). Managers that check
+    access elsewhere (Barbican) act with this token; it never appears in ``repr``."""
+
+    project_id: str | None
+    token: str | None = field(default=None, repr=False)
+
+
+class CertManager(Protocol):
+    """The seam between references and key material, chosen by ``[certificates]
+    cert_manager``: ``local`` (Statera's database), ``barbican`` or ``noop``.
+
+    The API calls :meth:`check` for every reference a request names, before it changes
+    anything: :class:`CertificateNotFound` becomes Octavia's 400 "Could not retrieve
+    certificate", :class:`UnreadablePKCS12` its own 400. The driver agent calls :meth:`fetch`
+    when it serves a provider the objects that hold the reference, with the deployment's own
+    credentials; it never raises for a reference that went away (None).
     """
+
+    name: str
+
+    def check(self, ref: str, kind: RefKind, caller: Caller) -> Material:
+        """The material ``ref`` names, if ``caller`` may use it for ``kind``; a manager that
+        needs it grants Statera's service identity read access on the way (Barbican ACLs)."""
+        ...
+
+    def fetch(self, ref: str, kind: RefKind) -> Material | None:
+        """The material ``ref`` names, read as the service; None when it cannot be read."""
+        ...
+
+
+class CertStore(Protocol):
+    """A manager that also keeps uploads (only ``local``): what the certificate upload API
+    (``POST /v2/statera/certificates``) needs. ``store`` raises :class:`InvalidCertificate`
+    for unusable input; the other methods :class:`CertificateNotFound`."""
 
     def store(
         self,

@@ -19,8 +19,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from statera.certs.base import (
+    Caller,
     CertificateNotFound,
     InvalidCertificate,
+    Material,
+    RefKind,
     TLSContainer,
     cert_id_from_ref,
     ref_for,
@@ -80,6 +83,20 @@ class LocalCertManager:
         if container is None:
             raise CertificateNotFound(ref)
         return container.certificate
+
+    def check(self, ref: str, kind: RefKind, caller: Caller) -> Material:
+        """The project's own stored certificate (its token plays no part: the store is
+        Statera's). A server certificate must have a key; a CA or CRL ref gives its PEM."""
+        if kind is RefKind.BUNDLE:
+            return self.load(ref, caller.project_id)
+        return self.load_pem(ref, caller.project_id)
+
+    def fetch(self, ref: str, kind: RefKind) -> Material | None:
+        """Any stored ref, whoever owns it (the API checked ownership); None if gone."""
+        container = self.find(ref)
+        if container is None:
+            return None
+        return container if kind is RefKind.BUNDLE else container.certificate
 
     def find(self, ref: str, project_id: str | None = None) -> TLSContainer | None:
         """Whatever ``ref`` names (with or without a key), or None if unknown or malformed."""

@@ -11,9 +11,11 @@ Graphs describe the *desired* data plane: children in PENDING_DELETE are left ou
 asked for is always converted, whatever its status). Pass ``include_pending_delete=True`` to
 get the graph as stored, e.g. to describe what is being deleted.
 
-Certificates are fetched through an injected ``cert_loader(ref)``: a dict (``certificate``,
-``private_key``, ``intermediates``, ``primary_cn``, ``passphrase``, ``id``) for server
-certificates, a PEM string (or a dict whose ``certificate`` is used) for CA and CRL references.
+Certificates are fetched through an injected ``cert_loader(ref, kind)``, ``kind`` being what
+the field holding ``ref`` needs (``"bundle"``, ``"ca"`` or ``"crl"``, the values of
+``statera.certs.RefKind``): a dict (``certificate``, ``private_key``, ``intermediates``,
+``primary_cn``, ``passphrase``, ``id``) for server certificates, a PEM string (or a dict whose
+``certificate`` is used) for CA and CRL references.
 Without one, ``*_data`` fields stay Unset. A loader that raises makes the conversion raise:
 serving a TLS listener without its certificate would break it. A loader that opens its own
 database transaction must not run inside another one on SQLite (the second waits for the
@@ -62,8 +64,9 @@ __all__ = [
     "pool_model",
 ]
 
-#: ``cert_loader(ref)``: certificate data for a container reference, or None if unknown.
-CertLoader = Callable[[str], dict[str, Any] | str | None]
+#: ``cert_loader(ref, kind)``: certificate data for a reference held in a field that needs
+#: ``kind`` ("bundle", "ca" or "crl"), or None if unknown.
+CertLoader = Callable[[str, str], dict[str, Any] | str | None]
 
 
 @dataclass(frozen=True)
@@ -252,19 +255,19 @@ def _l7policy(row: L7Policy, opts: _Options) -> Any:
 
 # Certificates ------------------------------------------------------------------------------
 
-#: Per model: (reference field, data field, shape). A "bundle" is a server certificate dict, a
-#: "pem" a CA or CRL string; a list of references gives a list of bundles.
+#: Per model: (reference field, data field, kind). A "bundle" is a server certificate dict, a
+#: "ca" or "crl" a PEM string; a list of references gives a list of bundles.
 _CERT_FIELDS: dict[type[Any], tuple[tuple[str, str, str], ...]] = {
     dm.Listener: (
         ("default_tls_container_ref", "default_tls_container_data", "bundle"),
         ("sni_container_refs", "sni_container_data", "bundle"),
-        ("client_ca_tls_container_ref", "client_ca_tls_container_data", "pem"),
-        ("client_crl_container_ref", "client_crl_container_data", "pem"),
+        ("client_ca_tls_container_ref", "client_ca_tls_container_data", "ca"),
+        ("client_crl_container_ref", "client_crl_container_data", "crl"),
     ),
     dm.Pool: (
         ("tls_container_ref", "tls_container_data", "bundle"),
-        ("ca_tls_container_ref", "ca_tls_container_data", "pem"),
-        ("crl_container_ref", "crl_container_data", "pem"),
+        ("ca_tls_container_ref", "ca_tls_container_data", "ca"),
+        ("crl_container_ref", "crl_container_data", "crl"),
     ),
 }
 
@@ -277,25 +280,25 @@ def fill_certificate_data(model: Any, cert_loader: CertLoader) -> Any:
     wait on the lock SQLite gives the first one. Each reference is loaded once. Returns
     ``model``.
     """
-    cache: dict[str, Any] = {}
+    cache: dict[tuple[str, str], Any] = {}
 
-    def load(ref: str) -> Any:
-        if ref not in cache:
-            cache[ref] = cert_loader(ref)
-        return cache[ref]
+    def load(ref: str, kind: str) -> Any:
+        if (ref, kind) not in cache:
+            cache[(ref, kind)] = cert_loader(ref, kind)
+        return cache[(ref, kind)]
 
     for obj in _walk(model):
-        for ref_field, data_field, shape in _CERT_FIELDS.get(type(obj), ()):
+        for ref_field, data_field, kind in _CERT_FIELDS.get(type(obj), ()):
             refs = getattr(obj, ref_field)
             if not refs:
                 continue
             if isinstance(refs, list):
-                bundles = [_bundle(load(ref), ref) for ref in refs]
+                bundles = [_bundle(load(ref, kind), ref) for ref in refs]
                 setattr(obj, data_field, [b for b in bundles if b is not dm.Unset])
-            elif shape == "bundle":
-                setattr(obj, data_field, _bundle(load(refs), refs))
+            elif kind == "bundle":
+                setattr(obj, data_field, _bundle(load(refs, kind), refs))
             else:
-                setattr(obj, data_field, _pem(load(refs)))
+                setattr(obj, data_field, _pem(load(refs, kind)))
     return model
 
 

@@ -88,9 +88,15 @@ def vip_releases() -> VipReleases:
 
 class CertStore(dict[str, Any]):
     """Certificate data by reference; the agent's ``cert_loader`` is ``load``. A stored
-    exception is raised, as a failing certificate backend would."""
+    exception is raised, as a failing certificate backend would. ``kinds`` records what each
+    reference was asked for."""
 
-    def load(self, ref: str) -> Any:
+    def __init__(self) -> None:
+        super().__init__()
+        self.kinds: dict[str, str] = {}
+
+    def load(self, ref: str, kind: str = "bundle") -> Any:
+        self.kinds[ref] = kind
         value = self.get(ref)
         if isinstance(value, Exception):
             raise value

@@ -221,6 +221,11 @@ def test_certificate_data_comes_from_the_cert_loader(
     pool = listener.default_pool
     assert pool["tls_container_data"]["id"] == "ref-backend"
     assert (pool["ca_tls_container_data"], pool["crl_container_data"]) == ("CA-PEM", None)
+    # Each reference is asked for as what its field needs (a CA and a CRL are both PEM, but a
+    # manager that generates material, like noop, must know which to make).
+    assert cert_store.kinds == {"ref-server": "bundle", "ref-sni": "bundle",
+                                "ref-unknown": "bundle", "ref-ca": "ca", "ref-crl": "crl",
+                                "ref-backend": "bundle"}
 
 
 def test_a_failing_read_is_not_mistaken_for_absence(
@@ -261,7 +266,7 @@ def test_a_cert_loader_with_its_own_transaction_does_not_deadlock_on_sqlite(
     with database.session() as s:
         s.add(m.Certificate(id="cert-1", certificate="CERT-PEM", private_key="KEY-PEM"))
 
-    def load_from_db(ref: str) -> dict[str, Any] | None:
+    def load_from_db(ref: str, kind: str) -> dict[str, Any] | None:
         with database.session() as s:
             cert = s.get(m.Certificate, ref)
             return None if cert is None else {

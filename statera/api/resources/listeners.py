@@ -22,10 +22,11 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from sqlalchemy.orm import Session, selectinload
 
 from statera.api import rules, schemas
-from statera.api.deps import Services, caller, services
+from statera.api.deps import Services, caller, caller_token, services
 from statera.api.errors import Conflict, InvalidInput, NotFound
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
+from statera.certs.base import Caller
 from statera.controller import changes, provider_models, quotas
 from statera.db import models as m
 from statera.db import names
@@ -101,12 +102,12 @@ def _default_pool(session: Session, lb: m.LoadBalancer, pool_id: str,
     return pool
 
 
-def cert_refs(values: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """Certificate references among ``values``: (server bundles, CA/CRL PEMs)."""
+def cert_refs(values: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """Certificate references among ``values``: (server bundles, CAs, CRLs)."""
     bundles = [values[k] for k in BUNDLE_REFS if values.get(k)]
     bundles += list(values.get("sni_container_refs") or [])
-    pems = [values[k] for k in PEM_REFS if values.get(k)]
-    return bundles, pems
+    ca, crl = (values.get(k) for k in PEM_REFS)
+    return bundles, [ca] if ca else [], [crl] if crl else []
 
 
 # Routes -----------------------------------------------------------------------------------
@@ -136,7 +137,8 @@ def listener_stats(listener_id: str, svc: Services = Depends(services),
 
 @router.post("/listeners", status_code=201)
 def create_listener(payload: Any = Body(None), svc: Services = Depends(services),
-                    ident: Identity = Depends(caller)) -> dict[str, Any]:
+                    ident: Identity = Depends(caller),
+                    token: str | None = Depends(caller_token)) -> dict[str, Any]:
     body = schemas.parse(schemas.ListenerPost, payload, SINGLE)
     if body.loadbalancer_id is None:
         raise InvalidInput("loadbalancer_id", None, "Mandatory field missing.")
@@ -147,8 +149,8 @@ def create_listener(payload: Any = Body(None), svc: Services = Depends(services)
         lb = common.fetch(session, m.LoadBalancer, body.loadbalancer_id)
         authorize(ident, "listener", "post", lb.project_id)
         project = str(lb.project_id)
-    rules.check_cert_refs(svc.certs, project, *cert_refs(body.model_dump()))
-    rules.check_ca_and_crl(svc.certs, project, body.client_ca_tls_container_ref,
+    rules.check_cert_refs(svc.certs, Caller(project, token), *cert_refs(body.model_dump()))
+    rules.check_ca_and_crl(svc.certs, body.client_ca_tls_container_ref,
                            body.client_crl_container_ref)
     with common.change(svc, body.loadbalancer_id) as change:
         change.load_driver()
@@ -161,15 +163,16 @@ def create_listener(payload: Any = Body(None), svc: Services = Depends(services)
 @router.put("/listeners/{listener_id}")
 def update_listener(listener_id: str, payload: Any = Body(None),
                     svc: Services = Depends(services),
-                    ident: Identity = Depends(caller)) -> dict[str, Any]:
+                    ident: Identity = Depends(caller),
+                    token: str | None = Depends(caller_token)) -> dict[str, Any]:
     body = schemas.parse(schemas.ListenerPut, payload, SINGLE)
     given = rules.apply_nulls(body.given(), rules.listener_null_defaults(svc.settings))
     with svc.db.read_session() as session:
         row = common.fetch_authorized(session, m.Listener, listener_id, ident, "put")
         lb_id, project = row.load_balancer_id, str(row.project_id)
         ca_ref, crl_ref = (given.get(k, getattr(row, k)) for k in PEM_REFS)
-    rules.check_cert_refs(svc.certs, project, *cert_refs(given))
-    rules.check_ca_and_crl(svc.certs, project, ca_ref, crl_ref)
+    rules.check_cert_refs(svc.certs, Caller(project, token), *cert_refs(given))
+    rules.check_ca_and_crl(svc.certs, ca_ref, crl_ref)
     with common.change(svc, lb_id) as change:
         row = common.fetch(change.session, m.Listener, listener_id)
         rules.refuse_deleting(row, "listener")

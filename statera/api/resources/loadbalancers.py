@@ -9,11 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from statera.api import schemas
-from statera.api.deps import Services, caller, project_for_create, services
+from statera.api.deps import Services, caller, caller_token, project_for_create, services
 from statera.api.errors import ApiError
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.bus.base import FAILOVER
+from statera.certs.base import Caller
 from statera.controller import changes, provider_models, quotas
 from statera.controller.providers import call_provider, load_driver
 from statera.db import models as m
@@ -42,11 +43,12 @@ def show_loadbalancer(lb_id: str, request: Request, svc: Services = Depends(serv
 @router.post("/loadbalancers", status_code=201)
 def create_loadbalancer(request: Request, payload: Any = Body(None),
                         svc: Services = Depends(services),
-                        ident: Identity = Depends(caller)) -> dict[str, Any]:
+                        ident: Identity = Depends(caller),
+                        token: str | None = Depends(caller_token)) -> dict[str, Any]:
     body = schemas.parse(schemas.LoadBalancerPost, payload, SINGLE)
     project = project_for_create(ident, body.project_id or body.tenant_id)
     authorize(ident, "loadbalancer", "post", project)
-    _check_graph_certificates(svc, body, project)
+    _check_graph_certificates(svc, body, Caller(project, token))
     def create(session: Session) -> tuple[m.LoadBalancer, dict[str, Any]]:
         lb = _create(session, svc, body, project)
         return lb, {SINGLE: _render_full(session, lb)}
@@ -292,17 +294,17 @@ def _graph_counts(body: schemas.LoadBalancerPost) -> dict[str, int]:
 
 
 def _check_graph_certificates(svc: Services, body: schemas.LoadBalancerPost,
-                              project: str) -> None:
+                              cert_caller: Caller) -> None:
     """The certificate references of a create graph, checked as the listener and pool APIs
-    check them (400 unless each resolves for ``project``), before the write transaction: the
-    certificate store opens its own."""
+    check them (400 unless the manager accepts each for ``cert_caller``), before the write
+    transaction: the certificate manager opens its own or calls Barbican."""
     from statera.api import rules
     from statera.api.resources import listeners, pools
 
     graph_pools: list[schemas.PoolPost | schemas.PoolRef] = list(body.pools or [])
     for lst in body.listeners or []:
-        rules.check_cert_refs(svc.certs, project, *listeners.cert_refs(lst.model_dump()))
-        rules.check_ca_and_crl(svc.certs, project, lst.client_ca_tls_container_ref,
+        rules.check_cert_refs(svc.certs, cert_caller, *listeners.cert_refs(lst.model_dump()))
+        rules.check_ca_and_crl(svc.certs, lst.client_ca_tls_container_ref,
                                lst.client_crl_container_ref)
         if lst.default_pool is not None:
             graph_pools.append(lst.default_pool)
@@ -310,8 +312,8 @@ def _check_graph_certificates(svc: Services, body: schemas.LoadBalancerPost,
                            if pol.redirect_pool is not None)
     for pool in graph_pools:
         if isinstance(pool, schemas.PoolPost):
-            rules.check_cert_refs(svc.certs, project, *pools.cert_refs(pool.model_dump()))
-            rules.check_ca_and_crl(svc.certs, project, pool.ca_tls_container_ref,
+            rules.check_cert_refs(svc.certs, cert_caller, *pools.cert_refs(pool.model_dump()))
+            rules.check_ca_and_crl(svc.certs, pool.ca_tls_container_ref,
                                    pool.crl_container_ref, "CA")
 
 

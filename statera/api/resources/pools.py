@@ -17,10 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from statera.api import rules, schemas
-from statera.api.deps import Services, caller, services
+from statera.api.deps import Services, caller, caller_token, services
 from statera.api.errors import ApiError, Conflict, InvalidInput
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
+from statera.certs.base import Caller
 from statera.controller import changes, provider_models, quotas
 from statera.db import models as m
 from statera.db import names
@@ -109,10 +110,11 @@ def build_pool(session: Session, svc: Services, lb: m.LoadBalancer, body: schema
 PEM_REFS = ("ca_tls_container_ref", "crl_container_ref")
 
 
-def cert_refs(values: dict[str, Any]) -> tuple[list[str], list[str]]:
+def cert_refs(values: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """Certificate references among ``values``: (client certificate, CAs, CRLs)."""
     bundles = [values["tls_container_ref"]] if values.get("tls_container_ref") else []
-    pems = [values[k] for k in PEM_REFS if values.get(k)]
-    return bundles, pems
+    ca, crl = (values.get(k) for k in PEM_REFS)
+    return bundles, [ca] if ca else [], [crl] if crl else []
 
 
 def _graph_counts(body: schemas.PoolPost) -> dict[str, int]:
@@ -120,7 +122,7 @@ def _graph_counts(body: schemas.PoolPost) -> dict[str, int]:
             "health_monitor": 1 if body.healthmonitor is not None else 0}
 
 
-def _all_refs(body: schemas.PoolPost) -> tuple[list[str], list[str]]:
+def _all_refs(body: schemas.PoolPost) -> tuple[list[str], list[str], list[str]]:
     return cert_refs(body.model_dump())
 
 
@@ -149,7 +151,8 @@ def show_pool(pool_id: str, request: Request, svc: Services = Depends(services),
 
 @router.post("/pools", status_code=201)
 def create_pool(payload: Any = Body(None), svc: Services = Depends(services),
-                ident: Identity = Depends(caller)) -> dict[str, Any]:
+                ident: Identity = Depends(caller),
+                token: str | None = Depends(caller_token)) -> dict[str, Any]:
     body = schemas.parse(schemas.PoolPost, payload, SINGLE)
     if body.loadbalancer_id is None and body.listener_id is None:
         raise InvalidInput("loadbalancer_id", None,
@@ -166,9 +169,8 @@ def create_pool(payload: Any = Body(None), svc: Services = Depends(services),
         lb = common.fetch(session, m.LoadBalancer, lb_id)
         authorize(ident, "pool", "post", lb.project_id)
         project = str(lb.project_id)
-    rules.check_cert_refs(svc.certs, project, *_all_refs(body))
-    rules.check_ca_and_crl(svc.certs, project, body.ca_tls_container_ref,
-                           body.crl_container_ref, "CA")
+    rules.check_cert_refs(svc.certs, Caller(project, token), *_all_refs(body))
+    rules.check_ca_and_crl(svc.certs, body.ca_tls_container_ref, body.crl_container_ref, "CA")
     with common.change(svc, lb_id) as change:
         session, lb = change.session, change.lb
         listener = None
@@ -200,7 +202,8 @@ def _merge_persistence(stored: dict[str, Any] | None,
 
 @router.put("/pools/{pool_id}")
 def update_pool(pool_id: str, payload: Any = Body(None), svc: Services = Depends(services),
-                ident: Identity = Depends(caller)) -> dict[str, Any]:
+                ident: Identity = Depends(caller),
+                token: str | None = Depends(caller_token)) -> dict[str, Any]:
     body = schemas.parse(schemas.PoolPut, payload, SINGLE)
     given = rules.apply_nulls(body.given(), rules.POOL_NULL_DEFAULTS)
     if "lb_algorithm" in given and given["lb_algorithm"] is None:
@@ -209,8 +212,8 @@ def update_pool(pool_id: str, payload: Any = Body(None), svc: Services = Depends
         row = common.fetch_authorized(session, m.Pool, pool_id, ident, "put")
         lb_id, project = row.load_balancer_id, str(row.project_id)
         ca_ref, crl_ref = (given.get(k, getattr(row, k)) for k in PEM_REFS)
-    rules.check_cert_refs(svc.certs, project, *cert_refs(given))
-    rules.check_ca_and_crl(svc.certs, project, ca_ref, crl_ref, "CA")
+    rules.check_cert_refs(svc.certs, Caller(project, token), *cert_refs(given))
+    rules.check_ca_and_crl(svc.certs, ca_ref, crl_ref, "CA")
     with common.change(svc, lb_id) as change:
         row = common.fetch(change.session, m.Pool, pool_id)
         rules.refuse_deleting(row, "pool")
