@@ -9,7 +9,6 @@ disabled is OFFLINE."""
 from __future__ import annotations
 
 import threading
-
 from typing import Any
 
 from octavia_lib.api.drivers import data_models as dm
