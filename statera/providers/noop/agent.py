@@ -3,8 +3,8 @@ when it should no longer exist, through the reconcile loop.
 
 Operating statuses are Octavia's in its noop mode (what octavia-tempest-plugin expects with
 ``test_with_noop``): nothing carries traffic, so load balancers, listeners and pools stay
-OFFLINE; members are NO_MONITOR; health monitors, L7 policies and rules are ONLINE; anything
-disabled is OFFLINE."""
+OFFLINE; members are NO_MONITOR (disabled ones too: nothing monitors them); health monitors,
+L7 policies and rules are ONLINE, or OFFLINE when disabled."""
 
 from __future__ import annotations
 
@@ -46,9 +46,11 @@ _TRAFFIC = {lib_consts.LOADBALANCERS, lib_consts.LISTENERS, lib_consts.POOLS}
 
 def noop_operating(kind: str, obj: Any) -> str:
     """Octavia's operating status of ``obj`` when no data plane reports health."""
+    if kind == lib_consts.MEMBERS:
+        return str(lib_consts.NO_MONITOR)
     if obj.admin_state_up is False or kind in _TRAFFIC:
         return str(lib_consts.OFFLINE)
-    return str(lib_consts.NO_MONITOR if kind == lib_consts.MEMBERS else lib_consts.ONLINE)
+    return str(lib_consts.ONLINE)
 
 
 def run(exit_event: threading.Event, context: AgentContext | None = None) -> None:
