@@ -55,6 +55,18 @@ PROVIDER_DESCRIPTION = "Accepts everything and touches no data plane"
 #: One capability of the noop driver each (``name:description``), which the suite looks up.
 FLAVOR_CAPABILITY = "noop_option:Any value; the noop provider ignores it."
 AZ_CAPABILITY = "noop_zone:Any value; the noop provider ignores it."
+#: ``RBAC_test_type = advanced`` tests a deployment that uses only the ``load-balancer_*``
+#: roles: Octavia's gate installs its advanced-RBAC policy file for it. These are its base
+#: rules (Octavia's deprecated advanced-RBAC defaults, octavia/policies/advanced_rbac.py);
+#: Keystone's member and reader roles then grant nothing.
+ADVANCED_POLICY = """\
+"context_is_admin": "role:admin or role:load-balancer_admin"
+"load-balancer:admin": "is_admin:True or role:admin or role:load-balancer_admin"
+"load-balancer:global_observer": "role:load-balancer_global_observer"
+"load-balancer:member_and_owner": "role:load-balancer_member and rule:load-balancer:owner"
+"load-balancer:observer_and_owner": "role:load-balancer_observer and rule:load-balancer:owner"
+"load-balancer:quota-admin": "role:load-balancer_quota_admin"
+"""
 RBAC_TYPES = ("keystone_default_roles", "advanced", "owner_or_admin", "none")
 
 
@@ -104,11 +116,15 @@ def _plugin_installed() -> bool:
 # Statera ---------------------------------------------------------------------------------
 
 
-def statera_config(keystone: ks.Keystone, port: int, data_dir: Path) -> str:
-    """``statera serve``'s TOML: Keystone auth, noop everything, this port."""
+def statera_config(keystone: ks.Keystone, port: int, data_dir: Path,
+                   policy_file: Path | None = None) -> str:
+    """``statera serve``'s TOML: Keystone auth, noop everything, this port, and the policy
+    file if one is given."""
     options = keystone.authtoken_options()
     authtoken = "\n".join(f"{key} = {json.dumps(value)}" for key, value in options.items())
     certificates = '[certificates]\ncert_manager = "noop"\n' if _has_noop_certs() else ""
+    policy = f"[oslo_policy]\npolicy_file = {json.dumps(str(policy_file))}\n" \
+        if policy_file else ""
     return f"""\
 data_dir = {json.dumps(str(data_dir))}
 log_level = "INFO"
@@ -129,7 +145,8 @@ driver = "noop"
 [keystone_authtoken]
 {authtoken}
 
-{certificates}"""
+{certificates}
+{policy}"""
 
 
 def _has_noop_certs() -> bool:
@@ -274,7 +291,11 @@ def run(state: Path, rbac: str, regex: str, concurrency: int) -> Summary:
         data_dir = state / "statera"
         data_dir.mkdir(exist_ok=True)
         config = state / "statera.toml"
-        config.write_text(statera_config(keystone, port, data_dir))
+        policy_file = None
+        if rbac == "advanced":
+            policy_file = state / "advanced-policy.yaml"
+            policy_file.write_text(ADVANCED_POLICY)
+        config.write_text(statera_config(keystone, port, data_dir, policy_file))
         statera = start_statera(config, statera_url, state / "statera.log")
         workspace = state / "tempest"
         if workspace.exists():
