@@ -1,5 +1,5 @@
 """Octavia's own API tests pass against Statera: tests of the provider, load balancer,
-listener, pool, member and health monitor classes of octavia-tempest-plugin 3.5.0 (about 40,
+listener, pool, member and health monitor classes of octavia-tempest-plugin 3.5.0 (39 tests,
 a few minutes), through the same runner as ``make tempest`` (real Keystone, ``statera serve``
 with Keystone auth, noop provider, network and certificates). The whole suite, both RBAC
 models, is ``make tempest`` (BENCHMARKS.md)."""
