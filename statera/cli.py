@@ -40,12 +40,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _logging(settings: Settings) -> None:
     """Root logging for every command; request data in messages is escaped (statera.logs)."""
-    from statera.logs import SafeFormatter
+    from statera.logs import RequestIdFilter, SafeFormatter
 
     logging.basicConfig(level=settings.log_level.upper())
-    formatter = SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    formatter = SafeFormatter(
+        "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.setFormatter(formatter)
+        handler.addFilter(RequestIdFilter())
 
 
 def _warn_open_noauth(settings: Settings) -> None:

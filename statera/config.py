@@ -39,14 +39,27 @@ class ApiSettings(BaseModel):
     enabled_provider_drivers: dict[str, str] = Field(
         default_factory=lambda: {
             "haproxy": "HAProxy load balancers run by Statera",
-            "nginx": "NGINX load balancers run by Statera (TCP, UDP, HTTP)",
-            "noop": "Accepts everything, touches no data plane",
+            "nginx": "NGINX load balancers run by Statera (TCP and UDP and HTTP)",
+            "noop": "Accepts everything and touches no data plane",
         },
         description="Provider name -> description; drivers come from 'octavia.api.drivers'.",
     )
     default_provider_driver: str = Field(
         "haproxy", description="Provider used when a load balancer names none."
     )
+
+    @field_validator("enabled_provider_drivers")
+    @classmethod
+    def _no_commas(cls, drivers: dict[str, str]) -> dict[str, str]:
+        """Octavia's option, and tempest reading it, hold ``name:description`` pairs
+        separated by commas: a description with a comma cannot be written there."""
+        for name, description in drivers.items():
+            if "," in description or "," in name:
+                raise ValueError(f"provider {name!r}: a name or description may not hold a "
+                                 "comma (Octavia's enabled_provider_drivers separates "
+                                 "name:description pairs with commas)")
+        return drivers
+
     enforce_quotas: bool = Field(
         True, description="Enforce quotas (Octavia skips them under noauth; Statera does not)."
     )
@@ -450,6 +463,7 @@ def _enable_configured_providers(settings: Settings) -> Settings:
         if "enabled_provider_drivers" not in api.model_fields_set \
                 and name not in api.enabled_provider_drivers:
             description = (type(section).__doc__ or name).strip().splitlines()[0]
+            description = description.replace(",", ";")  # see ApiSettings._no_commas
             api = api.model_copy(update={"enabled_provider_drivers": {
                 **api.enabled_provider_drivers, name: description}})
         if "enabled_provider_agents" not in agents.model_fields_set \

@@ -9,6 +9,7 @@ escapes it itself with :func:`printable`, so the line is safe under any other fo
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import unicodedata
 
@@ -29,6 +30,23 @@ def printable(text: str) -> str:
     return "".join(_escape(c) if unicodedata.category(c) in _UNSAFE else c for c in text)
 
 
+#: The id of the API request being served (``req-<uuid>``, also sent to the client as
+#: ``x-openstack-request-id``), so that every log line it causes can be found by it.
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "statera_request_id", default=None)
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps each record with the current request's id (``-`` outside a request) as
+    ``record.request_id``, at the moment it is logged: a handler on another thread or a
+    later format call still shows the right one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = REQUEST_ID.get() or "-"
+        return True
+
+
 class SafeFormatter(logging.Formatter):
     """Escapes control characters in the message; a traceback keeps its line breaks but each
     of its lines is indented, so only a record's first line starts at column 0 and no text
@@ -36,6 +54,8 @@ class SafeFormatter(logging.Formatter):
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (stdlib name)
         record.message = printable(record.message)
+        if not hasattr(record, "request_id"):
+            record.request_id = REQUEST_ID.get() or "-"
         return super().formatMessage(record)
 
     def formatException(self, ei: object) -> str:  # noqa: N802 (stdlib name)

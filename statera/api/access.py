@@ -134,6 +134,12 @@ RULES: dict[str, Rule] = {
     # Statera's agent hosts (admin only, as the amphorae).
     "hosts.list_hosts": octavia("agent-host", "get_all"),
     "hosts.show_host": octavia("agent-host", "get_one"),
+
+    "neutron.list_security_group_rules": AUTHENTICATED,
+    "neutron.show_security_group_rule": AUTHENTICATED,
+    "neutron.list_floatingips": AUTHENTICATED,
+    "neutron.show_floatingip": AUTHENTICATED,
+    "neutron.list_extensions": AUTHENTICATED,
     # Statera's certificate store (the caller's own project only).
     "certificates.list_certificates": READ,
     "certificates.show_certificate": READ,

@@ -19,8 +19,21 @@ from statera.api.neutron import neutron_router
 from statera.api.policy import Policy, identity
 
 LOG = logging.getLogger(__name__)
-API_VERSION = "v2.30"
-VERSIONS_UPDATED = "2024-10-01T00:00:00Z"
+#: Every version Octavia 19 lists at ``GET /``, with its date; the last one is CURRENT.
+VERSIONS = (
+    ("v2.0", "2016-12-11"), ("v2.1", "2018-04-20"), ("v2.2", "2018-07-31"),
+    ("v2.3", "2018-12-18"), ("v2.4", "2018-12-19"), ("v2.5", "2019-01-21"),
+    ("v2.6", "2019-01-25"), ("v2.7", "2018-01-25T12:00:00"), ("v2.8", "2019-02-12"),
+    ("v2.9", "2019-03-04"), ("v2.10", "2019-03-05"), ("v2.11", "2019-06-24"),
+    ("v2.12", "2019-09-11"), ("v2.13", "2019-09-13"), ("v2.14", "2019-11-10"),
+    ("v2.15", "2020-03-10"), ("v2.16", "2020-03-15"), ("v2.17", "2020-04-29"),
+    ("v2.18", "2020-04-29T01:00:00"), ("v2.19", "2020-05-12"), ("v2.20", "2020-08-02"),
+    ("v2.21", "2020-09-03"), ("v2.22", "2020-09-04"), ("v2.23", "2020-09-07"),
+    ("v2.24", "2020-10-15"), ("v2.25", "2021-10-02"), ("v2.26", "2022-08-29"),
+    ("v2.27", "2023-05-05"), ("v2.28", "2023-11-08"), ("v2.29", "2024-10-15"),
+    ("v2.30", "2025-02-26"),
+)
+API_VERSION = VERSIONS[-1][0]
 LBAAS_RESOURCES = [
     "loadbalancers", "listeners", "pools", "members", "healthmonitors", "l7policies",
     "l7rules", "flavors", "flavorprofiles", "availability_zones",
@@ -37,17 +50,20 @@ def _routers(names: list[str]) -> list[APIRouter]:
 
 
 def version_document(request: Request) -> dict[str, Any]:
-    """One document for both services on this port: Octavia's versions (the SDK picks the
-    CURRENT one, /v2) and v2.0 at /v2.0/ (which Neutron discovery needs for the network API)."""
-    host = str(request.base_url).rstrip("/")
-    return {
-        "versions": [
-            {"id": "v2.0", "status": "SUPPORTED", "updated": "2016-12-11T00:00:00Z",
-             "links": [{"href": f"{host}/v2.0/", "rel": "self"}]},
-            {"id": API_VERSION, "status": "CURRENT", "updated": VERSIONS_UPDATED,
-             "links": [{"href": f"{host}/v2", "rel": "self"}]},
-        ]
-    }
+    """Octavia's version document: every version it lists, each linking to /v2 (the SDK
+    picks the CURRENT one). Neutron discovery finds "v2.0" here too; the edge serves the
+    Neutron paths it then asks for under /v2 as /v2.0."""
+    href = str(request.base_url).rstrip("/") + "/v2"
+    return {"versions": [
+        {"id": version, "status": "CURRENT" if version == API_VERSION else "SUPPORTED",
+         "updated": _timestamp(day), "links": [{"href": href, "rel": "self"}]}
+        for version, day in VERSIONS
+    ]}
+
+
+def _timestamp(day: str) -> str:
+    """``2016-12-11`` → ``2016-12-11T00:00:00Z`` (a time given is kept)."""
+    return (day if "T" in day else f"{day}T00:00:00") + "Z"
 
 
 def create_app(services: Services) -> FastAPI:

@@ -19,6 +19,8 @@ Plain ASGI middleware (no per-request task or body copy, unlike BaseHTTPMiddlewa
 - the request counted and timed for ``/metrics`` by route template (``/v2/lbaas/
   loadbalancers/{loadbalancer_id}``, never the raw path, so ids add no series), method and
   status class.
+- every response carries ``x-openstack-request-id: req-<uuid>`` (as Octavia's oslo
+  middleware sends it), and every log line written while serving the request names that id.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from typing import Any
 
 from fastapi import HTTPException
@@ -34,7 +37,7 @@ from fastapi.responses import JSONResponse
 from statera.api.errors import fault, too_large
 from statera.db.cancel import API_REQUEST, RequestStatements, StatementTracker
 from statera.db.engine import is_statement_timeout
-from statera.logs import printable
+from statera.logs import REQUEST_ID, printable
 from statera.metrics.instruments import (
     API_LATENCY,
     API_REQUESTS,
@@ -47,7 +50,8 @@ LOG = logging.getLogger(__name__)
 ACCESS = logging.getLogger("statera.access")
 JSON_ACCEPTS = ("application/json", "*/*", "application/*")
 NEUTRON_ON_V2 = tuple(f"/v2/{r}" for r in ("networks", "subnets", "ports", "qos/",
-                                          "security-groups"))
+                                          "security-groups", "security-group-rules",
+                                          "floatingips", "extensions"))
 CLIENT_GONE = 499  # nginx's status for "client closed the request", in the access log only
 
 
@@ -116,6 +120,14 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        request_id = f"req-{uuid.uuid4()}"
+        id_token = REQUEST_ID.set(request_id)
+        try:
+            await self._serve(scope, receive, _with_request_id(send, request_id))
+        finally:
+            REQUEST_ID.reset(id_token)
+
+    async def _serve(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         refusal = self._refusal(scope)
         if refusal is not None:
             await refusal(scope, receive, send)
@@ -173,7 +185,7 @@ class EdgeMiddleware:
             return JSONResponse(status_code=406, content={"errors": [{
                 "status": 406, "title": "Not Acceptable",
                 "detail": f"Only application/json is supported, not '{accept}'",
-                "request_id": None}]})
+                "request_id": REQUEST_ID.get()}]})
         if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
             return fault(400, "Invalid input: the request URL must not contain NUL "
                               "characters.")
@@ -239,6 +251,18 @@ def route_template(scope: dict[str, Any]) -> str:
         if char == "/" and cut and regex.match(path[cut:]):
             return path[:cut] + template
     return template
+
+
+def _with_request_id(send: Any, request_id: str) -> Any:
+    """``send`` that adds the request's id header to the response's start."""
+    header = (b"x-openstack-request-id", request_id.encode())
+
+    async def sending(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), header]}
+        await send(message)
+
+    return sending
 
 
 async def _no_body() -> dict[str, Any]:

@@ -7,7 +7,6 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import Request
 from sqlalchemy import (
@@ -192,19 +191,22 @@ def _sort_keys(request: Request) -> list[tuple[str, str]]:
 
 
 def _limit(request: Request, max_limit: int) -> int | None:
+    """The page size: the request's ``limit`` capped by the maximum; ``infinite`` or a
+    value below 1 means no limit whatever the maximum, as in Octavia."""
     raw = request.query_params.get("limit")
     if raw is None:
         return None if max_limit < 0 else max_limit
     if raw == "infinite":
-        limit = None
-    else:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise PecanError(400, "Bad Request", f"Limit '{raw}' is not an integer") from None
-        # Beyond the largest page a database takes (LIMIT is a 64-bit integer at most):
-        # no limit at all, rather than a driver error.
-        limit = value if 1 <= value <= INT32[1] else None
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise PecanError(400, "Bad Request", f"Limit '{raw}' is not an integer") from None
+    if value < 1:
+        return None
+    # Beyond the largest page a database takes (LIMIT is a 64-bit integer at most): the
+    # maximum (or no limit at all), rather than a driver error.
+    limit = value if value <= INT32[1] else None
     if max_limit >= 0:
         return max_limit if limit is None else min(limit, max_limit)
     return limit
@@ -308,21 +310,25 @@ def _links(
     marker: str | None,
     base_uri: str,
 ) -> list[dict[str, str]]:
+    """Octavia's links, as its pagination helper writes them: ``limit`` (``None`` when
+    unlimited), then ``sort`` and ``sort_key`` as given (not ``sort_dir``, not filters), then
+    the marker, joined without re-encoding; ``previous`` only after a marker, ``next`` on a
+    full page and always when unlimited."""
     base = (base_uri.rstrip("/") + request.url.path) if base_uri else str(
         request.url.replace(query="")
     )
-    params: dict[str, str] = {}
-    if limit is not None:
-        params["limit"] = str(limit)
-    for key in ("sort", "sort_key", "sort_dir"):
+    params = [f"limit={limit}"]
+    for key in ("sort", "sort_key"):
         if request.query_params.get(key):
-            params[key] = request.query_params[key]
+            params.append(f"{key}={request.query_params[key]}")
     links: list[dict[str, str]] = []
-    if marker and rows:
+    if not rows:
+        return links
+    if marker:
         first = getattr(rows[0], spec.id_column)
-        q = urlencode({**params, "marker": first, "page_reverse": "True"})
-        links.append({"rel": "previous", "href": f"{base}?{q}"})
-    if limit is not None and rows and len(rows) >= limit:
-        q = urlencode({**params, "marker": getattr(rows[-1], spec.id_column)})
-        links.append({"rel": "next", "href": f"{base}?{q}"})
+        query = "&".join([*params, f"marker={first}", "page_reverse=True"])
+        links.append({"rel": "previous", "href": f"{base}?{query}"})
+    if limit is None or len(rows) >= limit:
+        query = "&".join([*params, f"marker={getattr(rows[-1], spec.id_column)}"])
+        links.append({"rel": "next", "href": f"{base}?{query}"})
     return links

@@ -42,7 +42,31 @@ _NOT_FOUND = {
     "port": ("PortNotFound", "Port {id} could not be found."),
     "policy": ("QosPolicyNotFound", "QoS policy {id} could not be found."),
     "security_group": ("SecurityGroupNotFound", "Security group {id} does not exist"),
+    "security_group_rule": ("SecurityGroupRuleNotFound",
+                            "Security group rule {id} does not exist"),
+    "floatingip": ("FloatingIPNotFound", "Floating IP {id} could not be found"),
 }
+
+# Neutron resources Statera has none of, answered with Neutron's empty shapes: the CLI,
+# Ansible's openstack.cloud and Terraform look them up around a load balancer (its VIP's
+# floating IP, the security groups of its port, a QoS policy). Each: path, collection key,
+# single key, the attributes a filter may name.
+_COMMON = ("id", "tenant_id", "project_id", "description", "created_at", "updated_at",
+           "revision_number", "tags")
+_EMPTY = (
+    ("/v2.0/floatingips", "floatingips", "floatingip", frozenset((
+        *_COMMON, "floating_ip_address", "floating_network_id", "router_id", "port_id",
+        "fixed_ip_address", "status", "dns_domain", "dns_name", "port_details",
+        "qos_policy_id", "port_forwardings"))),
+    ("/v2.0/security-groups", "security_groups", "security_group", frozenset((
+        *_COMMON, "name", "security_group_rules", "stateful", "shared"))),
+    ("/v2.0/security-group-rules", "security_group_rules", "security_group_rule", frozenset((
+        *_COMMON, "security_group_id", "remote_group_id", "direction", "remote_ip_prefix",
+        "protocol", "ethertype", "port_range_max", "port_range_min",
+        "remote_address_group_id", "normalized_cidr", "belongs_to_default_sg"))),
+    ("/v2.0/qos/policies", "policies", "policy", frozenset((
+        *_COMMON, "name", "shared", "rules", "is_default"))),
+)
 
 
 class _QueryError(Exception):
@@ -61,7 +85,8 @@ def neutron_router(
     get_session: SessionFactory,
     sees_project: Callable[[Request, str | None], bool] | None = None,
 ) -> APIRouter:
-    """Routes for ``/v2.0/{networks,subnets,ports,qos/policies,security-groups}[/{id}]``.
+    """Routes for ``/v2.0/{networks,subnets,ports}[/{id}]``, the empty ``floatingips``,
+    ``security-groups``, ``security-group-rules`` and ``qos/policies``, and ``extensions``.
 
     ``get_driver`` returns the network driver (called per request, so a test can swap it);
     ``get_session`` opens a session in a transaction, as ``Database.session`` does;
@@ -133,23 +158,43 @@ def neutron_router(
 
     # Statera has no QoS policies or security groups; the CLI only looks them up, and an empty
     # answer makes it report "No QosPolicy found for X" before the load-balancer call.
-    @router.get("/v2.0/qos/policies")
-    def list_qos_policies() -> JSONResponse:
-        return JSONResponse({"policies": []})
+    def nothing(_ids: list[str] | None) -> list[dict[str, Any]]:
+        return []
 
-    @router.get("/v2.0/qos/policies/{policy_id}")
-    def show_qos_policy(policy_id: str) -> JSONResponse:
-        return _not_found("policy", policy_id)
+    for path, collection, single, known in _EMPTY:
+        _add_empty(router, path, collection, single, known, nothing)
 
-    @router.get("/v2.0/security-groups")
-    def list_security_groups() -> JSONResponse:
-        return JSONResponse({"security_groups": []})
-
-    @router.get("/v2.0/security-groups/{group_id}")
-    def show_security_group(group_id: str) -> JSONResponse:
-        return _not_found("security_group", group_id)
+    @router.get("/v2.0/extensions")
+    def list_extensions() -> JSONResponse:
+        """No Neutron extension: tools that probe for one (floating IPs, QoS) find none."""
+        return JSONResponse({"extensions": []})
 
     return router
+
+
+def _add_empty(router: APIRouter, path: str, collection: str, single: str,
+               known: frozenset[str],
+               nothing: Callable[[list[str] | None], list[dict[str, Any]]]) -> None:
+    """List (Neutron's filters, fields, sorting: an unknown filter is still a 400) and show
+    (404) routes for a Neutron resource of which Statera has none."""
+
+    def list_all(request: Request) -> JSONResponse:
+        return _collection(request, collection, known, nothing)
+
+    def show(item_id: str) -> JSONResponse:
+        return _not_found(single, item_id)
+
+    # Route names (and the access rules keyed by them) from the path: list_qos_policies,
+    # show_qos_policy, list_floatingips, ...
+    plural = path.removeprefix("/v2.0/").replace("/", "_").replace("-", "_")
+    list_all.__name__ = f"list_{plural}"
+    show.__name__ = f"show_{_singular(plural)}"
+    router.add_api_route(path, list_all, methods=["GET"])
+    router.add_api_route(f"{path}/{{item_id}}", show, methods=["GET"])
+
+
+def _singular(plural: str) -> str:
+    return plural[:-3] + "y" if plural.endswith("ies") else plural.removesuffix("s")
 
 
 def _by_ids(get: Callable[[str], dict[str, Any]], ids: list[str]) -> list[dict[str, Any]]:

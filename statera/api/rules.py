@@ -66,15 +66,16 @@ TLS_VERSIONS = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 ALPN_PROTOCOLS = ("h2", "http/1.1", "http/1.0")
 #: Octavia's ``CIPHERS_OWASP_SUITE_B``, its default for listeners and pools.
 OWASP_SUITE_B = (
-    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:"
-    "DHE-RSA-AES256-GCM-SHA384:DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-SHA256:DHE-RSA-AES128-SHA256:"
-    "ECDHE-RSA-AES256-SHA384:ECDHE-RSA-AES128-SHA256"
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:"
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
 )
 DEFAULT_LISTENER_TLS_VERSIONS = ["TLSv1.2", "TLSv1.3"]
 DEFAULT_LISTENER_ALPN = ["h2", "http/1.1", "http/1.0"]
 DEFAULT_POOL_TLS_VERSIONS = ["TLSv1.2", "TLSv1.3"]
-DEFAULT_POOL_ALPN = ["http/1.1", "http/1.0"]
+DEFAULT_POOL_ALPN = ["h2", "http/1.1", "http/1.0"]
 CIPHERS_RE = re.compile(r"^[A-Za-z0-9\-+!:@=_.]+$")
 #: The defaults of the TLS trio, per side: (ciphers, versions, ALPN protocols).
 TLS_DEFAULTS = {
@@ -228,7 +229,7 @@ def check_ciphers(ciphers: str | None) -> None:
     load balancer in ERROR for a value the API accepted."""
     if ciphers is None:
         return
-    if not CIPHERS_RE.match(ciphers):
+    if not CIPHERS_RE.fullmatch(ciphers):
         raise InvalidInput("tls_ciphers", ciphers,
                            "Cipher strings may only hold A-Z a-z 0-9 and - + ! : @ = _ .")
     try:
@@ -444,15 +445,15 @@ def validate_hm(values: dict[str, Any], given: Iterable[str], hm_type: str,
     for name, default in DEFAULT_HM_HTTP.items():
         if out.get(name) is None:
             out[name] = default
-    if not URL_PATH_RE.match(out["url_path"]):
+    if not URL_PATH_RE.fullmatch(out["url_path"]):
         raise InvalidInput("url_path", out["url_path"], "Not a valid URL path.")
-    if not EXPECTED_CODES_RE.match(out["expected_codes"]):
+    if not EXPECTED_CODES_RE.fullmatch(out["expected_codes"]):
         raise InvalidInput("expected_codes", out["expected_codes"],
                            "Value should match the pattern ^(\\d{3}(\\s*,\\s*\\d{3})*)$"
                            "|^(\\d{3}-\\d{3})$.")
     domain = out.get("domain_name")
     if domain is not None:
-        if not DOMAIN_NAME_RE.match(domain):
+        if not DOMAIN_NAME_RE.fullmatch(domain):
             raise InvalidInput("domain_name", domain, "Value should be a valid host name.")
         if out.get("http_version") is None or out["http_version"] < 1.1:
             raise validation("http_version 1.1 or higher is required when domain_name is set.")

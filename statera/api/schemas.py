@@ -34,7 +34,9 @@ def _ip(value: str) -> str:
         # in str(); a zone means nothing on a VIP or member address, and it would be written
         # unquoted into a data-plane configuration.
         raise ValueError("Value should be a valid IP address without a zone (scope) id")
-    return str(address)
+    # As given, as Octavia keeps it: clients compare what they sent with what they read
+    # back ("2001:db8:0:0:0:0:0:1" stays that, not "2001:db8::1").
+    return str(value)
 
 
 def _no_crlf(value: str) -> str:

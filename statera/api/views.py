@@ -80,7 +80,8 @@ def pool(row: m.Pool, tags: list[str]) -> dict[str, Any]:
     body["loadbalancers"] = [{"id": row.load_balancer_id}]
     body["listeners"] = [{"id": lid} for lid in pool_listener_ids(row)]
     body["members"] = [{"id": mem.id} for mem in row.members]
-    body["healthmonitor_id"] = row.health_monitor.id if row.health_monitor else None
+    if row.health_monitor is not None:  # Octavia leaves the key out of a pool without one
+        body["healthmonitor_id"] = row.health_monitor.id
     return body
 
 
@@ -101,7 +102,7 @@ def member(row: m.Member, tags: list[str]) -> dict[str, Any]:
     del body["description"]
     body.update(_plain(row, [
         "address", "protocol_port", "weight", "backup", "subnet_id", "monitor_address",
-        "monitor_port", "vnic_type", "pool_id"]))
+        "monitor_port", "vnic_type"]))
     return body
 
 

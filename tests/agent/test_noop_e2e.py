@@ -56,7 +56,9 @@ def test_noop_agent_converges_a_graph_and_completes_a_delete(
     wait_for(lambda: set(statuses(database, ids).values()) == {"ACTIVE"},
              what="every object ACTIVE")
     lb = row(database, m.LoadBalancer, g.lb)
-    assert lb.operating_status == "ONLINE"
+    # Octavia's noop mode: nothing carries traffic, so nothing is seen up.
+    assert lb.operating_status == "OFFLINE"
+    assert row(database, m.Listener, g.listener).operating_status == "OFFLINE"
     assert row(database, m.Member, g.member).operating_status == "NO_MONITOR"
     assert lb.applied_generation == lb.desired_generation == 1
 
@@ -82,3 +84,20 @@ def test_noop_agent_converges_a_graph_and_completes_a_delete(
     wait_for(lambda: row(database, m.LoadBalancer, g.lb).provisioning_status == "DELETED",
              what="LB DELETED")
     assert row(database, m.Pool, g.pool) is None
+
+
+def test_noop_operating_statuses_are_octavias_noop_mode() -> None:
+    """What octavia-tempest-plugin expects with test_with_noop: nothing carrying traffic is
+    seen up, members are NO_MONITOR even when disabled, the rest follows its admin state."""
+    from types import SimpleNamespace
+
+    from statera.providers.noop.agent import noop_operating
+
+    up, down = SimpleNamespace(admin_state_up=True), SimpleNamespace(admin_state_up=False)
+    assert {kind: noop_operating(kind, up) for kind in (
+        "loadbalancers", "listeners", "pools", "members", "healthmonitors", "l7policies",
+        "l7rules")} == {"loadbalancers": "OFFLINE", "listeners": "OFFLINE", "pools": "OFFLINE",
+                        "members": "NO_MONITOR", "healthmonitors": "ONLINE",
+                        "l7policies": "ONLINE", "l7rules": "ONLINE"}
+    assert noop_operating("members", down) == "NO_MONITOR"
+    assert noop_operating("healthmonitors", down) == noop_operating("l7rules", down) == "OFFLINE"

@@ -23,7 +23,7 @@ def assert_fault(resp: Any, status: int, needle: str = "") -> None:
 def test_put_show_list_delete(api: Api) -> None:
     assert api.get(Q).json() == {"quotas": [], "quotas_links": []}
     shown = api.get(f"{Q}/p1").json()["quota"]
-    assert shown == {"project_id": "p1", **dict.fromkeys(NAMES, -1)}
+    assert shown == {"project_id": "p1", "tenant_id": "p1", **dict.fromkeys(NAMES, -1)}
     resp = api.put(f"{Q}/p1", json={"quota": {"load_balancer": 5, "healthmonitor": 7,
                                               "l7rule": 0}})
     assert resp.status_code == 202, resp.text
@@ -46,7 +46,7 @@ def test_put_show_list_delete(api: Api) -> None:
     page = api.get(Q, params={"limit": 1}).json()
     assert page["quotas_links"][0]["href"].endswith("marker=p1")
     default = api.get(f"{Q}/p1/default").json()["quota"]
-    assert default == {"project_id": "p1", **dict.fromkeys(NAMES, -1)}
+    assert default == {"project_id": "p1", "tenant_id": "p1", **dict.fromkeys(NAMES, -1)}
     assert api.get(f"{Q}/defaults").json()["quota"]["pool"] == -1
     resp = api.delete(f"{Q}/p1")
     assert resp.status_code == 202 and resp.content == b""
@@ -86,7 +86,7 @@ def test_bad_input_changes_nothing(api: Api) -> None:
         assert_fault(api.put(f"{Q}/p1", json=body), 400, needle)
     assert_fault(api.put(f"{Q}/{'x' * 37}", json={"quota": {"pool": 1}}), 400, "project_id")
     assert_fault(api.get(Q, params={"pool": "1"}), 400)
-    assert api.get(f"{Q}/p1").json()["quota"] == {"project_id": "p1",
+    assert api.get(f"{Q}/p1").json()["quota"] == {"project_id": "p1", "tenant_id": "p1",
                                                   **dict.fromkeys(NAMES, -1), "pool": 1}
     assert api.count(m.Quota) == 1
     resp = api.put(f"{Q}/p1", json={"quota": {"loadbalancer": 3, "load_balancer": 3}})

@@ -110,6 +110,9 @@ def test_port_shape(client: TestClient, vip: Any) -> None:
     ("/v2.0/ports/nope", "PortNotFound", "Port nope could not be found."),
     ("/v2.0/qos/policies/nope", "QosPolicyNotFound", "QoS policy nope could not be found."),
     ("/v2.0/security-groups/nope", "SecurityGroupNotFound", "Security group nope does not exist"),
+    ("/v2.0/security-group-rules/nope", "SecurityGroupRuleNotFound",
+     "Security group rule nope does not exist"),
+    ("/v2.0/floatingips/nope", "FloatingIPNotFound", "Floating IP nope could not be found"),
 ])
 def test_unknown_ids_are_neutron_404s(
     client: TestClient, path: str, type_: str, message: str
@@ -196,6 +199,29 @@ def test_qos_policies_and_security_groups_are_empty(client: TestClient) -> None:
     assert client.get("/v2.0/qos/policies").json() == {"policies": []}
     assert client.get("/v2.0/qos/policies?id=x").json() == {"policies": []}
     assert client.get("/v2.0/security-groups").json() == {"security_groups": []}
+
+
+@pytest.mark.parametrize("path, key, query", [
+    # What tools look up around a load balancer: the floating IP on its VIP port
+    # (Ansible's openstack.cloud, Terraform), its port's security groups and their rules.
+    ("/v2.0/floatingips", "floatingips", {"port_id": "p-1", "fields": "id"}),
+    ("/v2.0/floatingips", "floatingips", {"floating_ip_address": "203.0.113.7"}),
+    ("/v2.0/security-groups", "security_groups", {"name": "default", "project_id": "p"}),
+    ("/v2.0/security-group-rules", "security_group_rules", {"security_group_id": "sg"}),
+    ("/v2.0/qos/policies", "policies", {"name": "gold", "sort_key": "name"}),
+])
+def test_absent_resources_answer_neutron_filters_empty(
+    client: TestClient, path: str, key: str, query: dict[str, str]
+) -> None:
+    resp = client.get(path, params=query)
+    assert resp.status_code == 200 and resp.json() == {key: []}
+    bad = client.get(path, params={"colour": "red"})
+    assert bad.status_code == 400
+    assert bad.json()["NeutronError"]["message"] == "['colour'] is invalid attribute for filtering"
+
+
+def test_extensions_are_listed_empty(client: TestClient) -> None:
+    assert client.get("/v2.0/extensions").json() == {"extensions": []}
 
 
 def test_version_discovery_is_not_served_here(client: TestClient) -> None:

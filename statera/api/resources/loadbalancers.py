@@ -208,12 +208,15 @@ def _pool_status(pool: m.Pool) -> dict[str, Any]:
 
 
 def _render_full(session: Session, lb: m.LoadBalancer) -> dict[str, Any]:
-    """The create response nests whole objects (octavia.md §1.4)."""
+    """The create response nests whole objects (octavia.md §1.4). As in Octavia's "full"
+    types, a nested object leaves out its references upwards (a listener's and a pool's
+    ``loadbalancers``, a health monitor's ``pools``, a pool's ``healthmonitor_id``)."""
     body = common.render(session, lb)
     pools = {p.id: _full_pool(session, p) for p in lb.pools}
     listeners = []
     for lst in lb.listeners:
         lbody = common.render(session, lst)
+        del lbody["loadbalancers"]
         policies = []
         for pol in lst.l7policies:
             pbody = common.render(session, pol)
@@ -228,9 +231,13 @@ def _render_full(session: Session, lb: m.LoadBalancer) -> dict[str, Any]:
 
 def _full_pool(session: Session, pool: m.Pool) -> dict[str, Any]:
     body = common.render(session, pool)
+    del body["loadbalancers"]
+    body.pop("healthmonitor_id", None)
     body["members"] = [common.render(session, mem) for mem in pool.members]
     hm = pool.health_monitor
-    body["healthmonitor"] = common.render(session, hm) if hm is not None else None
+    if hm is not None:
+        body["healthmonitor"] = common.render(session, hm)
+        del body["healthmonitor"]["pools"]
     return body
 
 

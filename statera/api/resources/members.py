@@ -226,18 +226,12 @@ def batch_update_members(pool_id: str, additive_only: str = "false",
     except ValueError:
         raise ApiError(f"Invalid input for field/attribute additive_only. Value: "
                        f"'{additive_only}'. Value should be a boolean.") from None
-    wanted: dict[tuple[str, int], schemas.MemberPost] = {}
-    for item in body.members:
-        key = (item.address, item.protocol_port)
-        if key in wanted:
-            raise rules.validation(f"Member {item.address}:{item.protocol_port} is listed "
-                                   "more than once.")
-        wanted[key] = item
     lb_id, project = _authorized_pool(svc, ident, pool_id, "put")
     try:
         with common.change(svc, lb_id) as change:
             pool = _mutable_pool(change, pool_id)
             change.load_driver()
+            wanted = _batch_keys(pool, body.members)
             keep = _apply_batch(change.session, svc, change.lb, pool, wanted, additive, project)
             touch_pool(pool, change.lb)
             change.session.flush()
@@ -246,6 +240,23 @@ def batch_update_members(pool_id: str, additive_only: str = "false",
     except _NoChange:
         pass
     return Response(status_code=202)
+
+
+def _batch_keys(pool: m.Pool,
+                items: list[schemas.MemberPost]) -> dict[tuple[str, int], schemas.MemberPost]:
+    """The batch's members by (address, port). Named twice, an existing member is a 400
+    and a new one a 409 (its second create collides with the first), as in Octavia."""
+    existing = {(mem.address, mem.protocol_port) for mem in pool.members}
+    wanted: dict[tuple[str, int], schemas.MemberPost] = {}
+    for item in items:
+        key = (item.address, item.protocol_port)
+        if key in wanted:
+            if key in existing:
+                raise rules.validation("Member must be updated only once in the same "
+                                       "request.")
+            raise _duplicate(item)
+        wanted[key] = item
+    return wanted
 
 
 # The two transactions of a write ------------------------------------------------------------

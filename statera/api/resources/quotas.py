@@ -53,7 +53,9 @@ def _defaults(settings: Settings) -> dict[str, int]:
 
 
 def render(project_id: str, values: dict[str, int | None]) -> dict[str, Any]:
-    body: dict[str, Any] = {"project_id": project_id}
+    """Octavia's quota body: both spellings of two names, and ``tenant_id`` beside
+    ``project_id`` as in every Octavia type that has a project."""
+    body: dict[str, Any] = {"project_id": project_id, "tenant_id": project_id}
     for column, names in API_NAMES.items():
         for name in names:
             body[name] = values.get(column)

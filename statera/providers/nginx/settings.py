@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 
 class NginxSettings(BaseModel):
-    """NGINX load balancers run by Statera (TCP, UDP, HTTP)"""
+    """NGINX load balancers run by Statera (TCP and UDP and HTTP)"""
 
     binary: str = Field("nginx", description="NGINX executable.")
     stream_module: str = Field(
