@@ -6,9 +6,8 @@ cheap aggregate query (a single GROUP BY) in a read-only session of its own, so 
 table is missing or whose query fails costs only its own series: the others are still served,
 and ``statera_database_up`` says whether every source answered.
 
-To add a source (hosts up/down and lease age, once the host table exists), write a function
-``(session) -> iterable of metric families`` beside :func:`load_balancer_families` and append it
-to :data:`SOURCES`.
+To add a source, write a function ``(session) -> iterable of metric families`` beside
+:func:`load_balancer_families` and append it to :data:`SOURCES`.
 """
 
 from __future__ import annotations
@@ -22,8 +21,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from statera.controller.placement import is_live
 from statera.db.engine import Database
-from statera.db.models import LoadBalancer
+from statera.db.models import AgentHost, LoadBalancer
 from statera.db.statuses import ProvisioningStatus
 
 LOG = logging.getLogger(__name__)
@@ -53,8 +53,33 @@ def load_balancer_families(session: Session) -> Iterator[Metric]:
     yield family
 
 
-#: The sources every scrape runs, in order. (Hosts and leases: append here.)
-SOURCES: tuple[Source, ...] = (load_balancer_families,)
+def host_families(session: Session) -> Iterator[Metric]:
+    """``statera_agent_hosts`` (hosts up and down) and, per host, whether it is up and how old
+    its lease is: what an operator alerts on before a host's load balancers move. One label
+    value per agent host, so the series stay as few as the hosts."""
+    now = time.time()
+    counts = GaugeMetricFamily(
+        "statera_agent_hosts", "Agent hosts by state (down: no lease renewed within its "
+        "down_after).", labels=["state"])
+    up_family = GaugeMetricFamily(
+        "statera_agent_host_up", "1 while the agent host's lease is renewed, else 0.",
+        labels=["host"])
+    age_family = GaugeMetricFamily(
+        "statera_agent_host_lease_age_seconds", "Seconds since the agent host last renewed "
+        "its lease.", labels=["host"])
+    states = {"up": 0, "down": 0}
+    for host in session.scalars(select(AgentHost).order_by(AgentHost.name)):
+        live = is_live(host, now)
+        states["up" if live else "down"] += 1
+        up_family.add_metric([host.name], 1 if live else 0)
+        age_family.add_metric([host.name], max(0.0, now - host.renewed_at))
+    for state, count in states.items():
+        counts.add_metric([state], count)
+    yield from (counts, up_family, age_family)
+
+
+#: The sources every scrape runs, in order.
+SOURCES: tuple[Source, ...] = (load_balancer_families, host_families)
 
 
 class DatabaseCollector(Collector):

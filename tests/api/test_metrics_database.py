@@ -3,6 +3,7 @@ counts load balancers exactly as the API lists them."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -58,3 +59,24 @@ def test_a_failing_source_costs_only_its_own_series(api: Api) -> None:
 
     assert sum(by_status(found["statera_loadbalancers"]).values()) == 1
     assert found["statera_database_up"].samples[0].value == 0
+
+
+def test_agent_hosts_up_down_and_lease_age(api: Api) -> None:
+    """Hosts as an operator alerts on them: one whose lease is fresh is up, one that stopped
+    renewing past its down_after is down, each with the age of its lease."""
+    now = time.time()
+    with api.db.session() as s:
+        s.add(m.AgentHost(name="fresh", providers=["haproxy"], renewed_at=now - 1,
+                          down_after=10))
+        s.add(m.AgentHost(name="gone", providers=["haproxy"], renewed_at=now - 60,
+                          down_after=10))
+
+    found = gauges(api)
+
+    states = {s.labels["state"]: s.value for s in found["statera_agent_hosts"].samples}
+    assert states == {"up": 1, "down": 1}
+    up = {s.labels["host"]: s.value for s in found["statera_agent_host_up"].samples}
+    assert up == {"fresh": 1, "gone": 0}
+    age = {s.labels["host"]: s.value
+           for s in found["statera_agent_host_lease_age_seconds"].samples}
+    assert 1 <= age["fresh"] < 30 and 60 <= age["gone"] < 90
