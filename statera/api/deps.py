@@ -23,13 +23,16 @@ class Services:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    """The app's services. ``async``, though it awaits nothing: FastAPI runs a plain ``def``
+    dependency in the thread pool, a thread hand-off per request for one attribute read."""
     svc: Services = request.app.state.services
     return svc
 
 
 def caller(request: Request) -> Identity:
-    return identity(request, services(request).settings)
+    svc: Services = request.app.state.services
+    return identity(request, svc.settings)
 
 
 def caller_token(request: Request) -> str | None:

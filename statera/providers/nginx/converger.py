@@ -298,6 +298,10 @@ class NginxConverger(LocalConverger[Instance]):
                                         self.settings.stats_interval, bool(changed))
         if not (do_health or do_stats):
             return
+        with self._guard:
+            if not self._graphs:
+                return  # nothing to observe: reading the host's TCP tables (tens of ms on a
+                # busy host) for no load balancer cost every `statera serve` CPU per tick
         table = counters.established_table()
 
         def busy(lb_id: str) -> None:
