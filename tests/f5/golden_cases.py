@@ -20,88 +20,63 @@ from octavia_lib.api.drivers import data_models as dm
 
 from statera.agent.client import model_from_dict
 from statera.providers.f5 import declaration as decl
-from tests.golden_graphs import gid, lb, listener, member, monitor, pki, policy, pool, rule
-from tests.golden_graphs import regenerate as write_all
+from tests import golden_graphs as g
 
 GOLDEN = Path(__file__).with_name("golden")
 #: The tenant of the golden project, with the default ``tenant_prefix``.
-TENANT = decl.tenant_name("Project_", gid(99))
+TENANT = decl.tenant_name("Project_", g.gid(99))
 
-
-def _bundle(name: str) -> dict[str, str]:
-    return {"certificate": pki(name), "private_key": pki(f"{name}-key")}
 
 
 CASES: dict[str, dict[str, Any]] = {
     # HTTP: ratios from weights, a drained (weight 0), a backup (priority groups) and a
     # disabled member; X-Forwarded-For, a connection limit, the allow-all CIDR; an HTTP/1.1
     # monitor with a Host and a range of expected codes.
-    "http_round_robin": lb(
-        [listener(10, "HTTP", 80, gid(20), connection_limit=5000,
-                  allowed_cidrs=["0.0.0.0/0"], insert_headers={"X-Forwarded-For": "true"})],
-        [pool(20, "HTTP", "ROUND_ROBIN", [
-            member(30, 8001, weight=10), member(31, 8002, weight=0),
-            member(32, 8003, backup=True), member(33, 8004, admin_state_up=False)],
-            healthmonitor=monitor(40, "HTTP", http_method="HEAD", url_path="/health",
-                                  expected_codes="200-204,301", http_version=1.1,
-                                  domain_name="app.example.com"))],
+    "http_round_robin": g.lb(
+        [g.listener(10, "HTTP", 80, g.gid(20), connection_limit=5000,
+                    allowed_cidrs=["0.0.0.0/0"], insert_headers={"X-Forwarded-For": "true"})],
+        [g.pool(20, "HTTP", "ROUND_ROBIN", g.http_members(monitor_port=False),
+                healthmonitor=g.http_monitor())],
         name="web", description="golden"),
     # TCP: least connections with weights above BIG-IP's ratio range (scaled), source-IP
     # persistence, a TCP monitor.
-    "tcp_least_conn": lb(
-        [listener(10, "TCP", 5432, gid(20))],
-        [pool(20, "TCP", "LEAST_CONNECTIONS", [member(30, 5432, weight=256),
-                                               member(31, 5433, weight=64)],
-              session_persistence={"type": "SOURCE_IP", "persistence_timeout": 600},
-              healthmonitor=monitor(40, "TCP"))]),
+    "tcp_least_conn": g.lb(
+        [g.listener(10, "TCP", 5432, g.gid(20))],
+        [g.pool(20, "TCP", "LEAST_CONNECTIONS", [g.member(30, 5432, weight=256),
+                                                 g.member(31, 5433, weight=64)],
+                session_persistence={"type": "SOURCE_IP", "persistence_timeout": 600},
+                healthmonitor=g.monitor(40, "TCP"))]),
     # HTTPS pass-through (Service_L4) by source IP with a PING monitor; UDP with a
     # UDP-CONNECT monitor behind a disabled listener; a disabled pool (members disabled).
-    "https_passthrough_udp": lb(
-        [listener(10, "HTTPS", 443, gid(20)),
-         listener(11, "UDP", 53, gid(21), admin_state_up=False)],
-        [pool(20, "HTTPS", "SOURCE_IP", [member(30, 443), member(31, 444)],
-              healthmonitor=monitor(40, "PING")),
-         pool(21, "UDP", "ROUND_ROBIN", [member(32, 5353)], admin_state_up=False,
-              healthmonitor=monitor(41, "UDP-CONNECT"))]),
+    "https_passthrough_udp": g.lb(
+        [g.listener(10, "HTTPS", 443, g.gid(20)),
+         g.listener(11, "UDP", 53, g.gid(21), admin_state_up=False)],
+        [g.pool(20, "HTTPS", "SOURCE_IP", [g.member(30, 443), g.member(31, 444)],
+                healthmonitor=g.monitor(40, "PING")),
+         g.pool(21, "UDP", "ROUND_ROBIN", [g.member(32, 5353)], admin_state_up=False,
+                healthmonitor=g.monitor(41, "UDP-CONNECT"))]),
     # HTTP with every L7 action, rule type, comparison and invert, a policy without enabled
     # rules and a disabled policy (both absent); cookie persistence of both kinds.
-    "http_l7": lb(
-        [listener(10, "HTTP", 8080, gid(20), l7policies=[
-            policy(50, 1, "REDIRECT_TO_URL", [rule(60, "PATH", "STARTS_WITH", "/old")],
-                   redirect_url="https://example.com/new?a=1&b=[2]", redirect_http_code=301),
-            policy(51, 2, "REDIRECT_PREFIX", [rule(61, "HOST_NAME", "EQUAL_TO", "a.example")],
-                   redirect_prefix="https://b.example", redirect_http_code=308),
-            policy(52, 3, "REDIRECT_TO_POOL", [
-                rule(62, "HEADER", "STARTS_WITH", "Mozilla", key="User-Agent"),
-                rule(63, "COOKIE", "CONTAINS", "beta", key="group", invert=True),
-                rule(64, "FILE_TYPE", "EQUAL_TO", "jpg"),
-                rule(65, "PATH", "ENDS_WITH", ".png")], redirect_pool_id=gid(21)),
-            policy(53, 4, "REJECT", [rule(66, "PATH", "EQUAL_TO", "/admin")]),
-            policy(54, 5, "REJECT", [{**rule(67, "PATH", "EQUAL_TO", "/x"),
-                                      "admin_state_up": False}]),
-            policy(55, 6, "REJECT", [rule(68, "PATH", "EQUAL_TO", "/off")],
-                   admin_state_up=False)])],
-        [pool(20, "HTTP", "ROUND_ROBIN", [member(30, 8001), member(31, 8002)],
-              session_persistence={"type": "APP_COOKIE", "cookie_name": "JSESSIONID"},
-              healthmonitor=monitor(40, "HTTP", url_path="/", expected_codes="200")),
-         pool(21, "HTTP", "LEAST_CONNECTIONS", [member(32, 9001)],
-              session_persistence={"type": "HTTP_COOKIE"})]),
+    "http_l7": g.lb(
+        [g.listener(10, "HTTP", 8080, g.gid(20), l7policies=[
+            *g.l7_policies(g.rule(62, "HEADER", "STARTS_WITH", "Mozilla", key="User-Agent"),
+                           redirect_url="https://example.com/new?a=1&b=[2]"),
+            g.policy(54, 5, "REJECT", [{**g.rule(67, "PATH", "EQUAL_TO", "/x"),
+                                        "admin_state_up": False}]),
+            g.policy(55, 6, "REJECT", [g.rule(68, "PATH", "EQUAL_TO", "/off")],
+                     admin_state_up=False)])],
+        g.l7_pools(cookies=True)),
     # TERMINATED_HTTPS: default and SNI certificates, mandatory client authentication with a
     # CA; re-encryption to members verified by a CA, with a client certificate, and an HTTPS
     # monitor.
-    "terminated_https": lb(
-        [listener(10, "TERMINATED_HTTPS", 443, gid(20),
-                  default_tls_container_data=_bundle("default"),
-                  sni_container_data=[_bundle("sni")],
-                  client_ca_tls_container_data=pki("client-ca"),
-                  client_authentication="MANDATORY",
-                  insert_headers={"X-Forwarded-For": "true"})],
-        [pool(20, "HTTP", "ROUND_ROBIN", [member(30, 8443)], tls_enabled=True,
-              tls_container_data=_bundle("member-client"),
-              ca_tls_container_data=pki("member-ca"),
-              healthmonitor=monitor(40, "HTTPS", url_path="/healthz"))]),
+    "terminated_https": g.lb(
+        [g.tls_listener(insert_headers={"X-Forwarded-For": "true"})],
+        [g.pool(20, "HTTP", "ROUND_ROBIN", [g.member(30, 8443)], tls_enabled=True,
+                tls_container_data=g.bundle("member-client"),
+                ca_tls_container_data=g.pki("member-ca"),
+                healthmonitor=g.monitor(40, "HTTPS", url_path="/healthz"))]),
     # A disabled load balancer whose listener has no default pool.
-    "disabled": lb([listener(10, "HTTP", 80, None)], [], admin_state_up=False),
+    "disabled": g.lb([g.listener(10, "HTTP", 80, None)], [], admin_state_up=False),
 }
 
 
@@ -119,7 +94,7 @@ def rendered(case: str) -> str:
 
 
 def regenerate() -> None:
-    write_all(GOLDEN, ".json", CASES, rendered)
+    g.regenerate(GOLDEN, ".json", CASES, rendered)
 
 
 if __name__ == "__main__":

@@ -15,20 +15,13 @@ import pytest
 from statera.providers.f5 import declaration as decl
 from statera.providers.f5.schema import validate
 from tests.f5.golden_cases import CASES, GOLDEN, rendered
-from tests.golden_graphs import features, golden_files
+from tests.golden_graphs import byte_for_byte_tests, features, golden_files
 
-REGEN = ".venv/bin/python -m tests.f5.golden_cases"
 FILES = golden_files(GOLDEN, ".json", CASES)
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_declaration_matches_golden_file(case: str) -> None:
-    expected = FILES[case].read_text()
-    assert rendered(case) == expected, f"{case}: declaration changed; if intended, run {REGEN}"
-
-
-def test_every_golden_file_has_a_case() -> None:
-    assert sorted(GOLDEN.glob("*.json")) == sorted(FILES.values())
+test_declaration_matches_golden_file, test_every_golden_file_has_a_case = byte_for_byte_tests(
+    GOLDEN, ".json", CASES, rendered, "tests.f5.golden_cases")
 
 
 def test_cases_cover_everything_f5_declares() -> None:

@@ -12,19 +12,11 @@ from pathlib import Path
 import pytest
 
 from statera.providers.haproxy.process import resolve_binary
+from tests.golden_graphs import byte_for_byte_tests
 from tests.haproxy.golden_cases import CASES, GOLDEN, rendered
 
-REGEN = ".venv/bin/python -m tests.haproxy.golden_cases"
-
-
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_rendered_config_matches_golden_file(case: str) -> None:
-    expected = (GOLDEN / f"{case}.cfg").read_text()
-    assert rendered(case) == expected, f"{case}: rendering changed; if intended, run {REGEN}"
-
-
-def test_every_golden_file_has_a_case() -> None:
-    assert sorted(p.stem for p in GOLDEN.glob("*.cfg")) == sorted(CASES)
+test_rendered_config_matches_golden_file, test_every_golden_file_has_a_case = byte_for_byte_tests(
+    GOLDEN, ".cfg", CASES, rendered, "tests.haproxy.golden_cases")
 
 
 @pytest.mark.parametrize("case", sorted(c for c in CASES if c != "terminated_https"))

@@ -16,10 +16,9 @@ import pytest
 
 from statera.providers.kit.procs import resolve_binary
 from statera.providers.nginx.driver import CAPABILITIES
-from tests.golden_graphs import features, golden_files
+from tests.golden_graphs import byte_for_byte_tests, features, golden_files
 from tests.nginx.golden_cases import CASES, GOLDEN, OPTIONS, STATE_DIR, rendered, rendered_view
 
-REGEN = ".venv/bin/python -m tests.nginx.golden_cases"
 FILES = golden_files(GOLDEN, ".conf", CASES)
 L7_ACTIONS = {"REDIRECT_TO_URL", "REDIRECT_PREFIX", "REDIRECT_TO_POOL", "REJECT"}
 L7_RULES = {"HOST_NAME", "PATH", "FILE_TYPE", "HEADER", "COOKIE", "SSL_CONN_HAS_CERT",
@@ -38,14 +37,8 @@ def _netns_reason() -> str | None:
     return None if done.returncode == 0 else "cannot create a network namespace (needs root)"
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_rendered_config_matches_golden_file(case: str) -> None:
-    expected = FILES[case].read_text()
-    assert rendered(case) == expected, f"{case}: rendering changed; if intended, run {REGEN}"
-
-
-def test_every_golden_file_has_a_case() -> None:
-    assert sorted(GOLDEN.glob("*.conf")) == sorted(FILES.values())
+test_rendered_config_matches_golden_file, test_every_golden_file_has_a_case = byte_for_byte_tests(
+    GOLDEN, ".conf", CASES, rendered, "tests.nginx.golden_cases")
 
 
 def test_cases_cover_everything_nginx_supports() -> None:
