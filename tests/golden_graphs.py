@@ -7,9 +7,10 @@ A golden case is a load balancer as the get socket serves it (a dict that
 the renderer alone. ``tests/<provider>/golden_cases.py`` holds each provider's cases (what that
 provider supports) and renders them; ``tests/<provider>/test_golden.py`` compares byte for byte.
 
-The certificates in ``tests/golden_pki/`` are real (NGINX parses them for SNI names and
-``nginx -t`` loads them) and fixed: they were made once with ``tests.certs.pki`` and checked
-in, because a fresh key or signature would change every golden file. They protect nothing.
+The certificates in ``tests/golden_pki/`` are real (NGINX parses them for SNI names;
+``nginx -t`` and ``haproxy -c`` load them) and fixed: they were made once with
+``cryptography`` (EC P-256, valid 2026-2126) and checked in, because a fresh key or
+signature would change every golden file. They protect nothing.
 """
 
 from __future__ import annotations

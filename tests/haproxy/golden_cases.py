@@ -21,9 +21,10 @@ from tests import golden_graphs as g
 
 GOLDEN = Path(__file__).with_name("golden")
 #: Fixed inputs so the text depends on the graph alone.
-OPTIONS = view.Options(state_dir="/var/lib/statera/haproxy", ping_script="/usr/lib/ping.sh")
-PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+#: Where the rendered text places the load balancer's directory; the test that runs
+#: ``haproxy -c`` on a golden file swaps it for a real directory.
+STATE_DIR = "/var/lib/statera/haproxy"
+OPTIONS = view.Options(state_dir=STATE_DIR, ping_script="/usr/lib/ping.sh")
 
 
 CASES: dict[str, dict[str, Any]] = {
@@ -54,19 +55,18 @@ CASES: dict[str, dict[str, Any]] = {
     # TERMINATED_HTTPS: default and SNI certificates, client auth with CA and CRL, TLS
     # versions, ciphers, ALPN, HSTS; re-encryption to members with client certificate and CA.
     "terminated_https": g.lb(
-        [g.listener(10, "TERMINATED_HTTPS", 443, g.gid(20),
-                    default_tls_container_data={"certificate": PEM, "private_key": KEY},
-                    sni_container_data=[{"certificate": PEM, "private_key": KEY}],
-                    client_ca_tls_container_data=PEM, client_authentication="MANDATORY",
-                    client_crl_container_data=PEM, tls_versions=["TLSv1.2", "TLSv1.3"],
-                    tls_ciphers="ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384",
-                    alpn_protocols=["h2", "http/1.1"], hsts_max_age=31536000,
-                    hsts_include_subdomains=True, hsts_preload=True,
-                    insert_headers={"X-Forwarded-For": "true", "X-SSL-Client-Verify": "true",
-                                    "X-SSL-Client-DN": "true"})],
+        [g.tls_listener(client_crl_container_data=g.pki("client-crl"),
+                        tls_versions=["TLSv1.2", "TLSv1.3"],
+                        tls_ciphers="ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384",
+                        alpn_protocols=["h2", "http/1.1"], hsts_max_age=31536000,
+                        hsts_include_subdomains=True, hsts_preload=True,
+                        insert_headers={"X-Forwarded-For": "true",
+                                        "X-SSL-Client-Verify": "true",
+                                        "X-SSL-Client-DN": "true"})],
         [g.pool(20, "HTTP", "ROUND_ROBIN", [g.member(30, 8443)], tls_enabled=True,
-                tls_container_data={"certificate": PEM, "private_key": KEY},
-                ca_tls_container_data=PEM, crl_container_data=PEM,
+                tls_container_data=g.bundle("member-client"),
+                ca_tls_container_data=g.pki("member-ca"),
+                crl_container_data=g.pki("client-crl"),
                 tls_versions=["TLSv1.3"], alpn_protocols=["http/1.1"],
                 healthmonitor=g.monitor(40, "HTTPS", url_path="/healthz"))]),
     # A PROMETHEUS listener and a disabled listener (not rendered).
@@ -77,10 +77,13 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
+def rendered_view(case: str) -> view.LBView:
+    return view.build_view(model_from_dict(dm.LoadBalancer, CASES[case]), OPTIONS)
+
+
 def rendered(case: str) -> str:
     """The haproxy.cfg of ``case``, rendered exactly as the provider renders it."""
-    lb = model_from_dict(dm.LoadBalancer, CASES[case])
-    return render.render_config(view.build_view(lb, OPTIONS))
+    return render.render_config(rendered_view(case))
 
 
 def regenerate() -> None:
