@@ -211,3 +211,13 @@ def tls_listener(**kw: Any) -> dict[str, Any]:
                     sni_container_data=[bundle("sni")],
                     client_ca_tls_container_data=pki("client-ca"),
                     client_authentication="MANDATORY", **kw)
+
+
+def tls_options() -> dict[str, Any]:
+    """The listener TLS options of the ``terminated_https`` cases beyond ``tls_listener``'s:
+    a client CRL, TLS versions, ciphers, ALPN and HSTS."""
+    return {"client_crl_container_data": pki("client-crl"),
+            "tls_versions": ["TLSv1.2", "TLSv1.3"],
+            "tls_ciphers": "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384",
+            "alpn_protocols": ["h2", "http/1.1"], "hsts_max_age": 31536000,
+            "hsts_include_subdomains": True, "hsts_preload": True}

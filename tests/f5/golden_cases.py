@@ -27,7 +27,6 @@ GOLDEN = Path(__file__).with_name("golden")
 TENANT = decl.tenant_name("Project_", g.gid(99))
 
 
-
 CASES: dict[str, dict[str, Any]] = {
     # HTTP: ratios from weights, a drained (weight 0), a backup (priority groups) and a
     # disabled member; X-Forwarded-For, a connection limit, the allow-all CIDR; an HTTP/1.1
@@ -93,9 +92,5 @@ def rendered(case: str) -> str:
     return json.dumps(declaration(case), indent=2) + "\n"
 
 
-def regenerate() -> None:
-    g.regenerate(GOLDEN, ".json", CASES, rendered)
-
-
 if __name__ == "__main__":
-    regenerate()
+    g.regenerate(GOLDEN, ".json", CASES, rendered)

@@ -55,11 +55,7 @@ CASES: dict[str, dict[str, Any]] = {
     # TERMINATED_HTTPS: default and SNI certificates, client auth with CA and CRL, TLS
     # versions, ciphers, ALPN, HSTS; re-encryption to members with client certificate and CA.
     "terminated_https": g.lb(
-        [g.tls_listener(client_crl_container_data=g.pki("client-crl"),
-                        tls_versions=["TLSv1.2", "TLSv1.3"],
-                        tls_ciphers="ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384",
-                        alpn_protocols=["h2", "http/1.1"], hsts_max_age=31536000,
-                        hsts_include_subdomains=True, hsts_preload=True,
+        [g.tls_listener(**g.tls_options(),
                         insert_headers={"X-Forwarded-For": "true",
                                         "X-SSL-Client-Verify": "true",
                                         "X-SSL-Client-DN": "true"})],
@@ -86,9 +82,5 @@ def rendered(case: str) -> str:
     return render.render_config(rendered_view(case))
 
 
-def regenerate() -> None:
-    g.regenerate(GOLDEN, ".cfg", CASES, rendered)
-
-
 if __name__ == "__main__":
-    regenerate()
+    g.regenerate(GOLDEN, ".cfg", CASES, rendered)

@@ -29,6 +29,13 @@ STATE_DIR = "/var/lib/statera/nginx"
 OPTIONS = view.Options(state_dir=STATE_DIR)
 
 
+#: L7 policies on the client certificate (TERMINATED_HTTPS only): one per SSL rule type.
+SSL_POLICIES = [
+    g.policy(50, 1, "REJECT", [g.rule(60, "SSL_CONN_HAS_CERT", "EQUAL_TO", "True", invert=True)]),
+    g.policy(51, 2, "REJECT", [g.rule(61, "SSL_VERIFY_RESULT", "EQUAL_TO", "0", invert=True)]),
+    g.policy(52, 3, "REDIRECT_TO_POOL", [g.rule(62, "SSL_DN_FIELD", "EQUAL_TO", "ops", key="OU")],
+             redirect_pool_id=g.gid(21)),
+]
 
 CASES: dict[str, dict[str, Any]] = {
     # HTTP: round robin, weights, drain (weight 0), backup, a disabled member, a member the
@@ -70,21 +77,10 @@ CASES: dict[str, dict[str, Any]] = {
     # CRL, TLS versions, ciphers, ALPN h2, HSTS, client-certificate headers and L7 rules;
     # re-encryption to members with a client certificate (HTTPS monitor).
     "terminated_https": g.lb(
-        [g.tls_listener(client_crl_container_data=g.pki("client-crl"),
-                        tls_versions=["TLSv1.2", "TLSv1.3"],
-                        tls_ciphers="ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384",
-                        alpn_protocols=["h2", "http/1.1"], hsts_max_age=31536000,
-                        hsts_include_subdomains=True, hsts_preload=True,
+        [g.tls_listener(**g.tls_options(),
                         insert_headers={"X-Forwarded-For": "true", "X-SSL-Client-Verify": "true",
                                         "X-SSL-Client-DN": "true", "X-SSL-Client-CN": "true"},
-                        l7policies=[
-                      g.policy(50, 1, "REJECT", [
-                          g.rule(60, "SSL_CONN_HAS_CERT", "EQUAL_TO", "True", invert=True)]),
-                      g.policy(51, 2, "REJECT", [
-                          g.rule(61, "SSL_VERIFY_RESULT", "EQUAL_TO", "0", invert=True)]),
-                      g.policy(52, 3, "REDIRECT_TO_POOL", [
-                          g.rule(62, "SSL_DN_FIELD", "EQUAL_TO", "ops", key="OU")],
-                               redirect_pool_id=g.gid(21))])],
+                        l7policies=SSL_POLICIES)],
         [g.pool(20, "HTTP", "ROUND_ROBIN", [g.member(30, 8443)], tls_enabled=True,
                 tls_container_data=g.bundle("member-client"), tls_versions=["TLSv1.2"],
                 tls_ciphers="ECDHE-ECDSA-AES128-GCM-SHA256",
@@ -113,9 +109,5 @@ def rendered(case: str) -> str:
     return render.render_config(rendered_view(case))
 
 
-def regenerate() -> None:
-    g.regenerate(GOLDEN, ".conf", CASES, rendered)
-
-
 if __name__ == "__main__":
-    regenerate()
+    g.regenerate(GOLDEN, ".conf", CASES, rendered)
