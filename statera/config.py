@@ -421,7 +421,7 @@ def settings_class() -> type[Settings]:
     }
     if not fields:
         return Settings
-    cls: type[Settings] = create_model(  # type: ignore[call-overload]
+    cls: type[Settings] = create_model(
         "LoadedSettings", __base__=Settings, __module__=__name__, **fields)
     return cls
 

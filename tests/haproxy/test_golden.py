@@ -12,27 +12,24 @@ from pathlib import Path
 import pytest
 
 from statera.providers.haproxy.process import resolve_binary
-from tests.haproxy.golden_cases import CASES, GOLDEN, rendered
+from tests.golden_graphs import byte_for_byte_tests
+from tests.haproxy.golden_cases import CASES, GOLDEN, STATE_DIR, rendered, rendered_view
 
-REGEN = ".venv/bin/python -m tests.haproxy.golden_cases"
+test_rendered_config_matches_golden_file, test_every_golden_file_has_a_case = byte_for_byte_tests(
+    GOLDEN, ".cfg", CASES, rendered, "tests.haproxy.golden_cases")
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_rendered_config_matches_golden_file(case: str) -> None:
-    expected = (GOLDEN / f"{case}.cfg").read_text()
-    assert rendered(case) == expected, f"{case}: rendering changed; if intended, run {REGEN}"
-
-
-def test_every_golden_file_has_a_case() -> None:
-    assert sorted(p.stem for p in GOLDEN.glob("*.cfg")) == sorted(CASES)
-
-
-@pytest.mark.parametrize("case", sorted(c for c in CASES if c != "terminated_https"))
 def test_golden_config_is_valid_haproxy(case: str, tmp_path: Path) -> None:
-    """HAProxy itself accepts each golden file (the TLS case names certificate files that only
-    a real converge writes; its TLS options are checked by the TLS traffic tests)."""
-    cfg = tmp_path / "haproxy.cfg"
-    cfg.write_text((GOLDEN / f"{case}.cfg").read_text())
+    """HAProxy itself accepts each golden file (``haproxy -c``), placed in a real directory
+    with the certificate files a converge would write next to it."""
+    lb_view = rendered_view(case)
+    lb_dir = tmp_path / lb_view.lb_id
+    lb_dir.mkdir()
+    for name, content in lb_view.files:
+        (lb_dir / name).write_text(content.replace(STATE_DIR, str(tmp_path)))
+    cfg = lb_dir / "haproxy.cfg"
+    cfg.write_text((GOLDEN / f"{case}.cfg").read_text().replace(STATE_DIR, str(tmp_path)))
     done = subprocess.run([resolve_binary("haproxy"), "-c", "-f", str(cfg)],
-                          capture_output=True, text=True, cwd=tmp_path)
+                          capture_output=True, text=True, cwd=lb_dir)
     assert done.returncode == 0, done.stdout + done.stderr
