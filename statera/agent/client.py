@@ -23,6 +23,11 @@ from octavia_lib.api.drivers import driver_lib
 from octavia_lib.api.drivers import exceptions as lib_exc
 from octavia_lib.common import constants as lib_consts
 
+from statera.agent.contract import Instance, InstanceBook
+
+#: The get-socket flag (and reply key) for this host's instance of a load balancer.
+INSTANCE = "statera_instance"
+
 #: For each model, the fields that hold child models (a list of them or a single one).
 _CHILDREN: dict[type[Any], dict[str, type[Any]]] = {
     dm.LoadBalancer: {"listeners": dm.Listener, "pools": dm.Pool},
@@ -47,7 +52,16 @@ def model_from_dict(model: type[Any], data: dict[str, Any]) -> Any:
 
 
 class StateraDriverLibrary(driver_lib.DriverLibrary):  # type: ignore[misc]
-    """DriverLibrary for Statera's own agents: same wire, faster reader, full-graph getters."""
+    """DriverLibrary for Statera's own agents: same wire, faster reader, full-graph getters.
+
+    With an ``instances`` book, each load-balancer get also asks for this host's instance of
+    it (``statera_instance``, see ``statera.agent.get``) and records it there, so the
+    converger that receives the model knows its role and VRRP peers."""
+
+    def __init__(self, *args: Any, instances: InstanceBook | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instances = instances
 
     def _recv(self, sock: socket.socket) -> Any:
         """Read one reply frame with blocking reads.
@@ -87,7 +101,10 @@ class StateraDriverLibrary(driver_lib.DriverLibrary):  # type: ignore[misc]
         return list(reply.get("loadbalancer_ids", []))
 
     def _get_model(self, kind: str, model: type[Any], obj_id: str) -> Any:
-        data = self._get_resource(kind, obj_id)
+        return self._model(model, self._get_resource(kind, obj_id))
+
+    @staticmethod
+    def _model(model: type[Any], data: Any) -> Any:
         if not data:
             return None
         if lib_consts.STATUS_CODE in data:  # the agent could not read it (not: it is absent)
@@ -96,7 +113,13 @@ class StateraDriverLibrary(driver_lib.DriverLibrary):  # type: ignore[misc]
         return model_from_dict(model, data)
 
     def get_loadbalancer(self, loadbalancer_id: str) -> Any:
-        return self._get_model(lib_consts.LOADBALANCERS, dm.LoadBalancer, loadbalancer_id)
+        if self.instances is None:
+            return self._get_model(lib_consts.LOADBALANCERS, dm.LoadBalancer, loadbalancer_id)
+        data = self._send(self.get_socket, {lib_consts.OBJECT: lib_consts.LOADBALANCERS,
+                                            lib_consts.ID: loadbalancer_id, INSTANCE: True})
+        if isinstance(data, dict) and lib_consts.STATUS_CODE not in data:
+            self.instances.set(loadbalancer_id, _instance(data.pop(INSTANCE, None)))
+        return self._model(dm.LoadBalancer, data)
 
     def get_listener(self, listener_id: str) -> Any:
         return self._get_model(lib_consts.LISTENERS, dm.Listener, listener_id)
@@ -115,3 +138,12 @@ class StateraDriverLibrary(driver_lib.DriverLibrary):  # type: ignore[misc]
 
     def get_l7rule(self, l7rule_id: str) -> Any:
         return self._get_model(lib_consts.L7RULES, dm.L7Rule, l7rule_id)
+
+
+def _instance(data: Any) -> Instance | None:
+    """The get socket's ``statera_instance`` as an Instance (None: not placed here)."""
+    if not isinstance(data, dict) or not data.get("amphora_id"):
+        return None
+    return Instance(role=str(data.get("role") or "STANDALONE"),
+                    amphora_id=str(data["amphora_id"]),
+                    peers=tuple(str(p) for p in data.get("peers") or []))

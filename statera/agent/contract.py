@@ -7,13 +7,46 @@ passes it to any agent whose signature has that parameter, so third-party agents
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from statera.bus.base import Bus
 from statera.config import Settings
+
+
+@dataclass(frozen=True)
+class Instance:
+    """This host's instance of a load balancer, as placement recorded it (its amphora row):
+    ``role`` STANDALONE/MASTER/BACKUP, the row's id, and the VRRP addresses its peers
+    reported (none yet while a peer has not reported one)."""
+
+    role: str
+    amphora_id: str
+    peers: tuple[str, ...] = ()
+
+
+class InstanceBook:
+    """Instances by load balancer, written by the reconcile loop's get-socket client as it
+    reads each load balancer and read by the converger's placement function in the same
+    converge (thread-safe: workers converge different load balancers at once)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._instances: dict[str, Instance] = {}
+
+    def set(self, lb_id: str, instance: Instance | None) -> None:
+        with self._lock:
+            if instance is None:
+                self._instances.pop(lb_id, None)
+            else:
+                self._instances[lb_id] = instance
+
+    def get(self, lb_id: str) -> Instance | None:
+        with self._lock:
+            return self._instances.get(lb_id)
 
 
 @dataclass(frozen=True)
@@ -25,6 +58,8 @@ class AgentContext:
     stats_socket: str
     get_socket: str
     state_dir: Path
+    #: This host's placed instances, as last read from the get socket (see InstanceBook).
+    instances: InstanceBook = field(default_factory=InstanceBook, compare=False)
 
     @classmethod
     def build(cls, provider: str, settings: Settings, bus: Bus) -> AgentContext:

@@ -17,6 +17,11 @@ On an agent host (``HostScope``), a load balancer of a provider that runs local 
 served only to the host it is placed on: elsewhere it answers ``{}`` (tear it down here) without
 recording a served generation, and the id list names only this host's load balancers. A load
 balancer seen for the first time is placed then and there (``statera.controller.placement``).
+
+Extension for Statera's own agents: a load-balancer get carrying ``"statera_instance": true``
+also answers, under that key, this host's instance of it (``role``, ``amphora_id``, and
+``peers``: the ``vrrp_ip`` each other instance reported), or null when it is not placed.
+octavia-lib never sends the flag, so its replies stay plain models it can build.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from octavia_lib.common import constants as lib_consts
 from sqlalchemy import select
 
 from statera.agent import dbgraph
+from statera.agent.client import INSTANCE
 from statera.controller import placement
 from statera.controller import provider_models as pm
 from statera.controller.provider_models import CertLoader
@@ -84,7 +90,9 @@ class GetHandler:
             LOG.debug("get for unknown object %r / id %r answered with nothing", kind, obj_id)
             return {}
         try:
-            return self._get(kind, obj_id)
+            return self._get(kind, obj_id,
+                             with_instance=request.get(INSTANCE) is True
+                             and kind == lib_consts.LOADBALANCERS)
         except Exception as exc:
             # Not {}: that would tell the provider the object should not exist, and it would
             # tear down a working data plane because of, say, a locked database. This reply
@@ -95,7 +103,7 @@ class GetHandler:
                 lib_consts.FAULT_STRING: f"could not read {kind} {obj_id}: {exc}",
             }
 
-    def _get(self, kind: str, obj_id: str) -> Reply:
+    def _get(self, kind: str, obj_id: str, with_instance: bool = False) -> Reply:
         with self.database.session() as session:
             row = dbgraph.get_row(session, kind, obj_id)
             if row is None:
@@ -120,12 +128,28 @@ class GetHandler:
                 return {}
             # Built inside the transaction: the graph is lazily loaded from this session.
             model = self._model(row)
+            instance = self._instance(session, lb) if with_instance else None
         # Certificates after the commit: the store reads them in its own transaction, which on
         # SQLite would wait for this one's write lock.
         if self.cert_loader is not None:
             pm.fill_certificate_data(model, self.cert_loader)
         result: Reply = model.to_dict(recurse=True, render_unsets=True)
+        if with_instance:
+            result[INSTANCE] = instance
         return result
+
+    def _instance(self, session: Any, lb: LoadBalancer) -> Reply | None:
+        """This host's instance of ``lb`` and its peers' VRRP addresses (None: unplaced)."""
+        scope = self.scope
+        if scope is None or not scope.covers(lb.provider):
+            return None
+        amps = list(session.scalars(select(Amphora).where(Amphora.load_balancer_id == lb.id)
+                                    .order_by(Amphora.id)))
+        mine = next((a for a in amps if a.compute_id == scope.host), None)
+        if mine is None:
+            return None
+        return {"role": mine.role or placement.STANDALONE, "amphora_id": mine.id,
+                "peers": [a.vrrp_ip for a in amps if a is not mine and a.vrrp_ip]}
 
     def _placed_here(self, session: Any, lb: LoadBalancer) -> bool:
         """Whether this host may serve ``lb`` (placing it first if it has no instance yet)."""

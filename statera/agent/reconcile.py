@@ -122,6 +122,7 @@ class ReconcileLoop:
             status_socket=self.context.status_socket,
             stats_socket=self.context.stats_socket,
             get_socket=self.context.get_socket,
+            instances=self.context.instances,
         )
         sub = self.context.bus.subscribe(self.context.provider)
         # Read at scrape time; the loop that runs last (a restarted agent) is the one shown.

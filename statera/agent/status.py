@@ -233,8 +233,7 @@ class StatusHandler:
     def _apply_record(self, session: Session, record: _Record) -> list[tuple[str, str]]:
         """Apply one parsed record; returns hints to send after the commit."""
         if record.kind == AMPHORAE:
-            self._apply_amphora(session, record)
-            return []
+            return self._apply_amphora(session, record)
         row = dbgraph.get_row(session, record.kind, record.obj_id)
         if row is None:
             LOG.debug("status report for unknown %s %s ignored", record.kind, record.obj_id)
@@ -371,13 +370,19 @@ class StatusHandler:
             Amphora.load_balancer_id == lb_id,
             Amphora.compute_id == self.scope.host)).first()
 
-    def _apply_amphora(self, session: Session, record: _Record) -> None:
+    def _apply_amphora(self, session: Session, record: _Record) -> list[tuple[str, str]]:
+        """Apply an amphora record; a placed instance whose VRRP address changed hints its
+        load balancer, so the peer instance's host learns where to advertise."""
         placed = self._placed_instance(session, record)
         if placed is not None:
             if record.prov == ProvisioningStatus.DELETED:
-                return  # the instance is placement's to remove, with its load balancer
+                return []  # the instance is placement's to remove, with its load balancer
             values = {k: v for k, v in record.amphora_values.items()
                       if k not in PLACEMENT_COLUMNS}
+            hints: list[tuple[str, str]] = []
+            if "vrrp_ip" in values and values["vrrp_ip"] != placed.vrrp_ip:
+                lb = session.get(LoadBalancer, placed.load_balancer_id)
+                hints = self._hint_for(lb) if lb is not None else []
             if record.prov is not None and placed.status != record.prov or any(
                     getattr(placed, k) != v for k, v in values.items()):
                 placed.updated_at = utcnow()
@@ -385,20 +390,20 @@ class StatusHandler:
                 setattr(placed, key, value)
             if record.prov is not None:
                 placed.status = record.prov
-            return
+            return hints
         status, values = record.prov, record.amphora_values
         row = session.get(Amphora, record.obj_id)
         if status == ProvisioningStatus.DELETED:
             if row is not None:
                 session.delete(row)
-            return
+            return []
         lb_id = values.get("load_balancer_id")
         lb = session.get(LoadBalancer, lb_id) if isinstance(lb_id, str) else None
         if lb is not None and lb.provisioning_status == ProvisioningStatus.DELETED:
             # A report that raced the load balancer's deletion (which removed its
             # amphorae) must not bring an amphora of a deleted load balancer back.
             LOG.debug("amphora %s of deleted load balancer %s ignored", record.obj_id, lb_id)
-            return
+            return []
         now = utcnow()
         if row is None:
             row = Amphora(id=record.obj_id, created_at=now)
@@ -411,6 +416,7 @@ class StatusHandler:
             setattr(row, key, value)
         if status is not None:
             row.status = status
+        return []
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,8 @@ def _place_one(session: Session, lb: LoadBalancer, amps: list[Amphora],
         LOG.info("load balancer %s: instance %s moves from %s to %s", lb.id, amp.id, host,
                  target)
         amp.compute_id, amp.status, amp.updated_at = target, BOOTING, utcnow()
-        amp.role = None
+        # The old host's addresses: its peer must not advertise to them once it is gone.
+        amp.role = amp.vrrp_ip = amp.vrrp_interface = None
         load[target] += 1
         keep.append(amp)
         changed = True

@@ -283,3 +283,32 @@ def test_a_cert_loader_with_its_own_transaction_does_not_deadlock_on_sqlite(
     finally:
         agent.stop()
     assert lb.listeners[0].default_tls_container_data["private_key"] == "KEY-PEM"
+
+
+def test_statera_agents_learn_their_instance_and_peers(database: Database) -> None:
+    """The ``statera_instance`` extension: this host's role and amphora, the VRRP addresses
+    its peers reported; a plain octavia-lib get of the same load balancer is unchanged."""
+    from statera.agent.get import GetHandler, HostScope
+
+    g = build_graph(database)
+    with database.session() as s:
+        s.add_all([m.Amphora(id="amp-h1", load_balancer_id=g.lb, compute_id="h1",
+                             role="MASTER"),
+                   m.Amphora(id="amp-h2", load_balancer_id=g.lb, compute_id="h2",
+                             role="BACKUP", vrrp_ip="10.77.0.12")])
+    scope = frozenset({"noop"})
+    ask = {"object": "loadbalancers", "id": g.lb, "statera_instance": True}
+
+    h1 = GetHandler(database, scope=HostScope("h1", scope))(ask)
+    h2 = GetHandler(database, scope=HostScope("h2", scope))(ask)
+    elsewhere = GetHandler(database, scope=HostScope("h3", scope))(ask)
+    plain = GetHandler(database, scope=HostScope("h1", scope))(
+        {"object": "loadbalancers", "id": g.lb})
+
+    assert h1["statera_instance"] == {"role": "MASTER", "amphora_id": "amp-h1",
+                                      "peers": ["10.77.0.12"]}
+    # h1 has not reported its vrrp_ip yet: h2 runs without a peer until it does.
+    assert h2["statera_instance"] == {"role": "BACKUP", "amphora_id": "amp-h2", "peers": []}
+    assert elsewhere == {}
+    assert "statera_instance" not in plain
+    assert dm.LoadBalancer.from_dict(plain).loadbalancer_id == g.lb

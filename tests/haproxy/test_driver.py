@@ -56,9 +56,13 @@ def test_vip_allocation_is_left_to_the_core(driver):
 
 
 def test_flavors(driver):
-    assert set(driver.get_supported_flavor_metadata()) == {"nbthread", "maxconn"}
+    assert set(driver.get_supported_flavor_metadata()) == {"nbthread", "maxconn",
+                                                           "loadbalancer_topology"}
     driver.validate_flavor({"nbthread": 2, "maxconn": 1000})
-    for bad in ({"nbthread": 0}, {"nbthread": 65}, {"maxconn": "many"}, {"other": 1}):
+    driver.validate_flavor({"loadbalancer_topology": "ACTIVE_STANDBY"})
+    driver.validate_flavor({"loadbalancer_topology": "SINGLE", "nbthread": 2})
+    for bad in ({"nbthread": 0}, {"nbthread": 65}, {"maxconn": "many"}, {"other": 1},
+                {"loadbalancer_topology": "ACTIVE_ACTIVE"}, {"loadbalancer_topology": 2}):
         with pytest.raises(exceptions.UnsupportedOptionError):
             driver.validate_flavor(bad)
     assert driver.get_supported_availability_zone_metadata() == {}

@@ -214,3 +214,16 @@ def test_driver_refuses_what_nginx_cannot_do_with_501():
                                            timeout_tcp_inspect=100))
     driver.pool_create(dm.Pool(pool_id="p", protocol="UDP", lb_algorithm="SOURCE_IP_PORT"))
     driver.health_monitor_create(dm.HealthMonitor(healthmonitor_id="h", type="UDP-CONNECT"))
+
+
+def test_driver_takes_the_active_standby_topology_flavor():
+    from octavia_lib.api.drivers import exceptions
+
+    from statera.providers.nginx.driver import NginxProviderDriver
+
+    driver = NginxProviderDriver()
+    assert set(driver.get_supported_flavor_metadata()) == {"loadbalancer_topology"}
+    driver.validate_flavor({"loadbalancer_topology": "ACTIVE_STANDBY"})
+    for bad in ({"loadbalancer_topology": "ACTIVE_ACTIVE"}, {"workers": 2}):
+        with pytest.raises(exceptions.UnsupportedOptionError):
+            driver.validate_flavor(bad)

@@ -8,7 +8,7 @@ from statera.agent.contract import AgentContext, local_data_plane
 from statera.config import provider_section
 from statera.providers.haproxy.converger import HAProxyConverger
 from statera.providers.haproxy.settings import HAProxySettings
-from statera.providers.kit.agent import run_converger
+from statera.providers.kit.agent import instance_placement, run_converger
 
 
 @local_data_plane
@@ -16,7 +16,8 @@ def run(exit_event: threading.Event, context: AgentContext | None = None) -> Non
     """Provider-agent entry point (``octavia.driver_agent.provider_agents``)."""
     run_converger(
         "haproxy", exit_event, context,
-        lambda ctx: HAProxyConverger(ctx.settings, ctx.state_dir),
+        lambda ctx: HAProxyConverger(ctx.settings, ctx.state_dir,
+                                     placement=instance_placement(ctx.instances)),
         lambda ctx: _tick(provider_section(ctx.settings, "haproxy", HAProxySettings)))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from statera.providers.kit import capabilities as kit
-from statera.providers.kit.driver import TableDriver
+from statera.providers.kit.driver import TOPOLOGY, TOPOLOGY_METADATA, TableDriver, check_topology
 from statera.providers.kit.graph import val
 
 #: What this provider supports; the checks below and the README's feature table read it.
@@ -31,6 +31,7 @@ FLAVOR_METADATA = {
     "nbthread": "HAProxy threads of the load balancer's process (integer 1-64, default 1).",
     "maxconn": "Upper bound of the process's global maxconn (integer >= 1; also capped by the "
                "host's file-descriptor limit).",
+    **TOPOLOGY_METADATA,
 }
 
 
@@ -72,6 +73,9 @@ class HAProxyProviderDriver(TableDriver):
         for key, value in flavor_metadata.items():
             if key not in FLAVOR_METADATA:
                 raise unsupported(f"the flavor option {key!r}")
+            if key == TOPOLOGY:
+                check_topology(value, CHECKS)
+                continue
             limit = 64 if key == "nbthread" else 1_000_000
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
                 raise unsupported(f"{key}={value!r} (an integer from 1 to {limit} is needed)")

@@ -16,6 +16,19 @@ from octavia_lib.api.drivers import provider_base
 
 from statera.providers.kit.capabilities import Capabilities, CapabilityChecks
 
+#: The flavor key of Octavia's topology, for providers whose agents run ACTIVE_STANDBY pairs
+#: (placement reads it to place two instances; ``kit/vips.py`` runs keepalived for them).
+TOPOLOGY = "loadbalancer_topology"
+TOPOLOGIES = ("SINGLE", "ACTIVE_STANDBY")
+TOPOLOGY_METADATA = {TOPOLOGY: "SINGLE (default) or ACTIVE_STANDBY: two instances on two agent "
+                               "hosts, the VIP moved between them by keepalived (VRRP)."}
+
+
+def check_topology(value: Any, checks: CapabilityChecks) -> None:
+    """Refuse a ``loadbalancer_topology`` other than Octavia's two."""
+    if value not in TOPOLOGIES:
+        raise checks.refuse(f"{TOPOLOGY}={value!r} (one of {', '.join(TOPOLOGIES)} is needed)")
+
 
 class TableDriver(provider_base.ProviderDriver):  # type: ignore[misc]
     capabilities: Capabilities
@@ -57,6 +70,8 @@ class TableDriver(provider_base.ProviderDriver):  # type: ignore[misc]
         unknown = sorted(set(flavor_metadata) - set(self.flavor_metadata))
         if unknown:
             raise self.checks.refuse(f"the flavor options {unknown}")
+        if TOPOLOGY in flavor_metadata:
+            check_topology(flavor_metadata[TOPOLOGY], self.checks)
 
     # --- octavia-lib's ProviderDriver -------------------------------------------------------
     def create_vip_port(self, loadbalancer_id: str, project_id: str,

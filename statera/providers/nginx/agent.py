@@ -6,7 +6,7 @@ import threading
 
 from statera.agent.contract import AgentContext, local_data_plane
 from statera.config import provider_section
-from statera.providers.kit.agent import run_converger
+from statera.providers.kit.agent import instance_placement, run_converger
 from statera.providers.nginx.converger import NginxConverger
 from statera.providers.nginx.settings import NginxSettings
 
@@ -17,6 +17,7 @@ def run(exit_event: threading.Event, context: AgentContext | None = None) -> Non
     frequent so that a member the prober found down stops taking traffic at once."""
     run_converger(
         "nginx", exit_event, context,
-        lambda ctx: NginxConverger(ctx.settings, ctx.state_dir),
+        lambda ctx: NginxConverger(ctx.settings, ctx.state_dir,
+                                   placement=instance_placement(ctx.instances)),
         lambda ctx: min(
             0.2, provider_section(ctx.settings, "nginx", NginxSettings).health_poll_interval))

@@ -29,7 +29,7 @@ from typing import Any
 from octavia_lib.api.drivers import data_models as dm
 
 from statera.providers.kit import capabilities as kit
-from statera.providers.kit.driver import TableDriver
+from statera.providers.kit.driver import TOPOLOGY_METADATA, TableDriver
 from statera.providers.kit.graph import ConfigError, val
 from statera.providers.nginx import escape, l7
 from statera.providers.nginx.view import ALPN, FORWARD_HEADERS, SSL_HEADERS
@@ -98,6 +98,7 @@ def check_pool(pool: Any) -> None:
 
 class NginxProviderDriver(TableDriver):
     capabilities = CAPABILITIES
+    flavor_metadata = TOPOLOGY_METADATA
 
     def check_loadbalancer(self, lb: Any) -> None:
         CHECKS.loadbalancer(lb)
