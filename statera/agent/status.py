@@ -214,6 +214,10 @@ class StatusHandler:
                 placed.status = ALLOCATED
                 placed.updated_at = utcnow()
 
+    def _placed(self, lb: LoadBalancer) -> bool:
+        """Whether ``lb`` belongs to a provider this driver agent places on hosts."""
+        return self.scope is not None and self.scope.covers(lb.provider)
+
     def _placed_elsewhere(self, session: Session, lb_ids: set[str]) -> set[str]:
         """Of ``lb_ids``, the placed load balancers that have no instance on this host."""
         scope = self.scope
@@ -284,6 +288,15 @@ class StatusHandler:
             return []  # a tombstone; late reports about it change nothing
         hints: list[tuple[str, str]] = []
         if prov == ProvisioningStatus.DELETED:
+            if self._placed(lb) and lb.provisioning_status != ProvisioningStatus.PENDING_DELETE:
+                # For a placed load balancer only a requested delete ends it. Its host's agent
+                # found nothing to serve when the get socket did not count it the owner (a
+                # lease seen lapsed, a placement moved meanwhile) and reports DELETED for what
+                # the API still wants: converge again. (Unplaced providers keep Octavia's
+                # plain semantics: their DELETED is final.)
+                LOG.warning("DELETED report for load balancer %s ignored: it is %s, not "
+                            "PENDING_DELETE", lb.id, lb.provisioning_status)
+                return [(lb.provider, lb.id)] if lb.provider else []
             self._delete_lb(session, lb, now)
         elif prov == ProvisioningStatus.ACTIVE:
             hints = self._lb_active(session, lb, now)

@@ -312,3 +312,27 @@ def test_statera_agents_learn_their_instance_and_peers(database: Database) -> No
     assert elsewhere == {}
     assert "statera_instance" not in plain
     assert dm.LoadBalancer.from_dict(plain).loadbalancer_id == g.lb
+
+
+def test_a_placed_load_balancer_ends_only_by_a_requested_delete(database: Database) -> None:
+    """A host's agent that read nothing to serve (the get socket did not count it the owner at
+    that moment) reports DELETED; for a placed load balancer the API still wants, that report
+    must not end it: only one in PENDING_DELETE is tombstoned."""
+    from statera.agent.get import HostScope
+    from statera.agent.status import StatusHandler
+
+    wanted = build_graph(database).lb
+    deleting = build_graph(database, status="PENDING_DELETE").lb
+    with database.session() as s:
+        s.add_all([m.Amphora(id="amp-w", load_balancer_id=wanted, compute_id="h1",
+                             role="STANDALONE"),
+                   m.Amphora(id="amp-d", load_balancer_id=deleting, compute_id="h1",
+                             role="STANDALONE")])
+    handler = StatusHandler(database, scope=HostScope("h1", frozenset({"noop"})))
+
+    for lb_id in (wanted, deleting):
+        handler({"loadbalancers": [{"id": lb_id, "provisioning_status": "DELETED"}]})
+
+    with database.session() as s:
+        assert s.get(m.LoadBalancer, wanted).provisioning_status == "ACTIVE"
+        assert s.get(m.LoadBalancer, deleting).provisioning_status == "DELETED"
