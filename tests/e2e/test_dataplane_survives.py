@@ -61,7 +61,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
     with temp_database("postgresql", str(tmp_path)) as url:
         env = haproxy_env(STATERA_DATABASE__CONNECTION=url)
         if broker_up():
-            env.update(STATERA_BUS__DRIVER="rabbitmq", STATERA_BUS__URL=AMQP_URL)
+            # With a broker, an API host runs no agents unless told; this one is every host.
+            env.update(STATERA_BUS__DRIVER="rabbitmq", STATERA_BUS__URL=AMQP_URL,
+                       STATERA_API__RUN_AGENTS="true")
         srv = Server(tmp_path / "data", env)
         srv.data_dir.mkdir()
         srv.start()

@@ -105,7 +105,8 @@ def test_serve_counts_requests_reconciles_and_load_balancers(
     gauged = Counter({(lbl["provider"], lbl["provisioning_status"], lbl["operating_status"]):
                       int(v) for _, lbl, v in families["statera_loadbalancers"]})
     assert gauged == listed
-    assert listed == {("noop", "ACTIVE", "ONLINE"): 2, ("noop", "ACTIVE", "OFFLINE"): 1}
+    # Octavia's noop mode: no data plane ever sees a load balancer up.
+    assert listed == {("noop", "ACTIVE", "OFFLINE"): 3}
     assert value(families, "statera_database_up") == 1
 
     # The agents inside `statera serve`: 4 creates and a delete converged, and reported.
@@ -153,7 +154,7 @@ def test_agent_process_serves_its_own_metrics(tmp_path: Path) -> None:
     assert value(on_api, "statera_api_requests_total", route="/v2/lbaas/loadbalancers",
                  method="POST", status="2xx") == 1
     assert value(on_api, "statera_loadbalancers", provider="noop",
-                 provisioning_status="ACTIVE", operating_status="ONLINE") == 1
+                 provisioning_status="ACTIVE", operating_status="OFFLINE") == 1
     assert on_api.get("statera_reconcile_duration_seconds", []) == []  # no agents there
 
 
