@@ -25,7 +25,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -205,39 +204,17 @@ def _wait_up(url: str, proc: subprocess.Popen[bytes], state: Path) -> None:
 def stop(state_dir: Path) -> None:
     """Stop the Barbican started in ``state_dir``, by the pid it wrote (gunicorn's master,
     which stops its worker); a recycled pid is left alone."""
-    pid_file = state_dir / "barbican.pid"
-    if not pid_file.exists():
-        return
-    pid = int(pid_file.read_text().strip() or 0)
-    pid_file.unlink()
-    if pid <= 0 or not _is_gunicorn(pid):
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        if not _alive(pid):
-            return
-        time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
+    _keystone_module().stop_gunicorn(state_dir / "barbican.pid")
 
 
-def _alive(pid: int) -> bool:
+def _keystone_module() -> Any:
+    """The sibling keystone module, as a package member or (a script run) from this folder."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def _is_gunicorn(pid: int) -> bool:
-    try:
-        return b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
+        from tests.openstack import keystone
+    except ImportError:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import keystone  # type: ignore[no-redef]
+    return keystone
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -341,7 +341,12 @@ def _populate(keystone: Keystone) -> None:
 def stop(state_dir: Path) -> None:
     """Stop the Keystone started in ``state_dir``, by the pid it wrote (gunicorn's master,
     which stops its worker)."""
-    pid_file = state_dir / "keystone.pid"
+    stop_gunicorn(state_dir / "keystone.pid")
+
+
+def stop_gunicorn(pid_file: Path) -> None:
+    """Stop the gunicorn master whose pid ``pid_file`` holds (Keystone's or Barbican's; it
+    stops its worker), and remove the file; a recycled pid is left alone."""
     if not pid_file.exists():
         return
     pid = int(pid_file.read_text().strip() or 0)
