@@ -19,6 +19,7 @@ import signal
 import subprocess
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -171,3 +172,21 @@ def test_agents_run_an_active_standby_pair_that_survives_the_master(
     assert gap < 3.0
     after = {body for stamp, ok, body in results if ok and stamp >= cut + gap}
     assert after == {other}
+    # The VIP's statistics are the sum over both instances: each host reports its own
+    # counters under its amphora (Octavia's /amphorae/{id}/stats), the second reporter adds to
+    # the first instead of replacing it. (A killed HAProxy loses what it counted since the
+    # last poll, so the totals are compared with the amphorae, not with the requests sent.)
+    answered = Counter(body for _, ok, body in results if ok)
+    assert len(answered) == 2, answered  # both instances served
+
+    def per_amphora() -> dict[str, int]:
+        return {amp["compute_id"]: sum(
+            s["total_connections"] for s in http(
+                f"{cluster.url}/v2/octavia/amphorae/{amp['id']}/stats")["amphora_stats"])
+            for amp in cluster.amphorae() if amp["loadbalancer_id"] == lb_id}
+
+    assert wait(lambda: all(per_amphora().get(host, 0) > 0 for host in answered), timeout=30)
+    counted = per_amphora()
+    total = http(f"{cluster.url}/v2/lbaas/loadbalancers/{lb_id}/stats")["stats"]
+    assert total["total_connections"] >= sum(counted.values()), (counted, total)
+    assert total["total_connections"] > max(answered.values()), (answered, total)

@@ -32,7 +32,7 @@ from statera.config import KeepalivedVrrpSettings, NetworkingSettings, Settings
 from statera.providers.kit.graph import is_safe_name
 from statera.providers.kit.procs import resolve_binary
 from statera.providers.kit.status import Statuses, amphora_record
-from statera.providers.kit.vips import VipPlan, Vips
+from statera.providers.kit.vips import STANDALONE, VipPlan, Vips
 
 LOG = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ class LocalConverger(Generic[I]):
                 lock.release()
             if report:
                 self._send_health(lib, lb_id, report)
-            statistics.extend(records)
+            statistics.extend(_per_instance(records, plan))
         if statistics:
             lib.update_listener_statistics({"listeners": statistics})
 
@@ -245,3 +245,17 @@ class LocalConverger(Generic[I]):
     def counters(self, lb_id: str) -> dict[str, Any]:
         """Reload/start/restart/... counts of one load balancer (for tests, ops)."""
         return self.instance(lb_id).counters()
+
+
+def _per_instance(records: list[dict[str, Any]], plan: VipPlan | None) -> list[dict[str, Any]]:
+    """Name this instance's amphora in each statistics record when it is placed as one of
+    several (ACTIVE_STANDBY): the driver agent keeps counters per (listener, amphora) and the
+    API sums them, so the two hosts' reports add up instead of overwriting each other. A
+    STANDALONE instance keeps reporting per listener, so counters kept before an upgrade are
+    not counted twice."""
+    if plan is None or plan.placement.role == STANDALONE:
+        return records
+    amphora = plan.placement.amphora_id
+    if not amphora:
+        return records
+    return [{**record, "amphora_id": amphora} for record in records]
