@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from fastapi import Request
 
 from statera.api.policy import Identity, identity
-from statera.bus.base import Bus
-from statera.config import Settings
-from statera.db.engine import Database
+from statera.controller.services import Services
 
-
-@dataclass
-class Services:
-    settings: Settings
-    db: Database
-    bus: Bus
-    network: Any = None  # statera.network NetworkDriver
-    certs: Any = None  # statera.certs CertManager
-    extra: dict[str, Any] = field(default_factory=dict)
+__all__ = ["Services", "caller", "caller_token", "project_for_create", "services"]
 
 
 async def services(request: Request) -> Services:

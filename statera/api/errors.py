@@ -8,7 +8,6 @@ Most errors use WSME's body ``{"faultcode", "faultstring", "debuginfo"}`` ("Clie
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,9 +15,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from statera.controller.errors import (
+    POLICY_DENIED,
     Conflict,
     ControllerError,
+    Forbidden,
     Invalid,
+    InvalidInput,
     NotFound,
     ProviderFailed,
     QuotaExceeded,
@@ -29,13 +31,15 @@ from statera.logs import printable
 LOG = logging.getLogger(__name__)
 
 __all__ = [
-    "ApiError", "Conflict", "Forbidden", "InvalidInput", "NotFound", "PecanError",
-    "QuotaExceeded", "fault", "install_handlers", "pecan", "utf8_safe",
+    "POLICY_DENIED", "ApiError", "Conflict", "ControllerError", "Forbidden", "Invalid",
+    "InvalidInput", "NotFound", "PecanError", "QuotaExceeded", "fault",
+    "install_handlers", "pecan", "utf8_safe",
 ]
 
 #: The one place where the controller's errors become Octavia's HTTP statuses.
 CONTROLLER_STATUS: dict[type[ControllerError], int] = {
     Invalid: 400,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     QuotaExceeded: 403,
@@ -52,9 +56,6 @@ def controller_status(exc: ControllerError) -> int:
     return 400
 
 
-POLICY_DENIED = "Policy does not allow this request to be performed."
-
-
 class ApiError(Exception):
     status = 400
 
@@ -63,18 +64,6 @@ class ApiError(Exception):
         self.message = message
         if status is not None:
             self.status = status
-
-
-class InvalidInput(ApiError):
-    def __init__(self, field: str, value: Any, reason: str) -> None:
-        super().__init__(f"Invalid input for field/attribute {field}. Value: '{value}'. {reason}")
-
-
-class Forbidden(ApiError):
-    status = 403
-
-    def __init__(self, message: str = POLICY_DENIED) -> None:
-        super().__init__(message)
 
 
 class PecanError(Exception):

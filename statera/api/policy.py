@@ -258,6 +258,11 @@ class Identity:
     def is_admin(self) -> bool:
         return bool(self.creds["is_admin"])
 
+    def authorize(self, obj_type: str, action: str, project_id: str | None = None) -> None:
+        """:func:`authorize` as a method, so the controller can check policy through its
+        ``Requester`` protocol."""
+        authorize(self, obj_type, action, project_id)
+
     @property
     def authenticated(self) -> bool:
         """False for a caller without an identity (no valid token; under ``testing``: no

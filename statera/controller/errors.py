@@ -7,6 +7,9 @@ them their own way, and the controller never imports the HTTP edge.
 
 from __future__ import annotations
 
+#: Octavia's text for a request its policy refuses.
+POLICY_DENIED = "Policy does not allow this request to be performed."
+
 
 class ControllerError(Exception):
     """A request the controller refuses; ``message`` is shown to the user as it is."""
@@ -18,6 +21,20 @@ class ControllerError(Exception):
 
 class Invalid(ControllerError):
     """The request is well-formed but asks for something the rules forbid."""
+
+
+class InvalidInput(Invalid):
+    """One field's value is unacceptable; worded as Octavia's WSME type errors."""
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        super().__init__(f"Invalid input for field/attribute {field}. Value: '{value}'. {reason}")
+
+
+class Forbidden(ControllerError):
+    """The caller's role or project does not allow the request (Octavia's policy 403)."""
+
+    def __init__(self, message: str = POLICY_DENIED) -> None:
+        super().__init__(message)
 
 
 class NotFound(ControllerError):
