@@ -26,13 +26,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from statera.api.errors import ApiError, PecanError
+from statera.controller.schemas import parse_bool
 from statera.db.models import Tag
 
 RESERVED = {"limit", "marker", "page_reverse", "sort", "sort_key", "sort_dir", "fields",
             "tags", "tags-any", "not-tags", "not-tags-any"}
 MAX_TAG_LENGTH = 255
-TRUE_STRINGS = {"true", "1", "yes", "on", "y", "t"}
-FALSE_STRINGS = {"false", "0", "no", "off", "n", "f"}
 
 
 @dataclass
@@ -47,15 +46,6 @@ class ListSpec:
     tagged: bool = True
     id_column: str = "id"
     prefetch: Callable[[Session, list[Any]], None] | None = None
-
-
-def parse_bool(value: Any) -> bool:
-    text = str(value).strip().lower()
-    if text in TRUE_STRINGS:
-        return True
-    if text in FALSE_STRINGS:
-        return False
-    raise ValueError(value)
 
 
 INT32 = (-(2**31), 2**31 - 1)

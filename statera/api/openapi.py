@@ -1,12 +1,13 @@
 """The served OpenAPI document, with the request bodies the handlers really parse.
 
 Handlers take their body as untyped JSON and validate it themselves with the models of
-:mod:`statera.api.schemas` (so bad input gets Octavia's error body, never FastAPI's 422); FastAPI
-therefore cannot see what a POST or PUT expects. :data:`BODIES` says it, per endpoint (the
-keys of :mod:`statera.api.access`), and :func:`document` writes it into the generated document:
-``{"<key>": <Model>}`` with the model's JSON schema under ``components/schemas``. Every POST and
-PUT route must have an entry (``None`` for those that take no body); :func:`check_bodies`
-refuses an app with one missing, as ``access.check_routes`` does for access rules.
+:mod:`statera.controller.schemas` (so bad input gets Octavia's error body, never FastAPI's
+422); FastAPI therefore cannot see what a POST or PUT expects. :data:`BODIES` says it, per
+endpoint (the keys of :mod:`statera.api.access`), and :func:`document` writes it into the
+generated document: ``{"<key>": <Model>}`` with the model's JSON schema under
+``components/schemas``. Every POST and PUT route must have an entry (``None`` for those that
+take no body); :func:`check_bodies` refuses an app with one missing, as
+``access.check_routes`` does for access rules.
 
 The collections of the load-balancer graph also declare their query parameters (every
 attribute as an exact-match filter, typed as its column, plus Octavia's paging, sorting, field
@@ -26,10 +27,11 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_jso
 from pydantic_core import core_schema
 from sqlalchemy import BigInteger, Boolean, DateTime, Float, Integer, String
 
-from statera.api import access, schemas
+from statera.api import access
 from statera.api.certificates import CertificateUpload
 from statera.api.listing import INT32, INT64
 from statera.api.resources.common import list_spec
+from statera.controller import schemas
 from statera.db import models as m
 
 REF = "#/components/schemas/{model}"
@@ -124,7 +126,7 @@ def _list_parameters(key: str) -> list[dict[str, Any]]:
 
 
 class _Formats(GenerateJsonSchema):
-    """Say what the validators of :mod:`statera.api.schemas` accept: a UUID, an IP address
+    """Say what the validators of :mod:`statera.controller.schemas` accept: a UUID, an IP address
     (so generators and clients produce values that can pass)."""
 
     def function_after_schema(

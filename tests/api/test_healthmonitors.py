@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from statera.api import rules
+from statera.controller import rules
 from statera.db import models as m
 from tests.api.conftest import LOOPBACK_SUBNET, Api
 from tests.api.helpers import MISSING, Recorder, assert_fault, set_status, snapshot

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from statera.api import rules
+from statera.controller import rules
 from statera.db import models as m
 from tests.api.conftest import Api
 from tests.api.helpers import MISSING, Recorder, assert_fault, self_signed, set_status, snapshot

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from statera.api import rules
 from statera.config import ApiSettings
+from statera.controller import rules
 from statera.logs import RequestIdFilter, SafeFormatter
 from tests.api.conftest import Api
 from tests.api.helpers import assert_fault

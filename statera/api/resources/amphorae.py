@@ -30,7 +30,7 @@ from statera.api.listing import ListSpec, fields_of, prune
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.bus.base import FAILOVER
-from statera.controller import placement
+from statera.controller import placement, writes
 from statera.db import models as m
 from statera.db.statuses import ProvisioningStatus
 
@@ -127,7 +127,7 @@ def failover_amphora(amphora_id: str, svc: Services = Depends(services),
     if lb is None:
         raise ApiError(f"Amphora {amphora_id} is not serving a load balancer; there is "
                        "nothing to fail over.", 409)
-    with common.change(svc, lb.id, FAILOVER) as change:
+    with writes.change(svc, lb.id, FAILOVER) as change:
         amphora = _amphora(change.session, amphora_id)
         amphora.updated_at = m.utcnow()
         if amphora.compute_id:  # placed: to another live host when there is one
@@ -141,7 +141,7 @@ def configure_amphora(amphora_id: str, svc: Services = Depends(services),
     authorize(ident, POLICY_TYPE, "put_config")
     lb = _served_lb(svc, amphora_id)
     if lb is not None:
-        common.hint(svc, lb.provider, lb.id)
+        writes.hint(svc, lb.provider, lb.id)
     return Response(status_code=202)
 
 
@@ -159,5 +159,5 @@ def delete_amphora(amphora_id: str, svc: Services = Depends(services),
         lb = _live_lb(session, amphora)
         session.delete(amphora)
     if lb is not None:
-        common.hint(svc, lb.provider, lb.id)
+        writes.hint(svc, lb.provider, lb.id)
     return Response(status_code=204)

@@ -12,11 +12,12 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 
-from statera.api import schemas, views
+from statera.api import views
 from statera.api.deps import Services, caller, services
 from statera.api.errors import ApiError, Conflict
 from statera.api.policy import Identity, authorize
 from statera.api.resources import catalogue
+from statera.controller import schemas
 from statera.db import models as m
 from statera.db.statuses import ProvisioningStatus
 

@@ -1,68 +1,19 @@
-"""Health monitors: CRUD and the builder for create graphs.
-
-As for every Statera write (see :mod:`statera.api.resources.listeners`), a monitor change under
-a ``PENDING_*`` load balancer or pool is accepted and coalesced; only a pool (or load balancer)
-being deleted refuses it with 409, where Octavia requires the pool to be ACTIVE. Each change
-flags the pool and the listeners using it ``PENDING_UPDATE``; a DELETE marks the monitor
-``PENDING_DELETE`` (a pool still has "a" monitor until the row goes, so a second one is a 409
-until then).
-"""
+"""Health monitors: the HTTP edge of :mod:`statera.controller.healthmonitors`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from statera.api import rules, schemas
 from statera.api.deps import Services, caller, services
-from statera.api.errors import Conflict, InvalidInput
-from statera.api.policy import Identity, authorize
+from statera.api.policy import Identity
 from statera.api.resources import common
-from statera.api.resources.pools import touch_pool
-from statera.controller import changes, provider_models, quotas
+from statera.controller import healthmonitors, schemas
 from statera.db import models as m
-from statera.db import names
-from statera.db.statuses import OperatingStatus, ProvisioningStatus
 
 router = APIRouter()
 SINGLE, PLURAL = "healthmonitor", "healthmonitors"
-#: API name -> column, for the fields a PUT may change.
-COLUMNS = names.renamed(
-    "name", "admin_state_up", "delay", "timeout", "max_retries", "max_retries_down",
-    "http_method", "url_path", "expected_codes", "http_version", "domain_name",
-)
-
-
-def build_healthmonitor(session: Session, svc: Services, lb: m.LoadBalancer, pool: m.Pool,
-                        body: schemas.HealthMonitorPost,
-                        project_id: str) -> m.HealthMonitor:
-    """Validate and attach a monitor to ``pool`` (PENDING_CREATE/OFFLINE). 409 if the pool
-    has one; 400 for a type the pool's protocol cannot use or HTTP options on a non-HTTP
-    type. The caller locks the load balancer, checks quotas, flags the parents and calls the
-    driver."""
-    if pool.health_monitor is not None:
-        raise Conflict("This pool already has a health monitor")
-    values = {api: getattr(body, api) for api in COLUMNS}
-    values = rules.apply_nulls(values, rules.HM_NULL_DEFAULTS)
-    values = rules.validate_hm(values, body.model_fields_set, body.type, pool.protocol,
-                               svc.settings)
-    row = m.HealthMonitor(
-        id=m.new_id(), pool_id=pool.id, project_id=project_id, type=body.type,
-        provisioning_status=ProvisioningStatus.PENDING_CREATE,
-        operating_status=OperatingStatus.OFFLINE,
-        generation=lb.desired_generation,
-        **{COLUMNS[api]: value for api, value in values.items()},
-    )
-    pool.health_monitor = row
-    try:
-        session.flush()
-    except IntegrityError:
-        raise Conflict("This pool already has a health monitor") from None
-    common.set_tags(session, row.id, body.tags or [])
-    return row
 
 
 @router.get("/healthmonitors")
@@ -81,21 +32,7 @@ def show_healthmonitor(hm_id: str, request: Request, svc: Services = Depends(ser
 def create_healthmonitor(payload: Any = Body(None), svc: Services = Depends(services),
                          ident: Identity = Depends(caller)) -> dict[str, Any]:
     body = schemas.parse(schemas.HealthMonitorPost, payload, SINGLE)
-    if body.pool_id is None:
-        raise InvalidInput("pool_id", None, "Mandatory field missing.")
-    with svc.db.read_session() as session:
-        pool = common.fetch(session, m.Pool, body.pool_id)
-        authorize(ident, "healthmonitor", "post", pool.project_id)
-        lb_id, project = pool.load_balancer_id, str(pool.project_id)
-    with common.change(svc, lb_id) as change:
-        pool = common.fetch(change.session, m.Pool, body.pool_id)
-        changes.ensure_mutable(pool, "Pool")
-        change.load_driver()
-        quotas.check(change.session, svc.settings, project, {"health_monitor": 1})
-        row = build_healthmonitor(change.session, svc, change.lb, pool, body, project)
-        touch_pool(pool, change.lb)
-        change.call("health_monitor_create", provider_models.healthmonitor_model(row))
-        return {SINGLE: common.render(change.session, row)}
+    return {SINGLE: healthmonitors.create(svc, ident, body, common.render)}
 
 
 @router.put("/healthmonitors/{hm_id}")
@@ -103,51 +40,11 @@ def update_healthmonitor(hm_id: str, payload: Any = Body(None),
                          svc: Services = Depends(services),
                          ident: Identity = Depends(caller)) -> dict[str, Any]:
     body = schemas.parse(schemas.HealthMonitorPut, payload, SINGLE)
-    raw = body.given()
-    for name in rules.HM_REQUIRED_ON_PUT:
-        if name in raw and raw[name] is None:
-            raise rules.invalid_option("None", name)
-    given = rules.apply_nulls(raw, rules.HM_NULL_DEFAULTS)
-    lb_id = _authorized(svc, ident, hm_id, "put")
-    with common.change(svc, lb_id) as change:
-        row = common.fetch(change.session, m.HealthMonitor, hm_id)
-        rules.refuse_deleting(row, "healthmonitor")
-        changes.ensure_mutable(row.pool, "Pool")
-        change.load_driver()
-        old = provider_models.healthmonitor_model(row)
-        values = {api: getattr(row, col) for api, col in COLUMNS.items()}
-        values.update({k: v for k, v in given.items() if k != "tags"})
-        values = rules.validate_hm(values, given, row.type, row.pool.protocol, svc.settings)
-        for api, value in values.items():
-            setattr(row, COLUMNS[api], value)
-        if "tags" in given:
-            common.set_tags(change.session, row.id, given["tags"] or [])
-        changes.mark(row, change.lb, ProvisioningStatus.PENDING_UPDATE)
-        touch_pool(row.pool, change.lb)
-        change.session.flush()
-        new = rules.partial_model(provider_models.healthmonitor_model(row), "healthmonitor_id",
-                                  given)
-        change.call("health_monitor_update", old, new)
-        return {SINGLE: common.render(change.session, row)}
+    return {SINGLE: healthmonitors.update(svc, ident, hm_id, body, common.render)}
 
 
 @router.delete("/healthmonitors/{hm_id}", status_code=204)
 def delete_healthmonitor(hm_id: str, svc: Services = Depends(services),
                          ident: Identity = Depends(caller)) -> Response:
-    lb_id = _authorized(svc, ident, hm_id, "delete")
-    with common.change(svc, lb_id) as change:
-        row = common.fetch(change.session, m.HealthMonitor, hm_id)
-        rules.refuse_deleting(row, "healthmonitor")
-        change.load_driver()
-        model = provider_models.healthmonitor_model(row)
-        changes.mark(row, change.lb, ProvisioningStatus.PENDING_DELETE)
-        touch_pool(row.pool, change.lb)
-        change.call("health_monitor_delete", model)
+    healthmonitors.delete(svc, ident, hm_id)
     return Response(status_code=204)
-
-
-def _authorized(svc: Services, ident: Identity, hm_id: str, action: str) -> str:
-    """Check the caller may ``action`` the monitor: the id of its load balancer."""
-    with svc.db.read_session() as session:
-        row = common.fetch_authorized(session, m.HealthMonitor, hm_id, ident, action)
-        return row.pool.load_balancer_id

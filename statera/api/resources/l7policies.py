@@ -23,12 +23,11 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Body, Depends, Request, Response
 from sqlalchemy.orm import Session
 
-from statera.api import rules, schemas
 from statera.api.deps import Services, caller, services
 from statera.api.errors import ApiError, InvalidInput, NotFound
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
-from statera.controller import changes, provider_models, quotas
+from statera.controller import changes, provider_models, quotas, rules, schemas, writes
 from statera.db import models as m
 from statera.db.statuses import OperatingStatus, ProvisioningStatus
 
@@ -198,7 +197,7 @@ def build_l7policy(session: Session, svc: Services, lb: m.LoadBalancer, listener
     place(listener, policy, body.position)
     session.add(policy)
     session.flush()
-    common.set_tags(session, policy.id, body.tags)
+    writes.set_tags(session, policy.id, body.tags)
     for rule_body in body.rules or []:
         build_l7rule(session, svc, lb, policy, rule_body, project_id)
     session.flush()
@@ -231,14 +230,14 @@ def create_l7policy(payload: Any = Body(None), svc: Services = Depends(services)
         raise InvalidInput("redirect_pool", "...", "Unknown attribute.")
     counts = {"l7policy": 1, "l7rule": len(body.rules or [])}
     with svc.db.read_session() as session:
-        listener = common.fetch(session, m.Listener, body.listener_id)
+        listener = writes.fetch(session, m.Listener, body.listener_id)
         authorize(ident, POLICY_TYPE, "post", listener.project_id)
         project = listener.project_id or listener.load_balancer.project_id or ""
         # Also before the lock: an exceeded quota answers before a parent being deleted does.
         quotas.check(session, svc.settings, project, counts)
         lb_id = listener.load_balancer_id
-    with common.change(svc, lb_id) as change:
-        listener = common.fetch(change.session, m.Listener, body.listener_id)
+    with writes.change(svc, lb_id) as change:
+        listener = writes.fetch(change.session, m.Listener, body.listener_id)
         changes.ensure_mutable(listener, "Listener")
         change.load_driver()
         quotas.check(change.session, svc.settings, project, counts)
@@ -255,8 +254,8 @@ def update_l7policy(l7policy_id: str, payload: Any = Body(None),
     body = schemas.parse(schemas.L7PolicyPut, payload, SINGLE)
     given = body.given()
     lb_id = _authorized(svc, ident, l7policy_id, "put")
-    with common.change(svc, lb_id) as change:
-        policy = common.fetch(change.session, m.L7Policy, l7policy_id)
+    with writes.change(svc, lb_id) as change:
+        policy = writes.fetch(change.session, m.L7Policy, l7policy_id)
         listener = policy.listener
         changes.ensure_mutable(listener, "Listener")
         changes.ensure_mutable(policy, "L7Policy")
@@ -269,7 +268,7 @@ def update_l7policy(l7policy_id: str, payload: Any = Body(None),
         return {SINGLE: common.render(change.session, policy)}
 
 
-def _update(change: common.Change, policy: m.L7Policy, given: dict[str, Any]) -> dict[str, Any]:
+def _update(change: writes.Change, policy: m.L7Policy, given: dict[str, Any]) -> dict[str, Any]:
     """Apply a PUT to ``policy``; the fields that changed, under their API names."""
     listener = policy.listener
     redirect = {k: v for k, v in given.items() if k in ("action", *REDIRECT_FIELDS)}
@@ -293,7 +292,7 @@ def _update(change: common.Change, policy: m.L7Policy, given: dict[str, Any]) ->
     if given.get("position") is not None:
         place(listener, policy, given["position"])
         changed["position"] = policy.position
-    common.set_tags(change.session, policy.id, given.get("tags"))
+    writes.set_tags(change.session, policy.id, given.get("tags"))
     return changed
 
 
@@ -301,8 +300,8 @@ def _update(change: common.Change, policy: m.L7Policy, given: dict[str, Any]) ->
 def delete_l7policy(l7policy_id: str, svc: Services = Depends(services),
                     ident: Identity = Depends(caller)) -> Response:
     lb_id = _authorized(svc, ident, l7policy_id, "delete")
-    with common.change(svc, lb_id) as change:
-        policy = common.fetch(change.session, m.L7Policy, l7policy_id)
+    with writes.change(svc, lb_id) as change:
+        policy = writes.fetch(change.session, m.L7Policy, l7policy_id)
         listener = policy.listener
         changes.ensure_mutable(policy, "L7Policy")
         change.load_driver()
@@ -317,7 +316,7 @@ def delete_l7policy(l7policy_id: str, svc: Services = Depends(services),
 def _authorized(svc: Services, ident: Identity, l7policy_id: str, action: str) -> str:
     """Check the caller may ``action`` the policy: the id of its load balancer."""
     with svc.db.read_session() as session:
-        policy = common.fetch_authorized(session, m.L7Policy, l7policy_id, ident, action)
+        policy = writes.fetch_authorized(session, m.L7Policy, l7policy_id, ident, action)
         return policy.listener.load_balancer_id
 
 

@@ -22,12 +22,11 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from statera.api import schemas
 from statera.api.deps import Services, caller, services
 from statera.api.errors import ApiError, Conflict, InvalidInput, NotFound
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
-from statera.controller import changes, provider_models, quotas
+from statera.controller import changes, provider_models, quotas, schemas, writes
 from statera.db import models as m
 from statera.db.statuses import OperatingStatus, ProvisioningStatus
 
@@ -119,7 +118,7 @@ def build_l7rule(session: Session, svc: Services, lb: m.LoadBalancer, policy: m.
     policy.rules.append(rule)
     session.add(rule)
     session.flush()
-    common.set_tags(session, rule.id, body.tags)
+    writes.set_tags(session, rule.id, body.tags)
     return rule
 
 
@@ -127,7 +126,7 @@ def build_l7rule(session: Session, svc: Services, lb: m.LoadBalancer, policy: m.
 
 
 def _policy(session: Session, l7policy_id: str) -> m.L7Policy:
-    policy: m.L7Policy = common.fetch(session, m.L7Policy, l7policy_id)
+    policy: m.L7Policy = writes.fetch(session, m.L7Policy, l7policy_id)
     return policy
 
 
@@ -174,7 +173,7 @@ def create_l7rule(l7policy_id: str, payload: Any = Body(None),
         # Also before the lock: an exceeded quota answers before a parent being deleted does.
         quotas.check(session, svc.settings, project, {"l7rule": 1})
         lb_id = policy.listener.load_balancer_id
-    with common.change(svc, lb_id) as change:
+    with writes.change(svc, lb_id) as change:
         policy = _policy(change.session, l7policy_id)
         listener = policy.listener
         changes.ensure_mutable(listener, "Listener")
@@ -198,7 +197,7 @@ def update_l7rule(l7policy_id: str, l7rule_id: str, payload: Any = Body(None),
         if required in given and given[required] is None:
             raise InvalidInput(required, None, "Mandatory field missing.")
     lb_id = _authorized(svc, ident, l7policy_id, l7rule_id, "put")
-    with common.change(svc, lb_id) as change:
+    with writes.change(svc, lb_id) as change:
         policy, rule = _policy_and_rule(change.session, l7policy_id, l7rule_id)
         listener = policy.listener
         changes.ensure_mutable(listener, "Listener")
@@ -207,7 +206,7 @@ def update_l7rule(l7policy_id: str, l7rule_id: str, payload: Any = Body(None),
         change.load_driver()
         old = provider_models.l7rule_model(rule)
         changed = _update(rule, given)
-        common.set_tags(change.session, rule.id, given.get("tags"))
+        writes.set_tags(change.session, rule.id, given.get("tags"))
         changes.mark(rule, change.lb, ProvisioningStatus.PENDING_UPDATE)
         changes.mark(policy, change.lb, ProvisioningStatus.PENDING_UPDATE)
         changes.mark(listener, change.lb, ProvisioningStatus.PENDING_UPDATE)
@@ -236,7 +235,7 @@ def _update(rule: m.L7Rule, given: dict[str, Any]) -> dict[str, Any]:
 def delete_l7rule(l7policy_id: str, l7rule_id: str, svc: Services = Depends(services),
                   ident: Identity = Depends(caller)) -> Response:
     lb_id = _authorized(svc, ident, l7policy_id, l7rule_id, "delete")
-    with common.change(svc, lb_id) as change:
+    with writes.change(svc, lb_id) as change:
         policy, rule = _policy_and_rule(change.session, l7policy_id, l7rule_id)
         listener = policy.listener
         changes.ensure_mutable(policy, "L7Policy")

@@ -9,7 +9,7 @@ balancer or listener that is being deleted refuses writes (409). A DELETE marks 
 provider has converged.
 
 A write runs in two transactions: a short one that finds the object and checks the caller's
-rights, then the change itself (:func:`statera.api.resources.common.change`), which takes the
+rights, then the change itself (:func:`statera.api.resources.writes.change`), which takes the
 load-balancer lock as its first statement so that on every database it reads what the previous
 writer committed.
 """
@@ -21,13 +21,12 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Request, Response
 from sqlalchemy.orm import Session, selectinload
 
-from statera.api import rules, schemas
 from statera.api.deps import Services, caller, caller_token, services
 from statera.api.errors import Conflict, InvalidInput, NotFound
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.certs.base import Caller
-from statera.controller import changes, provider_models, quotas
+from statera.controller import changes, provider_models, quotas, rules, schemas, writes
 from statera.db import models as m
 from statera.db import names
 from statera.db.statuses import OperatingStatus, ProvisioningStatus
@@ -88,7 +87,7 @@ def build_listener(session: Session, svc: Services, lb: m.LoadBalancer,
     row.default_pool = pool
     lb.listeners.append(row)
     session.flush()
-    common.set_tags(session, row.id, body.tags)
+    writes.set_tags(session, row.id, body.tags)
     return row
 
 
@@ -131,7 +130,7 @@ def listener_stats(listener_id: str, svc: Services = Depends(services),
     from statera.api.resources.loadbalancers import listener_stats as summed
 
     with svc.db.read_session() as session:
-        row = common.fetch_authorized(session, m.Listener, listener_id, ident, "get_stats")
+        row = writes.fetch_authorized(session, m.Listener, listener_id, ident, "get_stats")
         return {"stats": summed(session, [row.id])}
 
 
@@ -146,13 +145,13 @@ def create_listener(payload: Any = Body(None), svc: Services = Depends(services)
         raise InvalidInput("default_pool" if body.default_pool is not None else "l7policies",
                            "...", "Only accepted inside a load balancer create graph.")
     with svc.db.read_session() as session:
-        lb = common.fetch(session, m.LoadBalancer, body.loadbalancer_id)
+        lb = writes.fetch(session, m.LoadBalancer, body.loadbalancer_id)
         authorize(ident, "listener", "post", lb.project_id)
         project = str(lb.project_id)
     rules.check_cert_refs(svc.certs, Caller(project, token), *cert_refs(body.model_dump()))
     rules.check_ca_and_crl(svc.certs, body.client_ca_tls_container_ref,
                            body.client_crl_container_ref)
-    with common.change(svc, body.loadbalancer_id) as change:
+    with writes.change(svc, body.loadbalancer_id) as change:
         change.load_driver()
         quotas.check(change.session, svc.settings, project, {"listener": 1})
         row = build_listener(change.session, svc, change.lb, body, project)
@@ -168,13 +167,13 @@ def update_listener(listener_id: str, payload: Any = Body(None),
     body = schemas.parse(schemas.ListenerPut, payload, SINGLE)
     given = rules.apply_nulls(body.given(), rules.listener_null_defaults(svc.settings))
     with svc.db.read_session() as session:
-        row = common.fetch_authorized(session, m.Listener, listener_id, ident, "put")
+        row = writes.fetch_authorized(session, m.Listener, listener_id, ident, "put")
         lb_id, project = row.load_balancer_id, str(row.project_id)
         ca_ref, crl_ref = (given.get(k, getattr(row, k)) for k in PEM_REFS)
     rules.check_cert_refs(svc.certs, Caller(project, token), *cert_refs(given))
     rules.check_ca_and_crl(svc.certs, ca_ref, crl_ref)
-    with common.change(svc, lb_id) as change:
-        row = common.fetch(change.session, m.Listener, listener_id)
+    with writes.change(svc, lb_id) as change:
+        row = writes.fetch(change.session, m.Listener, listener_id)
         rules.refuse_deleting(row, "listener")
         change.load_driver()
         old = provider_models.listener_model(row)
@@ -184,7 +183,7 @@ def update_listener(listener_id: str, payload: Any = Body(None),
         return {SINGLE: common.render(change.session, row)}
 
 
-def _update(change: common.Change, row: m.Listener, given: dict[str, Any]) -> None:
+def _update(change: writes.Change, row: m.Listener, given: dict[str, Any]) -> None:
     """Apply a PUT's fields to ``row`` with every create-time check on the merged result."""
     session, lb = change.session, change.lb
     values = {name: getattr(row, _column(name)) for name in FIELDS}
@@ -202,7 +201,7 @@ def _update(change: common.Change, row: m.Listener, given: dict[str, Any]) -> No
         setattr(row, _column(name), value)
     row.default_pool = pool
     if "tags" in given:
-        common.set_tags(session, row.id, given["tags"] or [])
+        writes.set_tags(session, row.id, given["tags"] or [])
     changes.mark(row, lb, ProvisioningStatus.PENDING_UPDATE)
     session.flush()
 
@@ -211,10 +210,10 @@ def _update(change: common.Change, row: m.Listener, given: dict[str, Any]) -> No
 def delete_listener(listener_id: str, svc: Services = Depends(services),
                     ident: Identity = Depends(caller)) -> Response:
     with svc.db.read_session() as session:
-        row = common.fetch_authorized(session, m.Listener, listener_id, ident, "delete")
+        row = writes.fetch_authorized(session, m.Listener, listener_id, ident, "delete")
         lb_id = row.load_balancer_id
-    with common.change(svc, lb_id) as change:
-        row = common.fetch(change.session, m.Listener, listener_id)
+    with writes.change(svc, lb_id) as change:
+        row = writes.fetch(change.session, m.Listener, listener_id)
         rules.refuse_deleting(row, "listener")
         change.load_driver()
         model = provider_models.listener_model(row)

@@ -8,14 +8,13 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from statera.api import schemas
 from statera.api.deps import Services, caller, caller_token, project_for_create, services
 from statera.api.errors import ApiError
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.bus.base import FAILOVER
 from statera.certs.base import Caller
-from statera.controller import changes, placement, provider_models, quotas
+from statera.controller import changes, placement, provider_models, quotas, schemas, writes
 from statera.controller.providers import call_provider, load_driver
 from statera.db import models as m
 from statera.db import names
@@ -54,7 +53,7 @@ def create_loadbalancer(request: Request, payload: Any = Body(None),
         return lb, {SINGLE: _render_full(session, lb)}
 
     lb, result = svc.db.transact(create)
-    common.hint(svc, lb.provider, lb.id)
+    writes.hint(svc, lb.provider, lb.id)
     return result
 
 
@@ -64,7 +63,7 @@ def update_loadbalancer(lb_id: str, request: Request, payload: Any = Body(None),
                         ident: Identity = Depends(caller)) -> dict[str, Any]:
     body = schemas.parse(schemas.LoadBalancerPut, payload, SINGLE)
     _authorize(svc, ident, lb_id, "put")
-    with common.change(svc, lb_id) as change:
+    with writes.change(svc, lb_id) as change:
         lb = change.lb
         change.load_driver()
         old = provider_models.loadbalancer_model(lb, graph=False)
@@ -77,7 +76,7 @@ def update_loadbalancer(lb_id: str, request: Request, payload: Any = Body(None),
                 setattr(lb, column, bool(value) if column == "enabled" else value)
         if "vip_sg_ids" in given:
             lb.vip_sg_ids = given["vip_sg_ids"] or []
-        common.set_tags(change.session, lb.id, given.get("tags"))
+        writes.set_tags(change.session, lb.id, given.get("tags"))
         new = provider_models.loadbalancer_model(lb, graph=False)
         change.call("loadbalancer_update", old, new)
         return {SINGLE: common.render(change.session, lb)}
@@ -88,7 +87,7 @@ def delete_loadbalancer(lb_id: str, cascade: str = "false",
                         svc: Services = Depends(services),
                         ident: Identity = Depends(caller)) -> Response:
     _authorize(svc, ident, lb_id, "delete")
-    with common.change(svc, lb_id) as change:
+    with writes.change(svc, lb_id) as change:
         lb = change.lb
         wants_cascade = cascade.strip().lower() in ("true", "1", "yes", "on", "y", "t")
         if (lb.listeners or lb.pools) and not wants_cascade:
@@ -105,7 +104,7 @@ def delete_loadbalancer(lb_id: str, cascade: str = "false",
 def status_tree(lb_id: str, svc: Services = Depends(services),
                 ident: Identity = Depends(caller)) -> dict[str, Any]:
     with svc.db.read_session() as session:
-        lb = common.fetch_authorized(session, m.LoadBalancer, lb_id, ident, "get_status")
+        lb = writes.fetch_authorized(session, m.LoadBalancer, lb_id, ident, "get_status")
         return {"statuses": {"loadbalancer": _status_tree(lb)}}
 
 
@@ -113,7 +112,7 @@ def status_tree(lb_id: str, svc: Services = Depends(services),
 def lb_stats(lb_id: str, svc: Services = Depends(services),
              ident: Identity = Depends(caller)) -> dict[str, Any]:
     with svc.db.read_session() as session:
-        lb = common.fetch_authorized(session, m.LoadBalancer, lb_id, ident, "get_stats")
+        lb = writes.fetch_authorized(session, m.LoadBalancer, lb_id, ident, "get_stats")
         return {"stats": listener_stats(session, [lst.id for lst in lb.listeners])}
 
 
@@ -121,7 +120,7 @@ def lb_stats(lb_id: str, svc: Services = Depends(services),
 def failover(lb_id: str, svc: Services = Depends(services),
              ident: Identity = Depends(caller)) -> Response:
     _authorize(svc, ident, lb_id, "put_failover")
-    with common.change(svc, lb_id, FAILOVER) as change:
+    with writes.change(svc, lb_id, FAILOVER) as change:
         change.call("loadbalancer_failover", change.lb.id)
         # Every instance moves to another live host when there is one (else it is rebuilt
         # where it runs); the hint reaches the new hosts and the old ones alike.
@@ -133,7 +132,7 @@ def failover(lb_id: str, svc: Services = Depends(services),
 def _authorize(svc: Services, ident: Identity, lb_id: str, action: str) -> None:
     """404 unless the load balancer exists (and is not DELETED), 403 unless the caller may."""
     with svc.db.read_session() as session:
-        common.fetch_authorized(session, m.LoadBalancer, lb_id, ident, action)
+        writes.fetch_authorized(session, m.LoadBalancer, lb_id, ident, action)
 
 
 # Helpers --------------------------------------------------------------------------------
@@ -302,8 +301,8 @@ def _check_graph_certificates(svc: Services, body: schemas.LoadBalancerPost,
     """The certificate references of a create graph, checked as the listener and pool APIs
     check them (400 unless the manager accepts each for ``cert_caller``), before the write
     transaction: the certificate manager opens its own or calls Barbican."""
-    from statera.api import rules
     from statera.api.resources import listeners, pools
+    from statera.controller import rules
 
     graph_pools: list[schemas.PoolPost | schemas.PoolRef] = list(body.pools or [])
     for lst in body.listeners or []:
@@ -340,7 +339,7 @@ def _create(session: Session, svc: Services, body: schemas.LoadBalancerPost,
     _allocate_vip(session, svc, lb, body, project)
     session.add(lb)
     session.flush()
-    common.set_tags(session, lb.id, body.tags)
+    writes.set_tags(session, lb.id, body.tags)
     _build_graph(session, svc, lb, body, project)
     session.flush()
     session.refresh(lb)
@@ -402,7 +401,7 @@ def _build_graph(session: Session, svc: Services, lb: m.LoadBalancer,
     from statera.api.resources.l7policies import build_l7policy
     from statera.api.resources.listeners import build_listener
     from statera.api.resources.pools import build_pool
-    from statera.api.rules import check_pool_protocol
+    from statera.controller.rules import check_pool_protocol
 
     by_name: dict[str, m.Pool] = {}
     for pbody in body.pools or []:

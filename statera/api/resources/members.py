@@ -20,14 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from statera.api import rules, schemas
 from statera.api.deps import Services, caller, services
 from statera.api.errors import ApiError, Conflict, NotFound, PecanError
-from statera.api.listing import parse_bool
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
-from statera.api.resources.pools import touch_pool
-from statera.controller import changes, provider_models, quotas
+from statera.controller import changes, provider_models, quotas, rules, schemas, writes
+from statera.controller.pools import touch_pool
+from statera.controller.schemas import parse_bool
 from statera.db import models as m
 from statera.db import names
 from statera.db.statuses import OperatingStatus, ProvisioningStatus
@@ -67,7 +66,7 @@ def build_member(session: Session, svc: Services, lb: m.LoadBalancer, pool: m.Po
         session.flush()
     except IntegrityError:
         raise _duplicate(body) from None
-    common.set_tags(session, row.id, body.tags)
+    writes.set_tags(session, row.id, body.tags)
     return row
 
 
@@ -157,7 +156,7 @@ def create_member(pool_id: str, payload: Any = Body(None), svc: Services = Depen
                   ident: Identity = Depends(caller)) -> dict[str, Any]:
     body = schemas.parse(schemas.MemberPost, payload, SINGLE)
     lb_id, project = _authorized_pool(svc, ident, pool_id, "post")
-    with common.change(svc, lb_id) as change:
+    with writes.change(svc, lb_id) as change:
         pool = _mutable_pool(change, pool_id)
         change.load_driver()
         quotas.check(change.session, svc.settings, project, {"member": 1})
@@ -174,7 +173,7 @@ def update_member(pool_id: str, member_id: str, payload: Any = Body(None),
     body = schemas.parse(schemas.MemberPut, payload, SINGLE)
     given = rules.apply_nulls(body.given(), rules.MEMBER_NULL_DEFAULTS)
     lb_id = _authorized_member(svc, ident, pool_id, member_id, "put")
-    with common.change(svc, lb_id) as change:
+    with writes.change(svc, lb_id) as change:
         row = _mutable_member(change, pool_id, member_id)
         change.load_driver()
         old = provider_models.member_model(row)
@@ -182,7 +181,7 @@ def update_member(pool_id: str, member_id: str, payload: Any = Body(None),
             if name in given:
                 setattr(row, _column(name), given[name])
         if "tags" in given:
-            common.set_tags(change.session, row.id, given["tags"] or [])
+            writes.set_tags(change.session, row.id, given["tags"] or [])
         changes.mark(row, change.lb, ProvisioningStatus.PENDING_UPDATE)
         touch_pool(row.pool, change.lb)
         change.session.flush()
@@ -195,7 +194,7 @@ def update_member(pool_id: str, member_id: str, payload: Any = Body(None),
 def delete_member(pool_id: str, member_id: str, svc: Services = Depends(services),
                   ident: Identity = Depends(caller)) -> Response:
     lb_id = _authorized_member(svc, ident, pool_id, member_id, "delete")
-    with common.change(svc, lb_id) as change:
+    with writes.change(svc, lb_id) as change:
         row = _mutable_member(change, pool_id, member_id)
         change.load_driver()
         model = provider_models.member_model(row)
@@ -228,7 +227,7 @@ def batch_update_members(pool_id: str, additive_only: str = "false",
                        f"'{additive_only}'. Value should be a boolean.") from None
     lb_id, project = _authorized_pool(svc, ident, pool_id, "put")
     try:
-        with common.change(svc, lb_id) as change:
+        with writes.change(svc, lb_id) as change:
             pool = _mutable_pool(change, pool_id)
             change.load_driver()
             wanted = _batch_keys(pool, body.members)
@@ -279,14 +278,14 @@ def _authorized_member(svc: Services, ident: Identity, pool_id: str, member_id: 
         return row.pool.load_balancer_id
 
 
-def _mutable_pool(change: common.Change, pool_id: str) -> m.Pool:
+def _mutable_pool(change: writes.Change, pool_id: str) -> m.Pool:
     """The pool, under the change's lock; 409 if it is being deleted."""
     pool = _parent(change.session, pool_id)
     changes.ensure_mutable(pool, "Pool")
     return pool
 
 
-def _mutable_member(change: common.Change, pool_id: str, member_id: str) -> m.Member:
+def _mutable_member(change: writes.Change, pool_id: str, member_id: str) -> m.Member:
     """The member, under the change's lock; 409 if it or its pool is being deleted."""
     row = _member(change.session, pool_id, member_id)
     rules.refuse_deleting(row, "member")
@@ -306,7 +305,7 @@ def _apply_batch(session: Session, svc: Services, lb: m.LoadBalancer, pool: m.Po
     growth = len(new) - len(doomed)
     if growth > 0:
         quotas.check(session, svc.settings, project, {"member": growth})
-    tags = common.tags_for(session, [x.id for x in existing.values()])
+    tags = writes.tags_for(session, [x.id for x in existing.values()])
     changed = bool(new or doomed)
     keep: list[m.Member] = []
     for key, item in wanted.items():
@@ -321,7 +320,7 @@ def _apply_batch(session: Session, svc: Services, lb: m.LoadBalancer, pool: m.Po
                 row.provisioning_status in changes.DELETING):
             for col, value in values.items():
                 setattr(row, col, value)
-            common.set_tags(session, row.id, wanted_tags)
+            writes.set_tags(session, row.id, wanted_tags)
             changes.mark(row, lb, ProvisioningStatus.PENDING_UPDATE)
             changed = True
         keep.append(row)

@@ -16,13 +16,13 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from statera.api import rules, schemas
 from statera.api.deps import Services, caller, caller_token, services
 from statera.api.errors import ApiError, Conflict, InvalidInput
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.certs.base import Caller
-from statera.controller import changes, provider_models, quotas
+from statera.controller import changes, provider_models, quotas, rules, schemas, writes
+from statera.controller.pools import pool_listeners
 from statera.db import models as m
 from statera.db import names
 from statera.db.statuses import OperatingStatus, ProvisioningStatus
@@ -42,27 +42,6 @@ def _column(api_name: str) -> str:
     return names.column(api_name)
 
 
-def pool_listeners(pool: m.Pool) -> list[m.Listener]:
-    """Listeners that send traffic to ``pool`` (default pool or an L7 redirect), except those
-    being deleted."""
-    out = []
-    for listener in pool.load_balancer.listeners:
-        if listener.provisioning_status in changes.DELETING:
-            continue
-        if listener.default_pool_id == pool.id or any(
-                p.redirect_pool_id == pool.id and p.provisioning_status not in changes.DELETING
-                for p in listener.l7policies):
-            out.append(listener)
-    return out
-
-
-def touch_pool(pool: m.Pool, lb: m.LoadBalancer) -> None:
-    """A member or monitor changed: flag the pool and the listeners using it, as Octavia does."""
-    changes.touch(pool, lb)
-    for listener in pool_listeners(pool):
-        changes.touch(listener, lb)
-
-
 # Builder ----------------------------------------------------------------------------------
 
 def build_pool(session: Session, svc: Services, lb: m.LoadBalancer, body: schemas.PoolPost,
@@ -74,8 +53,8 @@ def build_pool(session: Session, svc: Services, lb: m.LoadBalancer, body: schema
     create graph. The caller locks the load balancer, checks quotas, flags the listener and
     calls the driver.
     """
-    from statera.api.resources.healthmonitors import build_healthmonitor
     from statera.api.resources.members import build_member
+    from statera.controller.healthmonitors import build_healthmonitor
 
     if listener is not None:
         changes.ensure_mutable(listener, "Listener")
@@ -95,7 +74,7 @@ def build_pool(session: Session, svc: Services, lb: m.LoadBalancer, body: schema
     )
     lb.pools.append(row)
     session.flush()
-    common.set_tags(session, row.id, body.tags)
+    writes.set_tags(session, row.id, body.tags)
     if listener is not None:
         listener.default_pool = row
         listener.default_pool_id = row.id
@@ -160,22 +139,22 @@ def create_pool(payload: Any = Body(None), svc: Services = Depends(services),
     with svc.db.read_session() as session:
         lb_id = body.loadbalancer_id
         if body.listener_id is not None:
-            listener = common.fetch(session, m.Listener, body.listener_id)
+            listener = writes.fetch(session, m.Listener, body.listener_id)
             if lb_id is not None and listener.load_balancer_id != lb_id:
                 raise rules.validation(f"Listener {body.listener_id} does not belong to load "
                                        f"balancer {lb_id}.")
             lb_id = listener.load_balancer_id
         assert lb_id is not None
-        lb = common.fetch(session, m.LoadBalancer, lb_id)
+        lb = writes.fetch(session, m.LoadBalancer, lb_id)
         authorize(ident, "pool", "post", lb.project_id)
         project = str(lb.project_id)
     rules.check_cert_refs(svc.certs, Caller(project, token), *_all_refs(body))
     rules.check_ca_and_crl(svc.certs, body.ca_tls_container_ref, body.crl_container_ref, "CA")
-    with common.change(svc, lb_id) as change:
+    with writes.change(svc, lb_id) as change:
         session, lb = change.session, change.lb
         listener = None
         if body.listener_id is not None:
-            listener = common.fetch(session, m.Listener, body.listener_id)
+            listener = writes.fetch(session, m.Listener, body.listener_id)
         change.load_driver()
         quotas.check(session, svc.settings, project, _graph_counts(body))
         row = build_pool(session, svc, lb, body, project, listener)
@@ -209,13 +188,13 @@ def update_pool(pool_id: str, payload: Any = Body(None), svc: Services = Depends
     if "lb_algorithm" in given and given["lb_algorithm"] is None:
         raise InvalidInput("lb_algorithm", None, "Mandatory field missing.")
     with svc.db.read_session() as session:
-        row = common.fetch_authorized(session, m.Pool, pool_id, ident, "put")
+        row = writes.fetch_authorized(session, m.Pool, pool_id, ident, "put")
         lb_id, project = row.load_balancer_id, str(row.project_id)
         ca_ref, crl_ref = (given.get(k, getattr(row, k)) for k in PEM_REFS)
     rules.check_cert_refs(svc.certs, Caller(project, token), *cert_refs(given))
     rules.check_ca_and_crl(svc.certs, ca_ref, crl_ref, "CA")
-    with common.change(svc, lb_id) as change:
-        row = common.fetch(change.session, m.Pool, pool_id)
+    with writes.change(svc, lb_id) as change:
+        row = writes.fetch(change.session, m.Pool, pool_id)
         rules.refuse_deleting(row, "pool")
         change.load_driver()
         old = provider_models.pool_model(row)
@@ -225,7 +204,7 @@ def update_pool(pool_id: str, payload: Any = Body(None), svc: Services = Depends
         return {SINGLE: common.render(change.session, row)}
 
 
-def _update(change: common.Change, row: m.Pool, body: schemas.PoolPut,
+def _update(change: writes.Change, row: m.Pool, body: schemas.PoolPut,
             given: dict[str, Any]) -> None:
     """Apply a PUT's fields to ``row`` with every create-time check on the merged result."""
     values = {name: getattr(row, _column(name)) for name in FIELDS}
@@ -240,7 +219,7 @@ def _update(change: common.Change, row: m.Pool, body: schemas.PoolPut,
     for name, value in values.items():
         setattr(row, _column(name), value)
     if "tags" in given:
-        common.set_tags(change.session, row.id, given["tags"] or [])
+        writes.set_tags(change.session, row.id, given["tags"] or [])
     changes.mark(row, change.lb, ProvisioningStatus.PENDING_UPDATE)
     for listener in pool_listeners(row):
         changes.touch(listener, change.lb)
@@ -251,11 +230,11 @@ def _update(change: common.Change, row: m.Pool, body: schemas.PoolPut,
 def delete_pool(pool_id: str, svc: Services = Depends(services),
                 ident: Identity = Depends(caller)) -> Response:
     with svc.db.read_session() as session:
-        row = common.fetch_authorized(session, m.Pool, pool_id, ident, "delete")
+        row = writes.fetch_authorized(session, m.Pool, pool_id, ident, "delete")
         lb_id = row.load_balancer_id
-    with common.change(svc, lb_id) as change:
+    with writes.change(svc, lb_id) as change:
         lb = change.lb
-        row = common.fetch(change.session, m.Pool, pool_id)
+        row = writes.fetch(change.session, m.Pool, pool_id)
         rules.refuse_deleting(row, "pool")
         policy = change.session.scalars(select(m.L7Policy).where(
             m.L7Policy.redirect_pool_id == row.id,
@@ -278,4 +257,4 @@ def delete_pool(pool_id: str, svc: Services = Depends(services),
     return Response(status_code=204)
 
 
-__all__ = ["ApiError", "build_pool", "pool_listeners", "router", "touch_pool"]
+__all__ = ["ApiError", "build_pool", "router"]

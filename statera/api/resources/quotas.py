@@ -17,13 +17,13 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from statera.api import schemas
 from statera.api.deps import Services, caller, services
 from statera.api.errors import ApiError, Conflict, InvalidInput, NotFound
 from statera.api.listing import ListSpec
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
 from statera.config import Settings
+from statera.controller import schemas
 from statera.db import models as m
 
 router = APIRouter()

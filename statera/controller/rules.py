@@ -1,6 +1,6 @@
 """Semantic rules for listeners, pools, members and health monitors (octavia.md §1.4).
 
-``statera.api.schemas`` checks each field on its own (types, ranges, enums, lengths); this
+``statera.controller.schemas`` checks each field on its own (types, ranges, enums, lengths); this
 module checks what spans fields or needs context: listener/pool protocol compatibility, TLS
 references and parameters, ``insert_headers``, ``allowed_cidrs``, session persistence, health
 monitor types and HTTP options, and what a ``null`` in a PUT resets a field to (octavia.md §7
@@ -8,9 +8,10 @@ item 14). Every string that can reach a data-plane configuration (header names, 
 URL paths, expected codes, domain names, ciphers) is checked against a strict character set
 here, and escaped again by the renderers.
 
-The functions raise :class:`~statera.api.errors.ApiError` (400) with Octavia's wording where
-Octavia has one. The end of the module holds the small pieces of write plumbing the four
-routers share (driver lookup, partial update models, "is this object being deleted").
+The functions raise :class:`~statera.controller.errors.Invalid` (the API's 400) with Octavia's
+wording where Octavia has one. The end of the module holds the small pieces of write plumbing
+the four object families share (driver lookup, partial update models, "is this object being
+deleted").
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ import ssl
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from statera.api.errors import ApiError, Conflict, InvalidInput
-from statera.api.listing import parse_bool
 from statera.certs.base import Caller, CertificateNotFound, RefKind, UnreadablePKCS12
+from statera.certs.parse import crl_is_signed_by, is_crl_pem
 from statera.config import Settings
+from statera.controller.errors import Conflict, Invalid, InvalidInput
+from statera.controller.providers import load_driver
+from statera.controller.schemas import parse_bool
 from statera.db.statuses import ProvisioningStatus
 
 # Protocols ----------------------------------------------------------------------------------
@@ -100,14 +103,14 @@ DEFAULT_MAX_RETRIES_DOWN = 3
 DEFAULT_UDP_CONNECT_MIN_DELAY = 3
 
 
-def validation(detail: str) -> ApiError:
+def validation(detail: str) -> Invalid:
     """Octavia's ``ValidationException`` (400)."""
-    return ApiError(f"Validation failure: {detail}")
+    return Invalid(f"Validation failure: {detail}")
 
 
-def invalid_option(value: Any, option: str) -> ApiError:
+def invalid_option(value: Any, option: str) -> Invalid:
     """Octavia's ``InvalidOption`` (400)."""
-    return ApiError(f"{value} is not a valid option for {option}")
+    return Invalid(f"{value} is not a valid option for {option}")
 
 
 def _flag(settings: Settings, name: str, default: Any) -> Any:
@@ -133,10 +136,10 @@ def ports_collide(protocol_a: str, protocol_b: str) -> bool:
 def check_listener_protocol_allowed(protocol: str, settings: Settings) -> None:
     if protocol == "TERMINATED_HTTPS" and not _flag(
             settings, "allow_tls_terminated_listeners", True):
-        raise ApiError("The selected protocol is not allowed in this deployment: "
+        raise Invalid("The selected protocol is not allowed in this deployment: "
                        "TERMINATED_HTTPS")
     if protocol == "PROMETHEUS" and not _flag(settings, "allow_prometheus_listeners", True):
-        raise ApiError("The selected protocol is not allowed in this deployment: PROMETHEUS")
+        raise Invalid("The selected protocol is not allowed in this deployment: PROMETHEUS")
 
 
 # Listener fields ----------------------------------------------------------------------------
@@ -412,7 +415,7 @@ HM_HTTP_FIELDS = ("http_method", "url_path", "expected_codes", "http_version", "
 
 def check_hm_type(hm_type: str, pool_protocol: str, delay: int, settings: Settings) -> None:
     if hm_type == "PING" and not _flag(settings, "allow_ping_health_monitors", True):
-        raise ApiError("The selected type is not allowed in this deployment: PING")
+        raise Invalid("The selected type is not allowed in this deployment: PING")
     if pool_protocol in DATAGRAM_PROTOCOLS:
         if hm_type not in DATAGRAM_HM_TYPES:
             raise validation(f"The associated pool protocol is {pool_protocol}, so only a "
@@ -487,8 +490,6 @@ def partial_model(full: Any, id_attr: str, given: Iterable[str]) -> Any:
 
 def driver_for(svc: Any, lb: Any) -> Any:
     """The provider driver of ``lb`` (400 if its provider is not enabled, 501 if broken)."""
-    from statera.controller.providers import load_driver
-
     return load_driver(svc.settings, lb.provider or svc.settings.api.default_provider_driver)
 
 
@@ -511,11 +512,11 @@ def check_cert_refs(certs: Any, caller: Caller, bundles: Iterable[str],
             try:
                 certs.check(ref, kind, caller)
             except UnreadablePKCS12 as exc:
-                raise ApiError(str(exc)) from None
+                raise Invalid(str(exc)) from None
             except CertificateNotFound:  # managers turn every refusal and outage into this
                 bad.append(ref)
     if bad:
-        raise ApiError(f"Could not retrieve certificate: {bad}")
+        raise Invalid(f"Could not retrieve certificate: {bad}")
 
 
 def check_ca_and_crl(certs: Any, ca_ref: str | None, crl_ref: str | None,
@@ -531,15 +532,13 @@ def check_ca_and_crl(certs: Any, ca_ref: str | None, crl_ref: str | None,
     """
     if certs is None or not ca_ref:
         return
-    from statera.certs.parse import crl_is_signed_by, is_crl_pem
-
     def pem(ref: str, kind: RefKind) -> str:
         try:
             material = certs.fetch(ref, kind)
         except Exception:  # a backend outage (Barbican away) is "could not retrieve" here
             material = None
         if not isinstance(material, str):
-            raise ApiError(f"Could not retrieve certificate: {[ref]}")
+            raise Invalid(f"Could not retrieve certificate: {[ref]}")
         return material
 
     ca_pem = pem(ca_ref, RefKind.CA)

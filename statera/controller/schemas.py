@@ -2,7 +2,8 @@
 
 Limits and enums are Octavia's (octavia.md §1.4). Unknown attributes are rejected. Semantic
 rules that span several fields (listener/pool protocol compatibility, L7 rule checks, ...) live
-in ``statera.api.rules``.
+in ``statera.controller.rules``. The API parses a request with :func:`parse` and hands the
+model to the controller unchanged.
 """
 
 from __future__ import annotations
@@ -14,7 +15,21 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from statera.api.errors import ApiError, InvalidInput
+from statera.controller.errors import Invalid, InvalidInput
+
+TRUE_STRINGS = {"true", "1", "yes", "on", "y", "t"}
+FALSE_STRINGS = {"false", "0", "no", "off", "n", "f"}
+
+
+def parse_bool(value: Any) -> bool:
+    """Octavia's (oslo's) boolean strings, for query parameters and string-typed options;
+    ValueError for anything else."""
+    text = str(value).strip().lower()
+    if text in TRUE_STRINGS:
+        return True
+    if text in FALSE_STRINGS:
+        return False
+    raise ValueError(value)
 
 
 def _uuid(value: str) -> str:
@@ -429,11 +444,11 @@ def parse(model: type[B], payload: Any, key: str | None) -> B:
     """Validate ``payload[key]`` (or the payload itself) against ``model``; 400 otherwise."""
     if key is not None:
         if not isinstance(payload, dict) or set(payload) != {key}:
-            raise ApiError(f"Invalid input: the request body must be a JSON object {{\"{key}\": "
+            raise Invalid(f"Invalid input: the request body must be a JSON object {{\"{key}\": "
                            "{...}} and nothing else.")
         payload = payload[key]
     if not isinstance(payload, dict):
-        raise ApiError("Invalid input: expected a JSON object.")
+        raise Invalid("Invalid input: expected a JSON object.")
     nul = _nul(payload, [])
     if nul is not None:
         raise InvalidInput(".".join(nul[0]) or (key or "body"), _short(nul[1]),
