@@ -58,26 +58,28 @@ class Routes:
 
 
 FLAVORS = Routes(
-    catalogue.FLAVORS, "/flavors", "flavor_id", "flavor", "flavors", "flavors",
-    "flavors_links", views.flavor,
-    ("id", "name", "description", "enabled", "flavor_profile_id"),
+    family=catalogue.FLAVORS, path="/flavors", param="flavor_id",
+    single="flavor", plural="flavors", listed="flavors", links="flavors_links",
+    view=views.flavor, columns=("id", "name", "description", "enabled", "flavor_profile_id"),
 )
 # Octavia spells the profiles' links keys in the singular.
 FLAVOR_PROFILES = Routes(
-    catalogue.FLAVOR_PROFILES, "/flavorprofiles", "profile_id", "flavorprofile",
-    "flavorprofiles", "flavorprofiles", "flavorprofile_links", views.flavorprofile,
-    ("id", "name", "provider_name", "flavor_data"),
+    family=catalogue.FLAVOR_PROFILES, path="/flavorprofiles", param="profile_id",
+    single="flavorprofile", plural="flavorprofiles", listed="flavorprofiles",
+    links="flavorprofile_links", view=views.flavorprofile,
+    columns=("id", "name", "provider_name", "flavor_data"),
 )
 AZS = Routes(
-    catalogue.AZS, "/availabilityzones", "name", "az", "azs", "availability_zones",
-    "availability_zones_links", views.availability_zone,
-    ("name", "description", "enabled", "availability_zone_profile_id"),
+    family=catalogue.AZS, path="/availabilityzones", param="name",
+    single="az", plural="azs", listed="availability_zones", links="availability_zones_links",
+    view=views.availability_zone,
+    columns=("name", "description", "enabled", "availability_zone_profile_id"),
 )
 AZ_PROFILES = Routes(
-    catalogue.AZ_PROFILES, "/availabilityzoneprofiles", "profile_id", "az_profile",
-    "az_profiles", "availability_zone_profiles", "availability_zone_profile_links",
-    views.availability_zone_profile,
-    ("id", "name", "provider_name", "availability_zone_data"),
+    family=catalogue.AZ_PROFILES, path="/availabilityzoneprofiles", param="profile_id",
+    single="az_profile", plural="az_profiles", listed="availability_zone_profiles",
+    links="availability_zone_profile_links", view=views.availability_zone_profile,
+    columns=("id", "name", "provider_name", "availability_zone_data"),
 )
 
 
