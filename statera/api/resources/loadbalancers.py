@@ -301,8 +301,8 @@ def _check_graph_certificates(svc: Services, body: schemas.LoadBalancerPost,
     """The certificate references of a create graph, checked as the listener and pool APIs
     check them (400 unless the manager accepts each for ``cert_caller``), before the write
     transaction: the certificate manager opens its own or calls Barbican."""
-    from statera.api.resources import listeners, pools
-    from statera.controller import rules
+    from statera.api.resources import pools
+    from statera.controller import listeners, rules
 
     graph_pools: list[schemas.PoolPost | schemas.PoolRef] = list(body.pools or [])
     for lst in body.listeners or []:
@@ -398,9 +398,9 @@ def _build_graph(session: Session, svc: Services, lb: m.LoadBalancer,
     """
     if not (body.pools or body.listeners):
         return
-    from statera.api.resources.l7policies import build_l7policy
-    from statera.api.resources.listeners import build_listener
     from statera.api.resources.pools import build_pool
+    from statera.controller.l7policies import build_l7policy
+    from statera.controller.listeners import build_listener
     from statera.controller.rules import check_pool_protocol
 
     by_name: dict[str, m.Pool] = {}
