@@ -385,7 +385,7 @@ def _claim(session: Session, subnet: _Subnet, address: IPAddress) -> bool:
             text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}))
     if dialect in ("mysql", "mariadb"):
         name = "statera-vip-" + hashlib.sha1(key.encode()).hexdigest()  # 52 of 64 allowed chars
-        claimed = session.scalar(text("SELECT GET_LOCK(:name, 0)"), {"name": name}) == 1
+        claimed = bool(session.scalar(text("SELECT GET_LOCK(:name, 0)"), {"name": name}) == 1)
         if claimed:
             hold_user_locks_until_checkin(session.connection())
         return claimed

@@ -35,10 +35,6 @@ FLAVOR_METADATA = {
 }
 
 
-def unsupported(what: str) -> Exception:
-    return kit.unsupported("haproxy", what)
-
-
 def check_listener(listener: Any) -> None:
     CHECKS.listener(listener)
 
@@ -72,10 +68,10 @@ class HAProxyProviderDriver(TableDriver):
     def validate_flavor_metadata(flavor_metadata: dict[str, Any]) -> None:
         for key, value in flavor_metadata.items():
             if key not in FLAVOR_METADATA:
-                raise unsupported(f"the flavor option {key!r}")
+                raise CHECKS.refuse(f"the flavor option {key!r}")
             if key == TOPOLOGY:
                 check_topology(value, CHECKS)
                 continue
             limit = 64 if key == "nbthread" else 1_000_000
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
-                raise unsupported(f"{key}={value!r} (an integer from 1 to {limit} is needed)")
+                raise CHECKS.refuse(f"{key}={value!r} (an integer from 1 to {limit} is needed)")

@@ -131,12 +131,17 @@ def pem_text(data: Any) -> str:
     return data.decode() if isinstance(data, bytes) else str(data)
 
 
-def pem_bundle(data: Any) -> str:
+def _field(data: object, key: str) -> Any:
+    """``key`` of a certificate container, which arrives as a dict (from the agent's graph
+    JSON) or as an object (octavia-lib's or the cert manager's), or None."""
+    return data.get(key) if isinstance(data, dict) else getattr(data, key, None)
+
+
+def pem_bundle(data: object) -> str:
     """A certificate container dict (or object) as one PEM: cert, intermediates, key."""
-    get = data.get if isinstance(data, dict) else (lambda k: getattr(data, k, None))
-    parts = [get("certificate")]
-    parts.extend(get("intermediates") or [])
-    parts.append(get("private_key"))
+    parts = [_field(data, "certificate")]
+    parts.extend(_field(data, "intermediates") or [])
+    parts.append(_field(data, "private_key"))
     texts = [pem_text(p) for p in parts if p]
     if not texts:
         raise ConfigError("certificate container has no certificate data")

@@ -141,7 +141,7 @@ def _udp(check: Check) -> bool:
 def _checksum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
     total = (total >> 16) + (total & 0xFFFF)
     total += total >> 16
     return ~total & 0xFFFF
