@@ -32,8 +32,9 @@ from statera.providers.haproxy.process import Instance, ProcessError
 from statera.providers.haproxy.runtime import RuntimeAPIError
 from statera.providers.haproxy.settings import HAProxySettings
 from statera.providers.haproxy.stats import StatsBook
-from statera.providers.kit.converger import LocalConverger, default_timeouts
+from statera.providers.kit.converger import LocalConverger, Observation, default_timeouts
 from statera.providers.kit.liveness import POLL_TIMEOUT, Silence
+from statera.providers.kit.stats import ListenerStatistics
 from statera.providers.kit.status import amphora_id, failed_report, pick
 from statera.providers.kit.vips import PlacementFn, Vips
 
@@ -204,7 +205,7 @@ class HAProxyConverger(LocalConverger[Instance]):
         self._observe_all(lib, lambda lb_id, lb: self._tick_one(lb_id, lb, do_health, do_stats))
 
     def _tick_one(self, lb_id: str, lb: dm.LoadBalancer, do_health: bool, do_stats: bool
-                  ) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+                  ) -> Observation:
         with self._guard:
             if self._graphs.get(lb_id) is not lb:
                 return {}, []  # removed or replaced meanwhile
@@ -226,7 +227,7 @@ class HAProxyConverger(LocalConverger[Instance]):
                     inst.rebuild(f"runtime API silent for {misses} health polls")
                 except ProcessError as exc:
                     LOG.error("haproxy %s: rebuild failed: %s", lb_id, exc)
-        report: dict[str, list[dict[str, Any]]] = {}
+        report: StatusReport = {}
         if do_health:
             with self._guard:
                 previous = self._reported.get(lb_id, {})
@@ -238,7 +239,7 @@ class HAProxyConverger(LocalConverger[Instance]):
                 if self._amphorae.get(lb_id, -1) != pid:  # restarted (or died) since reported
                     report["amphorae"] = [self._amphora(lb_id, lb, pid, "haproxy")]
                     self._amphorae[lb_id] = pid
-        records: list[dict[str, Any]] = []
+        records: list[ListenerStatistics] = []
         if do_stats and rows:
             records = StatsBook(inst.dir / "stats.json").update(inst.pid(), rows,
                                                                 _listener_ids(lb))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from octavia_lib.api.drivers import data_models as dm
+
 from statera.providers.kit import capabilities as kit
 from statera.providers.kit.driver import TOPOLOGY, TOPOLOGY_METADATA, TableDriver, check_topology
 from statera.providers.kit.graph import val
@@ -35,19 +37,19 @@ FLAVOR_METADATA = {
 }
 
 
-def check_listener(listener: Any) -> None:
+def check_listener(listener: dm.Listener) -> None:
     CHECKS.listener(listener)
 
 
-def check_pool(pool: Any) -> None:
+def check_pool(pool: dm.Pool) -> None:
     CHECKS.pool(pool)
 
 
-def check_monitor(monitor: Any) -> None:
+def check_monitor(monitor: dm.HealthMonitor) -> None:
     CHECKS.monitor(monitor)
 
 
-def check_loadbalancer(lb: Any) -> None:
+def check_loadbalancer(lb: dm.LoadBalancer) -> None:
     CHECKS.loadbalancer(lb)
     flavor = val(getattr(lb, "flavor", None))
     if flavor:
@@ -58,7 +60,7 @@ class HAProxyProviderDriver(TableDriver):
     capabilities = CAPABILITIES
     flavor_metadata = FLAVOR_METADATA
 
-    def check_loadbalancer(self, lb: Any) -> None:
+    def check_loadbalancer(self, lb: dm.LoadBalancer) -> None:
         check_loadbalancer(lb)
 
     def validate_flavor(self, flavor_metadata: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ COLUMNS = {"bytes_in": "bin", "bytes_out": "bout", "request_errors": "ereq",
 
 class StatsBook(book.StatsBook):
     def update(self, pid: int | None, rows: list[dict[str, Any]],
-               listener_ids: list[str]) -> list[dict[str, Any]]:
+               listener_ids: list[str]) -> list[book.ListenerStatistics]:
         """Fold ``rows`` (``show stat`` of process ``pid``) in; return one record per listener."""
         raw = {str(r.get("pxname")): {name: book.as_int(r.get(col))
                                       for name, col in COLUMNS.items()}

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
+from octavia_lib.api.drivers import data_models as dm
 from octavia_lib.api.drivers import exceptions
 
 from statera.providers.kit.graph import val
@@ -105,7 +106,7 @@ class CapabilityChecks:
                 continue
             raise self.refuse(f"{name} ({attr})")
 
-    def listener(self, listener: Any) -> None:
+    def listener(self, listener: dm.Listener) -> None:
         protocol = val(getattr(listener, "protocol", None))
         if protocol is not None and protocol not in self.caps.listener_protocols:
             raise self.refuse(f"{protocol} listeners")
@@ -113,7 +114,7 @@ class CapabilityChecks:
         if not self.caps.l7 and val(getattr(listener, "l7policies", None)):
             raise self.refuse("L7 policies")
 
-    def pool(self, pool: Any) -> None:
+    def pool(self, pool: dm.Pool) -> None:
         protocol = val(getattr(pool, "protocol", None))
         if protocol is not None and protocol not in self.caps.pool_protocols:
             raise self.refuse(f"{protocol} pools")
@@ -132,10 +133,10 @@ class CapabilityChecks:
         for member in val(getattr(pool, "members", None), []) or []:
             self.member(member)
 
-    def member(self, member: Any) -> None:
+    def member(self, member: dm.Member) -> None:
         self._options("member", member)
 
-    def monitor(self, monitor: Any) -> None:
+    def monitor(self, monitor: dm.HealthMonitor) -> None:
         kind = val(getattr(monitor, "type", None))
         if kind is not None and kind not in self.caps.monitors:
             raise self.refuse(f"{kind} health monitors")
@@ -144,7 +145,7 @@ class CapabilityChecks:
         if not self.caps.l7:
             raise self.refuse("L7 policies and rules")
 
-    def loadbalancer(self, lb: Any) -> None:
+    def loadbalancer(self, lb: dm.LoadBalancer) -> None:
         self._options("loadbalancer", lb)
         for listener in val(getattr(lb, "listeners", None), []) or []:
             self.listener(listener)

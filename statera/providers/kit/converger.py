@@ -28,13 +28,19 @@ from typing import Any, Generic, Protocol, TypedDict, TypeVar
 
 from octavia_lib.api.drivers import data_models as dm
 
+from statera.agent.reconcile import StatusReport
 from statera.config import KeepalivedVrrpSettings, NetworkingSettings, Settings
 from statera.providers.kit.graph import is_safe_name
 from statera.providers.kit.procs import resolve_binary
+from statera.providers.kit.stats import ListenerStatistics
 from statera.providers.kit.status import Statuses, amphora_record
 from statera.providers.kit.vips import STANDALONE, VipPlan, Vips
 
 LOG = logging.getLogger(__name__)
+
+#: What one health/statistics tick observed of one load balancer: the status-socket report of
+#: what changed, and its listeners' statistics records.
+Observation = tuple[StatusReport, list[ListenerStatistics]]
 
 
 class Timeouts(TypedDict):
@@ -173,7 +179,7 @@ class LocalConverger(Generic[I]):
 
     def _observe_all(
         self, lib: Any,
-        observe: Callable[[str, dm.LoadBalancer], tuple[dict[str, Any], list[dict[str, Any]]]],
+        observe: Callable[[str, dm.LoadBalancer], Observation],
         busy: Callable[[str], None] = lambda _lb_id: None,
     ) -> None:
         """One tick over every load balancer: ``observe`` returns its health report and its
@@ -181,7 +187,7 @@ class LocalConverger(Generic[I]):
         balancer being converged is skipped (``busy`` is told) and seen on the next tick."""
         with self._guard:
             graphs = dict(self._graphs)
-        statistics: list[dict[str, Any]] = []
+        statistics: list[ListenerStatistics] = []
         for lb_id, lb in sorted(graphs.items()):
             lock = self._lock(lb_id)
             if not lock.acquire(blocking=False):
@@ -204,7 +210,7 @@ class LocalConverger(Generic[I]):
         if statistics:
             lib.update_listener_statistics({"listeners": statistics})
 
-    def _send_health(self, lib: Any, lb_id: str, report: dict[str, Any]) -> None:
+    def _send_health(self, lib: Any, lb_id: str, report: StatusReport) -> None:
         """Send one load balancer's health report; if it cannot be delivered, forget what was
         last reported so that the next tick sends everything again."""
         try:
@@ -247,7 +253,8 @@ class LocalConverger(Generic[I]):
         return self.instance(lb_id).counters()
 
 
-def _per_instance(records: list[dict[str, Any]], plan: VipPlan | None) -> list[dict[str, Any]]:
+def _per_instance(records: list[ListenerStatistics],
+                  plan: VipPlan | None) -> list[ListenerStatistics]:
     """Name this instance's amphora in each statistics record when it is placed as one of
     several (ACTIVE_STANDBY): the driver agent keeps counters per (listener, amphora) and the
     API sums them, so the two hosts' reports add up instead of overwriting each other. A
@@ -258,4 +265,4 @@ def _per_instance(records: list[dict[str, Any]], plan: VipPlan | None) -> list[d
     amphora = plan.placement.amphora_id
     if not amphora:
         return records
-    return [{**record, "amphora_id": amphora} for record in records]
+    return [ListenerStatistics(**record, amphora_id=amphora) for record in records]

@@ -43,26 +43,26 @@ class TableDriver(provider_base.ProviderDriver):  # type: ignore[misc]
         return CapabilityChecks(self.capabilities)
 
     # --- hooks ------------------------------------------------------------------------------
-    def check_loadbalancer(self, lb: Any) -> None:
+    def check_loadbalancer(self, lb: dm.LoadBalancer) -> None:
         self.checks.loadbalancer(lb)
 
-    def check_listener(self, listener: Any) -> None:
+    def check_listener(self, listener: dm.Listener) -> None:
         self.checks.listener(listener)
 
-    def check_pool(self, pool: Any) -> None:
+    def check_pool(self, pool: dm.Pool) -> None:
         self.checks.pool(pool)
 
-    def check_member(self, member: Any) -> None:
+    def check_member(self, member: dm.Member) -> None:
         self.checks.member(member)
 
-    def check_monitor(self, monitor: Any) -> None:
+    def check_monitor(self, monitor: dm.HealthMonitor) -> None:
         self.checks.monitor(monitor)
 
-    def check_policy(self, policy: Any) -> None:
+    def check_policy(self, policy: dm.L7Policy) -> None:
         if not self.capabilities.l7:
             self.checks.l7()
 
-    def check_rule(self, rule: Any, old: Any = None) -> None:
+    def check_rule(self, rule: dm.L7Rule, old: dm.L7Rule | None = None) -> None:
         if not self.capabilities.l7:
             self.checks.l7()
 

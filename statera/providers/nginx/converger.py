@@ -28,11 +28,11 @@ from octavia_lib.api.drivers import data_models as dm
 from statera.agent.reconcile import StatusReport, active_report, deleted_report
 from statera.config import Settings, provider_section
 from statera.providers.kit import status as st
-from statera.providers.kit.converger import LocalConverger, default_timeouts
+from statera.providers.kit.converger import LocalConverger, Observation, default_timeouts
 from statera.providers.kit.graph import enabled, val, vip_addresses
 from statera.providers.kit.liveness import Silence
 from statera.providers.kit.prober import Prober, checks_for
-from statera.providers.kit.stats import StatsBook
+from statera.providers.kit.stats import ListenerStatistics, StatsBook
 from statera.providers.kit.vips import PlacementFn, Vips, nonlocal_bind
 from statera.providers.nginx import counters, render, view
 from statera.providers.nginx.process import Instance, ProcessError
@@ -314,7 +314,7 @@ class NginxConverger(LocalConverger[Instance]):
 
     def _tick_one(self, lb_id: str, lb: dm.LoadBalancer, health_changed: bool,
                   do_stats: bool, table: collections.Counter[str]
-                  ) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+                  ) -> Observation:
         with self._guard:
             if self._graphs.get(lb_id) is not lb:
                 return {}, []
@@ -344,7 +344,7 @@ class NginxConverger(LocalConverger[Instance]):
             if self._amphorae.get(lb_id, -1) != pid:
                 report["amphorae"] = [self._amphora(lb_id, lb, pid, "nginx")]
                 self._amphorae[lb_id] = pid
-        records: list[dict[str, Any]] = []
+        records: list[ListenerStatistics] = []
         if do_stats:
             records = self.statistics(inst, lb, table)
         return report, records
@@ -365,7 +365,7 @@ class NginxConverger(LocalConverger[Instance]):
                 LOG.error("nginx %s: rebuild failed: %s", inst.lb_id, exc)
 
     def statistics(self, inst: Instance, lb: dm.LoadBalancer,
-                   table: collections.Counter[str] | None = None) -> list[dict[str, Any]]:
+                   table: collections.Counter[str] | None = None) -> list[ListenerStatistics]:
         """Absolute per-listener totals from the access logs, plus active connections."""
         contexts = {str(x.listener_id): view.CONTEXTS.get(str(val(x.protocol, "")), "http")
                     for x in val(lb.listeners, []) or []}

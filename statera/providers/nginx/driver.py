@@ -24,8 +24,6 @@ refused and why:
 
 from __future__ import annotations
 
-from typing import Any
-
 from octavia_lib.api.drivers import data_models as dm
 
 from statera.providers.kit import capabilities as kit
@@ -56,7 +54,7 @@ CHECKS = kit.CapabilityChecks(CAPABILITIES)
 HEADERS = frozenset(FORWARD_HEADERS) | frozenset(SSL_HEADERS)
 
 
-def check_listener(listener: Any) -> None:
+def check_listener(listener: dm.Listener) -> None:
     CHECKS.listener(listener)
     for policy in val(getattr(listener, "l7policies", None), []) or []:
         check_policy(policy)
@@ -70,13 +68,13 @@ def check_listener(listener: Any) -> None:
                 raise CHECKS.refuse(f"the {name} header")
 
 
-def check_rule(rule: Any) -> None:
+def check_rule(rule: dm.L7Rule) -> None:
     reason = l7.unsupported_rule(rule)
     if reason:
         raise CHECKS.refuse(reason)
 
 
-def check_policy(policy: Any) -> None:
+def check_policy(policy: dm.L7Policy) -> None:
     for attr in ("redirect_url", "redirect_prefix"):
         target = val(getattr(policy, attr, None))
         if target is not None:
@@ -89,7 +87,7 @@ def check_policy(policy: Any) -> None:
         check_rule(rule)
 
 
-def check_pool(pool: Any) -> None:
+def check_pool(pool: dm.Pool) -> None:
     CHECKS.pool(pool)
     alpn = set(val(getattr(pool, "alpn_protocols", None), []) or [])
     if alpn - {"http/1.1", "http/1.0"}:
@@ -100,7 +98,7 @@ class NginxProviderDriver(TableDriver):
     capabilities = CAPABILITIES
     flavor_metadata = TOPOLOGY_METADATA
 
-    def check_loadbalancer(self, lb: Any) -> None:
+    def check_loadbalancer(self, lb: dm.LoadBalancer) -> None:
         CHECKS.loadbalancer(lb)
         for listener in getattr(lb, "listeners", None) or []:
             check_listener(listener)
@@ -110,16 +108,16 @@ class NginxProviderDriver(TableDriver):
         if isinstance(flavor, dict) and flavor:
             self.validate_flavor(flavor)
 
-    def check_listener(self, listener: Any) -> None:
+    def check_listener(self, listener: dm.Listener) -> None:
         check_listener(listener)
 
-    def check_pool(self, pool: Any) -> None:
+    def check_pool(self, pool: dm.Pool) -> None:
         check_pool(pool)
 
-    def check_policy(self, policy: Any) -> None:
+    def check_policy(self, policy: dm.L7Policy) -> None:
         check_policy(policy)
 
-    def check_rule(self, rule: Any, old: Any = None) -> None:
+    def check_rule(self, rule: dm.L7Rule, old: dm.L7Rule | None = None) -> None:
         if old is not None:
             # ``rule`` carries only the changed fields: judge the rule as it will be.
             merged = {attr: val(getattr(rule, attr, None), val(getattr(old, attr, None)))
