@@ -299,6 +299,26 @@ BAD_CREATE: list[tuple[Any, int, str]] = [
 ]
 
 
+def test_tls13_suites_in_tls_ciphers(api: Api) -> None:
+    """A cipher string naming TLS 1.3 suites next to older ciphers is kept as given (the NGINX
+    provider renders its TLS 1.3 part as ``Ciphersuites``); one naming TLS 1.3 suites only
+    selects no cipher for TLS 1.2 and is refused before any provider sees it."""
+    lb = api.lb()
+    cert, key = self_signed()
+    ref = api.services.certs.store(lb["project_id"], "server", cert, key)
+    base = {"loadbalancer_id": lb["id"], "protocol": "TERMINATED_HTTPS",
+            "default_tls_container_ref": ref}
+    mixed = "ECDHE+AESGCM:TLS_CHACHA20_POLY1305_SHA256"
+    lst = api.listener(lb["id"], **{**base, "protocol_port": 443, "tls_ciphers": mixed})
+    assert lst["tls_ciphers"] == mixed
+    before = snapshot(api)
+    for versions in (["TLSv1.2", "TLSv1.3"], ["TLSv1.3"]):
+        assert_fault(api.post(URL, json={"listener": {
+            **base, "protocol_port": 8443, "tls_versions": versions,
+            "tls_ciphers": "TLS_AES_256_GCM_SHA384"}}), 400, "selects no cipher")
+    assert snapshot(api) == before
+
+
 def test_bad_creates_change_nothing(api: Api) -> None:
     lb = api.lb()
     api.listener(lb["id"], protocol_port=1)

@@ -126,6 +126,83 @@ def test_tls_versions_are_enforced(nginx, header_echo):
     assert handshake(vip, port)[1].startswith(b"HTTP/1.1 200")
 
 
+def negotiated(vip: str, port: int) -> tuple[str, str]:
+    """(TLS version, cipher) a Python client with OpenSSL's defaults gets from the VIP."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection((vip, port), timeout=5) as raw:
+        with ctx.wrap_socket(raw) as tls:
+            name, version, _ = tls.cipher()
+            return version, name
+
+
+def test_tls13_suites_in_tls_ciphers_are_enforced(nginx, header_echo):
+    """The TLS 1.3 suites of a listener's ``tls_ciphers`` are the only ones offered. A client
+    with OpenSSL's defaults prefers TLS_AES_256_GCM_SHA384, so it gets CHACHA20 only when the
+    suite list reaches OpenSSL (``ssl_ciphers`` alone skips TLS 1.3 names)."""
+    lb, vip, port = tls_lb(header_echo.member(),
+                           tls_ciphers="ECDHE+AESGCM:TLS_CHACHA20_POLY1305_SHA256")
+    report = nginx.converge(lb.loadbalancer_id, lb)
+    assert {r["provisioning_status"] for r in report["loadbalancers"]} == {"ACTIVE"}
+    assert negotiated(vip, port) == ("TLSv1.3", "TLS_CHACHA20_POLY1305_SHA256")
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    old.maximum_version = ssl.TLSVersion.TLSv1_2
+    assert handshake(vip, port, context=old)[1].startswith(b"HTTP/1.1 200")
+    # TLS 1.3 suites only, on a TLSv1.3-only listener: no ssl_ciphers line, nginx -t passes.
+    lb.listeners[0].tls_versions = ["TLSv1.3"]
+    lb.listeners[0].tls_ciphers = "TLS_AES_128_GCM_SHA256"
+    report = nginx.converge(lb.loadbalancer_id, lb)
+    assert {r["provisioning_status"] for r in report["loadbalancers"]} == {"ACTIVE"}
+    assert negotiated(vip, port) == ("TLSv1.3", "TLS_AES_128_GCM_SHA256")
+
+
+class CipherBackend(TlsBackend):
+    """An HTTPS member whose body is the TLS cipher NGINX negotiated with it."""
+
+    def __init__(self, name: str, tmp: Path) -> None:
+        super().__init__(name, tmp)
+        handler = self.server.RequestHandlerClass
+        parent_get = handler.do_GET
+
+        def do_get(request: Any) -> None:
+            self.name = request.connection.cipher()[0]
+            parent_get(request)
+
+        handler.do_GET = do_get
+
+
+def test_tls13_suites_towards_members_are_enforced(nginx, tmp_path):
+    """A pool's TLS 1.3 suites reach ``proxy_ssl_conf_command``: the member (which prefers
+    TLS_AES_256_GCM_SHA384) negotiates the one suite NGINX offers."""
+    backend = CipherBackend("alpha", tmp_path)
+    try:
+        vip, port = free_vip()
+        p = pool([member(backend)], tls_enabled=True, tls_versions=["TLSv1.2", "TLSv1.3"],
+                 tls_ciphers="ECDHE+AESGCM:TLS_AES_128_GCM_SHA256")
+        lb = loadbalancer(vip, [listener(port, p)], [p])
+        report = nginx.converge(lb.loadbalancer_id, lb)
+        assert {r["provisioning_status"] for r in report["loadbalancers"]} == {"ACTIVE"}
+        from tests.haproxy.helpers import get
+
+        assert get(vip, port)[1] == "TLS_AES_128_GCM_SHA256"
+    finally:
+        backend.stop()
+
+
+def test_tls13_only_suites_with_older_versions_are_a_config_error():
+    """A suite list of TLS 1.3 names only cannot serve TLS 1.2 (the API refuses it too)."""
+    from statera.providers.nginx.view import ConfigError, split_ciphers
+
+    assert split_ciphers("ECDHE+AESGCM:TLS_AES_256_GCM_SHA384", ["TLSv1.2"], "x") == (
+        "ECDHE+AESGCM", "TLS_AES_256_GCM_SHA384")
+    assert split_ciphers("ECDHE+AESGCM", ["TLSv1.3"], "x") == ("ECDHE+AESGCM", None)
+    assert split_ciphers("TLS_AES_256_GCM_SHA384", ["TLSv1.3"], "x") == (
+        None, "TLS_AES_256_GCM_SHA384")
+    with pytest.raises(ConfigError, match="only TLS 1.3 suites"):
+        split_ciphers("TLS_AES_256_GCM_SHA384", ["TLSv1.2", "TLSv1.3"], "x")
+
+
 def test_client_authentication_and_certificate_headers(nginx, header_echo):
     ca_key = new_key()
     ca = certificate(ca_key, cn="Client CA", ca=True)
