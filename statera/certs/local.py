@@ -74,7 +74,7 @@ class LocalCertManager:
     def load(self, ref: str, project_id: str | None = None) -> TLSContainer:
         container = self.find(ref, project_id)
         if container is None or container.private_key is None:
-            # A CA bundle or CRL is not a server certificate: HAProxy could not use it.
+            # A CA bundle or CRL is not a server certificate: no data plane could serve it.
             raise CertificateNotFound(ref)
         return container
 

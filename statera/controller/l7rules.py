@@ -1,7 +1,7 @@
 """L7 rules: the rules for creating, changing and deleting one, and ``build_l7rule`` for the
 L7 policy and load-balancer create graphs.
 
-The data plane renders a rule's key and value into an HAProxy ``acl`` line, so the semantic
+Data planes render a rule's key and value into their configuration text, so the semantic
 table of octavia.md ("Semantic checks") is applied strictly, and on PUT to the stored rule
 merged with the request: keys required or forbidden per type, compare types per type, regular
 expressions must compile, header and cookie values limited to their RFC character sets, and no

@@ -228,8 +228,8 @@ def check_alpn(protocols: list[str] | None) -> None:
 
 def check_ciphers(ciphers: str | None) -> None:
     """Only cipher-string characters, and a string OpenSSL selects at least one cipher from:
-    HAProxy refuses to load a ``ciphers`` option that selects none, which would leave the
-    load balancer in ERROR for a value the API accepted."""
+    a data plane built on OpenSSL fails to load a cipher list that selects none, which would
+    leave the load balancer in ERROR for a value the API accepted."""
     if ciphers is None:
         return
     if not CIPHERS_RE.fullmatch(ciphers):
