@@ -137,6 +137,17 @@ class NoFreeAddress(VipInUse):
         return str(self)
 
 
+def require_vip_reference(network_id: str | None, subnet_id: str | None,
+                          port_id: str | None) -> None:
+    """The one precondition of :meth:`NetworkDriver.allocate_vip` every driver shares: a VIP
+    is placed by a network, a subnet or a port, so a request naming none of them is refused
+    before a driver looks anything up."""
+    if not (network_id or subnet_id or port_id):
+        raise VipValidationError(
+            "VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id."
+        )
+
+
 class NetworkDriver(Protocol):
     """Where VIPs live. Implementations: ``local`` (configured subnets) and ``noop``.
 
@@ -160,10 +171,10 @@ class NetworkDriver(Protocol):
     ) -> Vip:
         """Reserve a VIP for ``lb_id`` in ``session``'s transaction.
 
-        At least one of network/subnet/port is required. A subnet implies its network; a
-        network alone picks its first subnet with a free address; an explicit ``ip_address``
-        must be allocatable in the subnet and free (else :class:`VipInUse`); a ``port_id`` must
-        be an existing port attached to nothing.
+        At least one of network/subnet/port is required (:func:`require_vip_reference`). A
+        subnet implies its network; a network alone picks its first subnet with a free address;
+        an explicit ``ip_address`` must be allocatable in the subnet and free (else
+        :class:`VipInUse`); a ``port_id`` must be an existing port attached to nothing.
         """
         ...
 

@@ -48,6 +48,7 @@ from statera.network.base import (
     Vip,
     VipInUse,
     VipValidationError,
+    require_vip_reference,
     vip_port_name,
 )
 
@@ -199,10 +200,7 @@ class LocalNetworkDriver:
         port_id: str | None = None,
         ip_address: str | None = None,
     ) -> Vip:
-        if not (network_id or subnet_id or port_id):
-            raise VipValidationError(
-                "VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id."
-            )
+        require_vip_reference(network_id, subnet_id, port_id)
         address = _parse_address(ip_address) if ip_address else None
         if port_id:
             return self._attach_port(
@@ -292,13 +290,7 @@ class LocalNetworkDriver:
             raise PortInUse(port_id, row.device_id or "unknown")
         session.refresh(row)
         LOG.info("attached port %s (%s) to load balancer %s", port_id, row.ip_address, lb_id)
-        return Vip(
-            ip_address=row.ip_address,
-            network_id=row.network_id,
-            subnet_id=row.subnet_id,
-            port_id=row.id,
-            octavia_owned=False,
-        )
+        return _vip_of(row, octavia_owned=False)
 
     def _allocate_explicit(
         self,
@@ -313,9 +305,7 @@ class LocalNetworkDriver:
                 f"IP address {address} is reserved in subnet {subnet.id} "
                 "(network, gateway or broadcast address)."
             )
-        vip = None
-        if _claim(session, subnet, address):  # else another open transaction is taking it
-            vip = self._try_insert(session, subnet, address, lb_id, project_id)
+        vip = self._take(session, subnet, address, lb_id, project_id)
         if vip is None:
             raise VipInUse(str(address), subnet.id)
         return vip
@@ -325,12 +315,12 @@ class LocalNetworkDriver:
     ) -> Vip | None:
         used = self._used_addresses(session, subnet.id)
         for address in subnet.candidates():
-            if str(address) in used or not _claim(session, subnet, address):
+            if str(address) in used:
                 continue
-            vip = self._try_insert(session, subnet, address, lb_id, project_id)
+            vip = self._take(session, subnet, address, lb_id, project_id)
             if vip is not None:
                 return vip
-            # Taken by a transaction that committed after we read ``used``: try the next one.
+            # Taken by a transaction still open, or committed after we read ``used``.
             LOG.debug("address %s in subnet %s was taken concurrently", address, subnet.id)
         return None
 
@@ -339,7 +329,7 @@ class LocalNetworkDriver:
         query = select(VipPort.ip_address).where(VipPort.subnet_id == subnet_id)
         return set(session.scalars(query))  # includes this transaction's own allocations
 
-    def _try_insert(
+    def _take(
         self,
         session: Session,
         subnet: _Subnet,
@@ -347,6 +337,11 @@ class LocalNetworkDriver:
         lb_id: str,
         project_id: str | None,
     ) -> Vip | None:
+        """The one way an address becomes a VIP, explicit or automatic: claim it (None when
+        another open transaction holds the claim), then insert its row inside a SAVEPOINT
+        (None when another transaction's row is already there)."""
+        if not _claim(session, subnet, address):
+            return None
         row = VipPort(
             network_id=subnet.network_id,
             subnet_id=subnet.id,
@@ -362,13 +357,7 @@ class LocalNetworkDriver:
         except IntegrityError:
             return None
         LOG.info("allocated VIP %s in subnet %s for load balancer %s", address, subnet.id, lb_id)
-        return Vip(
-            ip_address=row.ip_address,
-            network_id=row.network_id,
-            subnet_id=row.subnet_id,
-            port_id=row.id,
-            octavia_owned=True,
-        )
+        return _vip_of(row, octavia_owned=True)
 
 
 def _claim(session: Session, subnet: _Subnet, address: IPAddress) -> bool:
@@ -390,6 +379,12 @@ def _claim(session: Session, subnet: _Subnet, address: IPAddress) -> bool:
             hold_user_locks_until_checkin(session.connection())
         return claimed
     return True  # SQLite: BEGIN IMMEDIATE already serialises writers
+
+
+def _vip_of(row: VipPort, *, octavia_owned: bool) -> Vip:
+    """The VIP a port row holds, as the load balancer stores it."""
+    return Vip(ip_address=row.ip_address, network_id=row.network_id, subnet_id=row.subnet_id,
+               port_id=row.id, octavia_owned=octavia_owned)
 
 
 def _parse_address(text: str) -> IPAddress:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from statera.network import neutron_shapes
-from statera.network.base import Vip, VipValidationError
+from statera.network.base import Vip, require_vip_reference
 
 # TEST-NET-2 (RFC 5737): documentation addresses that route nowhere.
 NOOP_CIDR = ipaddress.ip_network("198.51.100.0/24")
@@ -40,10 +40,7 @@ class NoopNetworkDriver:
         port_id: str | None = None,
         ip_address: str | None = None,
     ) -> Vip:
-        if not (network_id or subnet_id or port_id):
-            raise VipValidationError(
-                "VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id."
-            )
+        require_vip_reference(network_id, subnet_id, port_id)
         if ip_address is None:
             # .2 to .254, stable per load balancer.
             host = 2 + uuid.UUID(_made_up("vip", lb_id)).int % 253
