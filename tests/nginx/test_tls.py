@@ -19,6 +19,7 @@ from octavia_lib.api.drivers import data_models as dm
 from tests.certs.pki import cert_pem, certificate, key_pem, new_key
 from tests.haproxy.helpers import free_vip, listener, loadbalancer, member, pool
 from tests.haproxy.test_passthrough import TlsBackend
+from tests.haproxy.test_tls_ciphers import CipherBackend, negotiated
 
 
 def bundle(cn: str, dns: list[str] | None = None,
@@ -126,21 +127,9 @@ def test_tls_versions_are_enforced(nginx, header_echo):
     assert handshake(vip, port)[1].startswith(b"HTTP/1.1 200")
 
 
-def negotiated(vip: str, port: int) -> tuple[str, str]:
-    """(TLS version, cipher) a Python client with OpenSSL's defaults gets from the VIP."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    with socket.create_connection((vip, port), timeout=5) as raw:
-        with ctx.wrap_socket(raw) as tls:
-            name, version, _ = tls.cipher()
-            return version, name
-
-
 def test_tls13_suites_in_tls_ciphers_are_enforced(nginx, header_echo):
-    """The TLS 1.3 suites of a listener's ``tls_ciphers`` are the only ones offered. A client
-    with OpenSSL's defaults prefers TLS_AES_256_GCM_SHA384, so it gets CHACHA20 only when the
-    suite list reaches OpenSSL (``ssl_ciphers`` alone skips TLS 1.3 names)."""
+    """The TLS 1.3 suites of a listener's ``tls_ciphers`` are the only ones offered
+    (``ssl_ciphers`` alone skips TLS 1.3 names: ``ssl_conf_command Ciphersuites``)."""
     lb, vip, port = tls_lb(header_echo.member(),
                            tls_ciphers="ECDHE+AESGCM:TLS_CHACHA20_POLY1305_SHA256")
     report = nginx.converge(lb.loadbalancer_id, lb)
@@ -155,21 +144,6 @@ def test_tls13_suites_in_tls_ciphers_are_enforced(nginx, header_echo):
     report = nginx.converge(lb.loadbalancer_id, lb)
     assert {r["provisioning_status"] for r in report["loadbalancers"]} == {"ACTIVE"}
     assert negotiated(vip, port) == ("TLSv1.3", "TLS_AES_128_GCM_SHA256")
-
-
-class CipherBackend(TlsBackend):
-    """An HTTPS member whose body is the TLS cipher NGINX negotiated with it."""
-
-    def __init__(self, name: str, tmp: Path) -> None:
-        super().__init__(name, tmp)
-        handler = self.server.RequestHandlerClass
-        parent_get = handler.do_GET
-
-        def do_get(request: Any) -> None:
-            self.name = request.connection.cipher()[0]
-            parent_get(request)
-
-        handler.do_GET = do_get
 
 
 def test_tls13_suites_towards_members_are_enforced(nginx, tmp_path):
@@ -188,19 +162,6 @@ def test_tls13_suites_towards_members_are_enforced(nginx, tmp_path):
         assert get(vip, port)[1] == "TLS_AES_128_GCM_SHA256"
     finally:
         backend.stop()
-
-
-def test_tls13_only_suites_with_older_versions_are_a_config_error():
-    """A suite list of TLS 1.3 names only cannot serve TLS 1.2 (the API refuses it too)."""
-    from statera.providers.nginx.view import ConfigError, split_ciphers
-
-    assert split_ciphers("ECDHE+AESGCM:TLS_AES_256_GCM_SHA384", ["TLSv1.2"], "x") == (
-        "ECDHE+AESGCM", "TLS_AES_256_GCM_SHA384")
-    assert split_ciphers("ECDHE+AESGCM", ["TLSv1.3"], "x") == ("ECDHE+AESGCM", None)
-    assert split_ciphers("TLS_AES_256_GCM_SHA384", ["TLSv1.3"], "x") == (
-        None, "TLS_AES_256_GCM_SHA384")
-    with pytest.raises(ConfigError, match="only TLS 1.3 suites"):
-        split_ciphers("TLS_AES_256_GCM_SHA384", ["TLSv1.2", "TLSv1.3"], "x")
 
 
 def test_client_authentication_and_certificate_headers(nginx, header_echo):

@@ -38,6 +38,7 @@ from statera.providers.kit.graph import (
     port_number,
     positive_int,
     safe_id,
+    split_ciphers,
     val,
     vip_addresses,
 )
@@ -244,6 +245,18 @@ def tls_version_switches(versions: Any) -> tuple[str, ...]:
     return tuple(switch for name, switch in TLS_VERSIONS if name not in wanted)
 
 
+def cipher_options(ciphers: Any, versions: Any, what: str) -> tuple[str, ...]:
+    """``ciphers`` (TLS 1.2 and older) and ``ciphersuites`` (TLS 1.3) of a bind or server:
+    HAProxy's ``ciphers`` alone skips TLS 1.3 names (see ``kit.graph.split_ciphers``)."""
+    older, suites = split_ciphers(val(ciphers), list(val(versions, []) or []), what)
+    opts = []
+    if older:
+        opts.append(f"ciphers {escape.quote(older)}")
+    if suites:
+        opts.append(f"ciphersuites {escape.quote(suites)}")
+    return tuple(opts)
+
+
 def alpn_list(protocols: Any) -> str | None:
     items = [str(p) for p in (val(protocols, []) or [])]
     if not items:
@@ -278,9 +291,7 @@ def pool_tls(pool: dm.Pool, lb_dir: str) -> tuple[tuple[str, ...], list[tuple[st
             opts.append("verify required")
     else:
         opts.append("verify none")
-    ciphers = val(pool.tls_ciphers)
-    if ciphers:
-        opts.append(f"ciphers {escape.quote(ciphers)}")
+    opts.extend(cipher_options(pool.tls_ciphers, pool.tls_versions, f"pool {pool_id}"))
     opts.extend(tls_version_switches(pool.tls_versions))
     alpn = alpn_list(pool.alpn_protocols)
     if alpn:
@@ -544,9 +555,8 @@ def tls_bind(listener: dm.Listener, lb_dir: str) -> tuple[tuple[str, ...], list[
         if crl:
             files.append((f"{lid}-crl.pem", crl.decode() if isinstance(crl, bytes) else str(crl)))
             bind_opts.append(f"crl-file {escape.quote(f'{lb_dir}/{lid}-crl.pem')}")
-    ciphers = val(listener.tls_ciphers)
-    if ciphers:
-        bind_opts.append(f"ciphers {escape.quote(ciphers)}")
+    bind_opts.extend(cipher_options(listener.tls_ciphers, listener.tls_versions,
+                                    f"listener {lid}"))
     bind_opts.extend(tls_version_switches(listener.tls_versions))
     alpn = alpn_list(listener.alpn_protocols)
     if alpn:

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from octavia_lib.api.drivers import data_models as dm
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+#: OpenSSL 3's TLS 1.3 cipher suites. OpenSSL configures them apart from the cipher list of
+#: older versions: a cipher list skips their names (and fails when it names nothing else).
+TLS13_SUITES = frozenset({"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+                          "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_CCM_SHA256",
+                          "TLS_AES_128_CCM_8_SHA256"})
 
 
 class ConfigError(ValueError):
@@ -125,6 +131,28 @@ def expected_codes(codes: Any) -> list[int]:
             raise ConfigError(f"expected_codes {text!r} is out of range")
         out.extend(c for c in range(first, last + 1) if c not in out)
     return out
+
+
+def split_ciphers(text: str | None, versions: Sequence[str],
+                  what: str) -> tuple[str | None, str | None]:
+    """(cipher list for TLS 1.2 and older, TLS 1.3 suites) of an Octavia ``tls_ciphers``.
+
+    Octavia takes one string for every TLS version; OpenSSL sets TLS 1.3 suites apart (NGINX's
+    ``ssl_conf_command Ciphersuites``, HAProxy's ``ciphersuites``), so without the split a
+    string's TLS 1.3 choice would be silently ignored (every default suite offered) and a
+    string of TLS 1.3 suites only would fail to load. A string with no TLS 1.3 suite keeps
+    OpenSSL's defaults for TLS 1.3. ``versions`` are the enabled TLS versions (Octavia's
+    names; empty: the data plane's defaults, which include TLS 1.2).
+    """
+    if not text:
+        return None, None
+    parts = [p for p in re.split(r"[:, ]+", text) if p]
+    suites = [p for p in parts if p in TLS13_SUITES]
+    older = [p for p in parts if p not in TLS13_SUITES]
+    if not older and (not versions or any(v != "TLSv1.3" for v in versions)):
+        raise ConfigError(f"{what}: tls_ciphers names only TLS 1.3 suites, but TLS versions "
+                          f"before 1.3 are enabled ({', '.join(versions) or 'defaults'})")
+    return ":".join(older) or None, ":".join(suites) or None
 
 
 def pem_text(data: Any) -> str:

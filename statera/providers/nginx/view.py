@@ -20,7 +20,6 @@ User strings are never formatted into config text here: the templates quote them
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 
 from octavia_lib.api.drivers import data_models as dm
@@ -36,6 +35,7 @@ from statera.providers.kit.graph import (
     port_number,
     positive_int,
     safe_id,
+    split_ciphers,
     val,
     vip_addresses,
 )
@@ -61,12 +61,6 @@ FORWARD_HEADERS = {
 STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
 #: TLS versions NGINX's ``ssl_protocols`` takes (OpenSSL 3 has no SSLv3).
 TLS_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
-#: OpenSSL 3's TLS 1.3 cipher suites. OpenSSL keeps them apart from the cipher list of older
-#: versions: ``ssl_ciphers`` skips their names (and fails when it names nothing else), so they
-#: are set with ``ssl_conf_command Ciphersuites`` (NGINX >= 1.19.4).
-TLS13_SUITES = frozenset({"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
-                          "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_CCM_SHA256",
-                          "TLS_AES_128_CCM_8_SHA256"})
 #: ALPN protocols NGINX 1.22 negotiates itself: h2 when ``http2`` is on, else HTTP/1.x.
 ALPN = frozenset({"h2", "http/1.1", "http/1.0"})
 CLIENT_AUTH = {"NONE": "off", "OPTIONAL": "optional", "MANDATORY": "on"}
@@ -252,26 +246,6 @@ def tls_view(listener: dm.Listener, lb_dir: str, files: dict[str, str]) -> TlsVi
         certificate=paths[0], sni=sni, protocols=tuple(versions), ciphers=ciphers,
         suites=suites, http2="h2" in alpn, verify_client=verify, client_ca=ca_path,
         crl=crl_path, hsts=hsts_value(listener))
-
-
-def split_ciphers(text: str | None, versions: list[str],
-                  what: str) -> tuple[str | None, str | None]:
-    """(cipher list for TLS 1.2 and older, TLS 1.3 suites) of an Octavia cipher string.
-
-    Octavia takes one string for every version; OpenSSL configures TLS 1.3 suites apart, so
-    without the split a string's TLS 1.3 choice would be silently ignored (every default
-    suite offered) and a string of TLS 1.3 suites only would fail ``nginx -t``. A string with
-    no TLS 1.3 suite keeps OpenSSL's defaults for TLS 1.3, as before.
-    """
-    if not text:
-        return None, None
-    parts = [p for p in re.split(r"[:, ]+", text) if p]
-    suites = [p for p in parts if p in TLS13_SUITES]
-    older = [p for p in parts if p not in TLS13_SUITES]
-    if not older and any(v != "TLSv1.3" for v in versions):
-        raise ConfigError(f"{what}: tls_ciphers names only TLS 1.3 suites, but TLS versions "
-                          f"before 1.3 are enabled ({', '.join(versions)})")
-    return ":".join(older) or None, ":".join(suites) or None
 
 
 def pool_tls_view(pool: dm.Pool, lb_dir: str, files: dict[str, str]) -> PoolTlsView | None:
