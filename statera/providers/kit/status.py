@@ -16,6 +16,7 @@ from octavia_lib.api.drivers import data_models as dm
 
 from statera.agent.reconcile import StatusReport, active_report
 from statera.providers.kit.graph import val
+from statera.providers.kit.vips import AmphoraFields
 
 ONLINE, OFFLINE, DEGRADED, ERROR = "ONLINE", "OFFLINE", "DEGRADED", "ERROR"
 DRAINING, NO_MONITOR = "DRAINING", "NO_MONITOR"
@@ -64,7 +65,7 @@ def amphora_id(lb_id: str) -> str:
 
 def amphora_record(lb_id: str, lb: dm.LoadBalancer, pid: int | None, flavor: str,
                    record_id: str | None = None,
-                   fields: dict[str, Any] | None = None) -> dict[str, Any]:
+                   fields: AmphoraFields | None = None) -> dict[str, Any]:
     """Status-socket ``amphorae`` record of the process serving ``lb_id``: the pid as compute
     id, the VIP as its address; ERROR when the process is dead and could not be started
     again. ``fields`` adds what the host knows of the instance's place (``role``,

@@ -28,7 +28,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 
 from octavia_lib.api.drivers import data_models as dm
 
@@ -80,6 +80,17 @@ def standalone(_lb_id: str, _lb: dm.LoadBalancer) -> Placement:
 class _Subnet:
     cidr: str
     interface: str
+
+
+class AmphoraFields(TypedDict, total=False):
+    """What this host adds to an amphora record (see :meth:`Vips.amphora_fields`)."""
+
+    role: str
+    ha_ip: str
+    vrrp_ip: str | None
+    vrrp_interface: str
+    vrrp_id: int
+    vrrp_priority: int
 
 
 @dataclass(frozen=True)
@@ -225,16 +236,16 @@ class Vips:
             LOG.error("could not remove VIP %s from %s: %s", address, dev, exc)
 
     # --- reporting --------------------------------------------------------------------------
-    def amphora_fields(self, lb_dir: Path, plan: VipPlan) -> dict[str, Any]:
+    def amphora_fields(self, lb_dir: Path, plan: VipPlan) -> AmphoraFields:
         """The amphora record's ``role`` and ``vrrp_*`` / ``ha_ip`` columns as this host knows
         them (Octavia's meaning: ``vrrp_ip`` the instance's own address on the VIP network,
         ``ha_ip`` the VIP, ``vrrp_id``/``vrrp_priority`` only with VRRP)."""
-        fields: dict[str, Any] = {"role": plan.placement.role, "ha_ip": plan.primary}
+        fields = AmphoraFields(role=plan.placement.role, ha_ip=plan.primary)
         if plan.interface:
-            fields.update(vrrp_ip=plan.vrrp_ip, vrrp_interface=plan.interface)
+            fields["vrrp_ip"], fields["vrrp_interface"] = plan.vrrp_ip, plan.interface
         if plan.vrrp:
-            fields.update(vrrp_id=vrrp_id(plan.lb_id),
-                          vrrp_priority=PRIORITIES[plan.placement.role])
+            fields["vrrp_id"] = vrrp_id(plan.lb_id)
+            fields["vrrp_priority"] = PRIORITIES[plan.placement.role]
         return fields
 
     def vrrp_state(self, lb_dir: Path) -> str | None:
