@@ -265,4 +265,4 @@ def _per_instance(records: list[ListenerStatistics],
     amphora = plan.placement.amphora_id
     if not amphora:
         return records
-    return [ListenerStatistics(**record, amphora_id=amphora) for record in records]
+    return [{**record, "amphora_id": amphora} for record in records]
