@@ -1,6 +1,10 @@
-"""Statistics: Octavia's counters, summed from the ``listener_statistics`` rows that the
-providers' instances report (one row per listener and instance; the stats socket writes them,
-nothing else does)."""
+"""Listener statistics: Octavia's stats object, summed over the rows the driver agent keeps
+per listener (and per amphora, for ACTIVE_STANDBY: each instance reports its own counters, so
+a listener's figure is the sum over its hosts).
+
+Shared by the listener and load-balancer ``/stats`` endpoints, which sum over one listener or
+over every listener of a load balancer.
+"""
 
 from __future__ import annotations
 
