@@ -1,164 +1,133 @@
-"""What the four catalogue routers share: flavors, availability zones and their profiles.
+"""The HTTP edge of the catalogue (:mod:`statera.controller.catalogue`): one router factory for
+flavors, flavor profiles, availability zones and availability-zone profiles.
 
-These resources belong to no project and carry no tags; the policy lets readers list and show
-them and only admins write. A profile names a provider and holds that provider's metadata as a
-JSON *string*, which the provider's driver validates; flavor and availability-zone profiles
-differ only in names (:class:`ProfileKind`), so one piece of code serves both.
+A family's rules are the controller's :class:`~statera.controller.catalogue.Family`; what is
+left here is how it is served (:class:`Routes`): its path and path parameter, the names of its
+five handlers (which are its access keys, ``statera.api.access.RULES``, and its OpenAPI bodies,
+``statera.api.openapi.BODIES``), its list body's keys, its view and its filterable columns.
+:func:`router` builds the five routes from that, each handler registered under the module that
+serves the family (``flavors.create_flavor``), so endpoints, operation ids and the served
+document are what four hand-written routers gave.
+
+The reads stay here (a read and a render, as for every resource); each write is one
+controller call, which checks the policy before it parses the body, as Octavia does.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from fastapi import APIRouter, Body, Depends, Path, Request, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from statera.api.deps import Services
-from statera.api.errors import ApiError, Conflict, InvalidInput, NotFound
+from statera.api import views
+from statera.api.deps import Services, caller, services
 from statera.api.listing import ListSpec, fields_of, prune
 from statera.api.policy import Identity, authorize
 from statera.api.resources import common
-from statera.config import Settings
-from statera.controller.providers import call_provider, load_driver
-from statera.db import models as m
-
-NIL_UUID = "00000000-0000-0000-0000-000000000000"
+from statera.controller import catalogue
+from statera.controller.catalogue import Family
 
 
 @dataclass(frozen=True)
-class Kind:
-    """One catalogue resource: its rows, policy type, envelope key, name in messages, and how
-    it is listed and rendered (``spec.render``)."""
+class Routes:
+    """How one family is served. ``single``/``plural`` name its handlers (``show_<single>``,
+    ``list_<plural>``); ``listed`` and ``links`` are its list body's keys; ``columns`` what a
+    list may filter on, the fields its ``view`` renders."""
 
-    model: type[Any]
-    policy: str
+    family: Family
+    path: str
+    param: str
     single: str
-    label: str
-    spec: ListSpec
+    plural: str
+    listed: str
+    links: str
+    view: Callable[[Any], dict[str, Any]]
+    columns: tuple[str, ...]
+
+    @property
+    def spec(self) -> ListSpec:
+        """The list spec of an untagged, project-less admin resource."""
+        model = self.family.model
+        return ListSpec(model=model, plural=self.listed, links_key=self.links,
+                        render=self.view, columns={c: getattr(model, c) for c in self.columns},
+                        tagged=False, id_column=self.family.key)
 
 
-@dataclass(frozen=True)
-class ProfileKind(Kind):
-    """A profile resource: ``data`` is its metadata column, ``validate`` the driver method
-    that checks it, ``a_label`` its label with an article ("A flavor profile"), ``used_by``
-    the column through which other rows name a profile."""
-
-    data: str
-    validate: str
-    a_label: str
-    used_by: Any
-
-
-def simple_spec(model: type[Any], plural: str, links_key: str,
-                render: Callable[[Any], dict[str, Any]], columns: list[str],
-                id_column: str = "id") -> ListSpec:
-    """A ListSpec for an untagged, project-less admin resource."""
-    return ListSpec(model=model, plural=plural, links_key=links_key, render=render,
-                    columns={c: getattr(model, c) for c in columns}, tagged=False,
-                    id_column=id_column)
-
-
-def get_or_404(session: Session, model: type[Any], key: str, label: str) -> Any:
-    """The row with primary key ``key``; 404 for a missing one and for Octavia's nil UUID."""
-    row = None if key == NIL_UUID else session.get(model, key)
-    if row is None:
-        raise NotFound(label, key)
-    return row
+FLAVORS = Routes(
+    family=catalogue.FLAVORS, path="/flavors", param="flavor_id",
+    single="flavor", plural="flavors", listed="flavors", links="flavors_links",
+    view=views.flavor, columns=("id", "name", "description", "enabled", "flavor_profile_id"),
+)
+# Octavia spells the profiles' links keys in the singular.
+FLAVOR_PROFILES = Routes(
+    family=catalogue.FLAVOR_PROFILES, path="/flavorprofiles", param="profile_id",
+    single="flavorprofile", plural="flavorprofiles", listed="flavorprofiles",
+    links="flavorprofile_links", view=views.flavorprofile,
+    columns=("id", "name", "provider_name", "flavor_data"),
+)
+AZS = Routes(
+    family=catalogue.AZS, path="/availabilityzones", param="name",
+    single="az", plural="azs", listed="availability_zones", links="availability_zones_links",
+    view=views.availability_zone,
+    columns=("name", "description", "enabled", "availability_zone_profile_id"),
+)
+AZ_PROFILES = Routes(
+    family=catalogue.AZ_PROFILES, path="/availabilityzoneprofiles", param="profile_id",
+    single="az_profile", plural="az_profiles", listed="availability_zone_profiles",
+    links="availability_zone_profile_links", view=views.availability_zone_profile,
+    columns=("id", "name", "provider_name", "availability_zone_data"),
+)
 
 
-def require_values(given: dict[str, Any], fields: tuple[str, ...]) -> None:
-    """PUT may not null a field that has no default."""
-    for field in fields:
-        if field in given and given[field] is None:
-            raise InvalidInput(field, None, "Mandatory field missing.")
+def router(routes: Routes, module: str) -> APIRouter:
+    """GET list, GET one, POST, PUT and DELETE for one family, with handlers named as
+    ``module`` would name its own (``module`` is the caller's ``__name__``)."""
+    family, spec = routes.family, routes.spec
+    one = f"{routes.path}/{{{routes.param}}}"
 
+    def render(_session: Session, row: Any) -> dict[str, Any]:
+        return routes.view(row)
 
-def flush_unique(session: Session, message: str) -> None:
-    """Flush; a unique-key race lost to a concurrent request becomes a 409."""
-    try:
-        session.flush()
-    except IntegrityError:
-        raise Conflict(message) from None
+    def list_all(request: Request, svc: Services = Depends(services),
+                 ident: Identity = Depends(caller)) -> dict[str, Any]:
+        authorize(ident, family.policy, "get_all")
+        with svc.db.read_session() as session:
+            return common.listed(session, request, svc, spec, select(family.model))
 
+    def show_one(request: Request, key: str = Path(alias=routes.param),
+                 svc: Services = Depends(services),
+                 ident: Identity = Depends(caller)) -> dict[str, Any]:
+        authorize(ident, family.policy, "get_one")
+        with svc.db.read_session() as session:
+            row = catalogue.fetch(session, family, key)
+            return {family.single: prune(routes.view(row), fields_of(request))}
 
-def refuse_in_use(session: Session, label: str, key: str, column: Any, *extra: Any) -> None:
-    """409 if any row names ``key`` in ``column`` (and matches ``extra``)."""
-    stmt = select(func.count()).where(column == key, *extra)
-    if session.scalar(stmt):
-        raise Conflict(f"{label} {key} is in use and cannot be modified.")
+    def create(payload: Any = Body(None), svc: Services = Depends(services),
+               ident: Identity = Depends(caller)) -> dict[str, Any]:
+        return {family.single: catalogue.create(svc, ident, family, payload, render)}
 
+    def update(key: str = Path(alias=routes.param), payload: Any = Body(None),
+               svc: Services = Depends(services),
+               ident: Identity = Depends(caller)) -> dict[str, Any]:
+        return {family.single: catalogue.update(svc, ident, family, key, payload, render)}
 
-def validate_metadata(settings: Settings, provider: str, data: str, method: str) -> None:
-    """Run the provider driver's ``validate_flavor``/``validate_availability_zone``."""
-    driver = load_driver(settings, provider)
-    try:
-        metadata = json.loads(data)
-    except ValueError:
-        raise ApiError(f"{data} is not a valid option for {method}") from None
-    call_provider(driver.name, getattr(driver, method), metadata)
+    def delete(key: str = Path(alias=routes.param), svc: Services = Depends(services),
+               ident: Identity = Depends(caller)) -> Response:
+        catalogue.delete(svc, ident, family, key)
+        return Response(status_code=204)
 
-
-# Reads -------------------------------------------------------------------------------------
-
-
-def list_all(kind: Kind, svc: Services, request: Request, ident: Identity) -> dict[str, Any]:
-    authorize(ident, kind.policy, "get_all")
-    with svc.db.read_session() as session:
-        return common.listed(session, request, svc, kind.spec, select(kind.model))
-
-
-def show_one(kind: Kind, svc: Services, request: Request, ident: Identity,
-             key: str) -> dict[str, Any]:
-    authorize(ident, kind.policy, "get_one")
-    with svc.db.read_session() as session:
-        row = get_or_404(session, kind.model, key, kind.label)
-        return {kind.single: prune(kind.spec.render(row), fields_of(request))}
-
-
-# Profile writes (the caller has authorised and parsed the request) -------------------------
-
-
-def create_profile(kind: ProfileKind, svc: Services, body: Any) -> dict[str, Any]:
-    """The provider must be enabled and accept the metadata; an id may be given (409 if
-    taken, 400 for the nil UUID)."""
-    if body.id == NIL_UUID:
-        raise InvalidInput("id", body.id, "The nil UUID is reserved.")
-    data = getattr(body, kind.data)
-    validate_metadata(svc.settings, body.provider_name, data, kind.validate)
-    with svc.db.session() as session:
-        if body.id and session.get(kind.model, body.id) is not None:
-            raise Conflict(f"{kind.a_label} of {body.id} already exists.")
-        row = kind.model(id=body.id or m.new_id(), name=body.name,
-                         provider_name=body.provider_name, **{kind.data: data})
-        session.add(row)
-        flush_unique(session, f"{kind.a_label} of {row.id} already exists.")
-        return {kind.single: kind.spec.render(row)}
-
-
-def update_profile(kind: ProfileKind, svc: Services, profile_id: str,
-                   given: dict[str, Any]) -> dict[str, Any]:
-    """A new provider or new metadata is validated again, and refused (409) while a flavor
-    or availability zone uses the profile."""
-    require_values(given, ("name", "provider_name", kind.data))
-    with svc.db.session() as session:
-        row = get_or_404(session, kind.model, profile_id, kind.label)
-        if any(f in given and given[f] != getattr(row, f) for f in ("provider_name", kind.data)):
-            refuse_in_use(session, kind.label, row.id, kind.used_by)
-            validate_metadata(svc.settings, given.get("provider_name", row.provider_name),
-                              given.get(kind.data, getattr(row, kind.data)), kind.validate)
-        for field, value in given.items():
-            setattr(row, field, value)
-        session.flush()
-        return {kind.single: kind.spec.render(row)}
-
-
-def delete_profile(kind: ProfileKind, svc: Services, profile_id: str) -> None:
-    with svc.db.session() as session:
-        row = get_or_404(session, kind.model, profile_id, kind.label)
-        refuse_in_use(session, kind.label, row.id, kind.used_by)
-        session.delete(row)
+    out = APIRouter()
+    for path, method, handler, name, status in (
+        (routes.path, "GET", list_all, f"list_{routes.plural}", None),
+        (one, "GET", show_one, f"show_{routes.single}", None),
+        (routes.path, "POST", create, f"create_{routes.single}", 201),
+        (one, "PUT", update, f"update_{routes.single}", None),
+        (one, "DELETE", delete, f"delete_{routes.single}", 204),
+    ):
+        handler.__module__, handler.__name__, handler.__qualname__ = module, name, name
+        out.add_api_route(path, handler, methods=[method], status_code=status)
+    return out
