@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from statera.controller import changes, provider_models, quotas, rules, schemas, writes
 from statera.controller.access import Requester
 from statera.controller.errors import Conflict, InvalidInput
-from statera.controller.pools import touch_pool
+from statera.controller.parents import touch_pool
 from statera.controller.services import Services
 from statera.controller.views import Render, T
 from statera.db import models as m

@@ -10,7 +10,6 @@ from scratch when MariaDB picks it as a deadlock victim between concurrent VIP c
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -29,12 +28,6 @@ from statera.db import names
 from statera.db.statuses import OperatingStatus, ProvisioningStatus
 from statera.network.base import NetworkError
 
-#: Builds the nested graph under a new load balancer (interim: the builders still live in the
-#: API's routers; the whole graph moves into :mod:`statera.controller.graph` with them).
-GraphBuilder = Callable[[Session, Services, m.LoadBalancer, schemas.LoadBalancerPost, str], None]
-#: Checks the graph's certificate references for the caller (interim, as ``GraphBuilder``).
-CertificateCheck = Callable[[Services, schemas.LoadBalancerPost, Caller], None]
-
 #: API name -> column, for the plain fields a PUT may change.
 COLUMNS = {"name": "name", "description": "description",
            "admin_state_up": names.column("admin_state_up"),
@@ -42,17 +35,16 @@ COLUMNS = {"name": "name", "description": "description",
 
 
 def create(svc: Services, who: Requester, body: schemas.LoadBalancerPost, token: str | None,
-           render: Render[T], *, build_graph: GraphBuilder,
-           check_certificates: CertificateCheck) -> T:
+           render: Render[T]) -> T:
     """Create the load balancer ``body`` describes, with its nested graph, in the project the
     body names (an admin's choice) or the caller's; ``token`` is the caller's, for the
     certificate manager to check the graph's certificate references with."""
     project = project_for_create(who, body.project_id or body.tenant_id)
     who.authorize("loadbalancer", "post", project)
-    check_certificates(svc, body, Caller(project, token))
+    graph.check_certificates(svc, body, Caller(project, token))
 
     def write(session: Session) -> tuple[m.LoadBalancer, T]:
-        lb = _create(session, svc, body, project, build_graph)
+        lb = _create(session, svc, body, project)
         return lb, render(session, lb)
 
     lb, result = svc.db.transact(write)
@@ -221,7 +213,7 @@ def _check_az(session: Session, name: str | None) -> None:
 
 
 def _create(session: Session, svc: Services, body: schemas.LoadBalancerPost,
-            project: str, build_graph: GraphBuilder) -> m.LoadBalancer:
+            project: str) -> m.LoadBalancer:
     if not (body.vip_port_id or body.vip_subnet_id or body.vip_network_id):
         raise Invalid("Invalid input for field/attribute vip_port_id. Value: 'None'. "
                       "VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id.")
@@ -240,7 +232,7 @@ def _create(session: Session, svc: Services, body: schemas.LoadBalancerPost,
     session.add(lb)
     session.flush()
     writes.set_tags(session, lb.id, body.tags)
-    build_graph(session, svc, lb, body, project)
+    graph.build(session, svc, lb, body, project)
     session.flush()
     session.refresh(lb)
     model = provider_models.loadbalancer_model(lb, graph=True)

@@ -1,113 +1,29 @@
-"""Pools: CRUD and the builder the load-balancer create graph reuses.
-
-As for every Statera write (see :mod:`statera.api.resources.listeners`), a pool change under
-a ``PENDING_*`` load balancer is accepted and coalesced rather than refused with 409; only a
-load balancer, listener or pool that is being deleted refuses (409). Deleting a pool marks it,
-its members and its health monitor ``PENDING_DELETE`` and clears ``default_pool_id`` on the
-listeners that used it at once (Octavia clears it when the row goes); a pool still named by an
-L7 policy cannot be deleted (409).
-"""
+"""Pools: the HTTP edge of :mod:`statera.controller.pools`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from statera.api.deps import Services, caller, caller_token, services
-from statera.api.errors import ApiError, Conflict, InvalidInput
-from statera.api.policy import Identity, authorize
+from statera.api.policy import Identity
 from statera.api.resources import common
-from statera.certs.base import Caller
-from statera.controller import changes, provider_models, quotas, rules, schemas, writes
-from statera.controller.pools import pool_listeners
+from statera.controller import pools, schemas
+
+# The load-balancer create graph still imports these from here; they are the controller's.
+from statera.controller.pools import build_pool, cert_refs
 from statera.db import models as m
-from statera.db import names
-from statera.db.statuses import OperatingStatus, ProvisioningStatus
+
+__all__ = ["build_pool", "cert_refs", "router"]
 
 router = APIRouter()
 SINGLE, PLURAL = "pool", "pools"
 
-#: Pool fields under their API names (column ``enabled`` for ``admin_state_up``).
-FIELDS = (
-    "name", "description", "admin_state_up", "lb_algorithm", "session_persistence",
-    "tls_enabled", "tls_container_ref", "ca_tls_container_ref", "crl_container_ref",
-    "tls_ciphers", "tls_versions", "alpn_protocols",
-)
-
-
-def _column(api_name: str) -> str:
-    return names.column(api_name)
-
-
-# Builder ----------------------------------------------------------------------------------
-
-def build_pool(session: Session, svc: Services, lb: m.LoadBalancer, body: schemas.PoolPost,
-               project_id: str, listener: m.Listener | None) -> m.Pool:
-    """Validate and add a pool to ``lb`` (PENDING_CREATE/OFFLINE, the LB's generation).
-
-    With ``listener`` the pool becomes its default pool (409 if it has one, 400 if the
-    protocols do not fit). ``body.members`` and ``body.healthmonitor`` are built too, as in a
-    create graph. The caller locks the load balancer, checks quotas, flags the listener and
-    calls the driver.
-    """
-    from statera.api.resources.members import build_member
-    from statera.controller.healthmonitors import build_healthmonitor
-
-    if listener is not None:
-        changes.ensure_mutable(listener, "Listener")
-        if listener.default_pool_id is not None:
-            raise Conflict("This listener already has a default pool")
-        rules.check_pool_protocol(listener.protocol, body.protocol)
-    requested = {name: getattr(body, name) for name in FIELDS}
-    if body.session_persistence is not None:
-        requested["session_persistence"] = body.session_persistence.model_dump()
-    values = rules.apply_nulls(requested, rules.POOL_NULL_DEFAULTS)
-    values = rules.validate_pool(values, body.protocol, svc.settings)
-    row = m.Pool(
-        id=m.new_id(), load_balancer_id=lb.id, project_id=project_id, protocol=body.protocol,
-        provisioning_status=ProvisioningStatus.PENDING_CREATE,
-        operating_status=OperatingStatus.OFFLINE,
-        generation=lb.desired_generation, **{_column(k): v for k, v in values.items()},
-    )
-    lb.pools.append(row)
-    session.flush()
-    writes.set_tags(session, row.id, body.tags)
-    if listener is not None:
-        listener.default_pool = row
-        listener.default_pool_id = row.id
-    # The monitor first: members of a monitored pool start OFFLINE, not NO_MONITOR.
-    if body.healthmonitor is not None:
-        build_healthmonitor(session, svc, lb, row, body.healthmonitor, project_id)
-    for member in body.members or []:
-        build_member(session, svc, lb, row, member, project_id)
-    return row
-
-
-PEM_REFS = ("ca_tls_container_ref", "crl_container_ref")
-
-
-def cert_refs(values: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
-    """Certificate references among ``values``: (client certificate, CAs, CRLs)."""
-    bundles = [values["tls_container_ref"]] if values.get("tls_container_ref") else []
-    ca, crl = (values.get(k) for k in PEM_REFS)
-    return bundles, [ca] if ca else [], [crl] if crl else []
-
-
-def _graph_counts(body: schemas.PoolPost) -> dict[str, int]:
-    return {"pool": 1, "member": len(body.members or []),
-            "health_monitor": 1 if body.healthmonitor is not None else 0}
-
-
-def _all_refs(body: schemas.PoolPost) -> tuple[list[str], list[str], list[str]]:
-    return cert_refs(body.model_dump())
-
-
-# Routes -----------------------------------------------------------------------------------
 
 def _list_options() -> list[Any]:
+    """What rendering a page of pools reads (listeners and policies for ``listeners``)."""
     return [
         selectinload(m.Pool.load_balancer).selectinload(m.LoadBalancer.listeners)
         .selectinload(m.Listener.l7policies),
@@ -133,50 +49,7 @@ def create_pool(payload: Any = Body(None), svc: Services = Depends(services),
                 ident: Identity = Depends(caller),
                 token: str | None = Depends(caller_token)) -> dict[str, Any]:
     body = schemas.parse(schemas.PoolPost, payload, SINGLE)
-    if body.loadbalancer_id is None and body.listener_id is None:
-        raise InvalidInput("loadbalancer_id", None,
-                           "Either loadbalancer_id or listener_id must be specified.")
-    with svc.db.read_session() as session:
-        lb_id = body.loadbalancer_id
-        if body.listener_id is not None:
-            listener = writes.fetch(session, m.Listener, body.listener_id)
-            if lb_id is not None and listener.load_balancer_id != lb_id:
-                raise rules.validation(f"Listener {body.listener_id} does not belong to load "
-                                       f"balancer {lb_id}.")
-            lb_id = listener.load_balancer_id
-        assert lb_id is not None
-        lb = writes.fetch(session, m.LoadBalancer, lb_id)
-        authorize(ident, "pool", "post", lb.project_id)
-        project = str(lb.project_id)
-    rules.check_cert_refs(svc.certs, Caller(project, token), *_all_refs(body))
-    rules.check_ca_and_crl(svc.certs, body.ca_tls_container_ref, body.crl_container_ref, "CA")
-    with writes.change(svc, lb_id) as change:
-        session, lb = change.session, change.lb
-        listener = None
-        if body.listener_id is not None:
-            listener = writes.fetch(session, m.Listener, body.listener_id)
-        change.load_driver()
-        quotas.check(session, svc.settings, project, _graph_counts(body))
-        row = build_pool(session, svc, lb, body, project, listener)
-        if listener is not None:
-            changes.touch(listener, lb)
-        session.flush()
-        change.call("pool_create", provider_models.pool_model(row))
-        return {SINGLE: common.render(session, row)}
-
-
-def _merge_persistence(stored: dict[str, Any] | None,
-                       given: schemas.SessionPersistence | None) -> dict[str, Any] | None:
-    """PUT semantics: null removes it; an omitted ``type`` keeps the stored one; a new type
-    starts from a clean object (a cookie name does not outlive APP_COOKIE)."""
-    if given is None:
-        return None
-    fields = given.given()
-    base = dict(stored or {})
-    if "type" in fields and fields["type"] != base.get("type"):
-        base = {}
-    base.update(fields)
-    return base
+    return {SINGLE: pools.create(svc, ident, body, common.render, token=token)}
 
 
 @router.put("/pools/{pool_id}")
@@ -184,77 +57,11 @@ def update_pool(pool_id: str, payload: Any = Body(None), svc: Services = Depends
                 ident: Identity = Depends(caller),
                 token: str | None = Depends(caller_token)) -> dict[str, Any]:
     body = schemas.parse(schemas.PoolPut, payload, SINGLE)
-    given = rules.apply_nulls(body.given(), rules.POOL_NULL_DEFAULTS)
-    if "lb_algorithm" in given and given["lb_algorithm"] is None:
-        raise InvalidInput("lb_algorithm", None, "Mandatory field missing.")
-    with svc.db.read_session() as session:
-        row = writes.fetch_authorized(session, m.Pool, pool_id, ident, "put")
-        lb_id, project = row.load_balancer_id, str(row.project_id)
-        ca_ref, crl_ref = (given.get(k, getattr(row, k)) for k in PEM_REFS)
-    rules.check_cert_refs(svc.certs, Caller(project, token), *cert_refs(given))
-    rules.check_ca_and_crl(svc.certs, ca_ref, crl_ref, "CA")
-    with writes.change(svc, lb_id) as change:
-        row = writes.fetch(change.session, m.Pool, pool_id)
-        rules.refuse_deleting(row, "pool")
-        change.load_driver()
-        old = provider_models.pool_model(row)
-        _update(change, row, body, given)
-        new = rules.partial_model(provider_models.pool_model(row), "pool_id", given)
-        change.call("pool_update", old, new)
-        return {SINGLE: common.render(change.session, row)}
-
-
-def _update(change: writes.Change, row: m.Pool, body: schemas.PoolPut,
-            given: dict[str, Any]) -> None:
-    """Apply a PUT's fields to ``row`` with every create-time check on the merged result."""
-    values = {name: getattr(row, _column(name)) for name in FIELDS}
-    values.update({k: v for k, v in given.items() if k != "tags"})
-    if "session_persistence" in given:
-        values["session_persistence"] = _merge_persistence(row.session_persistence,
-                                                           body.session_persistence)
-    if given.get("ca_tls_container_ref", "") is None and values.get("crl_container_ref"):
-        raise rules.validation("A CA reference cannot be removed when a certificate "
-                               "revocation list is present.")
-    values = rules.validate_pool(values, row.protocol, change.svc.settings)
-    for name, value in values.items():
-        setattr(row, _column(name), value)
-    if "tags" in given:
-        writes.set_tags(change.session, row.id, given["tags"] or [])
-    changes.mark(row, change.lb, ProvisioningStatus.PENDING_UPDATE)
-    for listener in pool_listeners(row):
-        changes.touch(listener, change.lb)
-    change.session.flush()
+    return {SINGLE: pools.update(svc, ident, pool_id, body, common.render, token=token)}
 
 
 @router.delete("/pools/{pool_id}", status_code=204)
 def delete_pool(pool_id: str, svc: Services = Depends(services),
                 ident: Identity = Depends(caller)) -> Response:
-    with svc.db.read_session() as session:
-        row = writes.fetch_authorized(session, m.Pool, pool_id, ident, "delete")
-        lb_id = row.load_balancer_id
-    with writes.change(svc, lb_id) as change:
-        lb = change.lb
-        row = writes.fetch(change.session, m.Pool, pool_id)
-        rules.refuse_deleting(row, "pool")
-        policy = change.session.scalars(select(m.L7Policy).where(
-            m.L7Policy.redirect_pool_id == row.id,
-            m.L7Policy.provisioning_status.not_in(changes.DELETING))).first()
-        if policy is not None:
-            raise Conflict(f"Pool {row.id} is in use by L7 policy {policy.id}")
-        change.load_driver()
-        model = provider_models.pool_model(row)
-        for listener in pool_listeners(row):
-            changes.touch(listener, lb)
-            if listener.default_pool_id == row.id:
-                listener.default_pool = None
-                listener.default_pool_id = None
-        changes.mark(row, lb, ProvisioningStatus.PENDING_DELETE)
-        for member in row.members:
-            changes.mark(member, lb, ProvisioningStatus.PENDING_DELETE)
-        if row.health_monitor is not None:
-            changes.mark(row.health_monitor, lb, ProvisioningStatus.PENDING_DELETE)
-        change.call("pool_delete", model)
+    pools.delete(svc, ident, pool_id)
     return Response(status_code=204)
-
-
-__all__ = ["ApiError", "build_pool", "router"]
