@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from statera.api.policy import Identity, identity
+from statera.controller.access import project_for_create
 from statera.controller.services import Services
 
 __all__ = ["Services", "caller", "caller_token", "project_for_create", "services"]
@@ -31,17 +32,3 @@ def caller_token(request: Request) -> str | None:
     is safe because Barbican validates it itself and decides what it may do.
     """
     return request.headers.get("X-Auth-Token") or None
-
-
-def project_for_create(ident: Identity, body_project: str | None) -> str:
-    """Octavia: the body's project_id, else the token's (here: header or configured default)."""
-    from statera.api.errors import Forbidden
-
-    if body_project and not ident.is_admin and body_project != ident.project_id:
-        raise Forbidden()
-    project = body_project or ident.project_id
-    if not project:
-        from statera.api.errors import ApiError
-
-        raise ApiError("Missing project ID in request where one is required.")
-    return project

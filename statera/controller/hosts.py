@@ -8,10 +8,32 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from statera.controller.access import Requester
+from statera.controller.errors import NotFound
 from statera.controller.placement import is_live
+from statera.controller.services import Services
 from statera.db.models import AgentHost, Amphora
 
 UP, DOWN = "UP", "DOWN"
+#: The policy object type of the hosts API (admin only, as Octavia's amphorae).
+POLICY_TYPE = "agent-host"
+
+
+def list_hosts(svc: Services, who: Requester) -> list[dict[str, Any]]:
+    """Every agent host, for a caller the policy lets see them."""
+    who.authorize(POLICY_TYPE, "get_all")
+    with svc.db.read_session() as session:
+        return host_views(session)
+
+
+def show_host(svc: Services, who: Requester, name: str) -> dict[str, Any]:
+    """The agent host ``name`` (NotFound if no host has that name)."""
+    who.authorize(POLICY_TYPE, "get_one")
+    with svc.db.read_session() as session:
+        found = host_views(session, name)
+    if not found:
+        raise NotFound("Host", name)
+    return found[0]
 
 
 def host_views(session: Session, name: str | None = None) -> list[dict[str, Any]]:

@@ -1,4 +1,6 @@
-"""Provider selection, driver loading, and Octavia's mapping of driver errors."""
+"""Provider selection, driver loading, Octavia's mapping of driver errors, and what the
+providers API shows: the enabled providers and each one's flavor and availability-zone
+capabilities."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from octavia_lib.api.drivers import exceptions as lib_exc
 from stevedore import driver as stevedore_driver
 
 from statera.config import Settings
+from statera.controller.access import Requester
 from statera.controller.errors import (
     Conflict,
     ControllerError,
@@ -21,6 +24,12 @@ from statera.controller.errors import (
 
 LOG = logging.getLogger(__name__)
 DRIVER_GROUP = "octavia.api.drivers"
+#: Capability kind -> (the driver's metadata call, Octavia's policy object type).
+CAPABILITIES = {
+    "flavor": ("get_supported_flavor_metadata", "provider-flavor"),
+    "availability_zone": ("get_supported_availability_zone_metadata",
+                          "provider-availability-zone"),
+}
 
 
 @lru_cache(maxsize=32)
@@ -66,3 +75,22 @@ def call_provider(provider: str, method: Callable[..., Any], *args: Any) -> Any:
     except Exception as exc:
         LOG.exception("provider %s failed", provider)
         raise ProviderFailed(f"Provider '{provider}' reports error: {exc}") from None
+
+
+def enabled(settings: Settings, who: Requester) -> list[dict[str, str]]:
+    """The enabled providers, straight from ``[api] enabled_provider_drivers``."""
+    who.authorize("provider", "get_all")
+    return [{"name": name, "description": description}
+            for name, description in settings.api.enabled_provider_drivers.items()]
+
+
+def capabilities(settings: Settings, who: Requester, provider: str,
+                 kind: str) -> list[dict[str, str]]:
+    """The ``kind`` capabilities (see :data:`CAPABILITIES`) the driver declares, as
+    ``[{"name", "description"}]``: Invalid if the provider is not enabled, Unsupported if it
+    cannot be loaded or does not implement the call; only admins may read them (Octavia)."""
+    method, policy_type = CAPABILITIES[kind]
+    who.authorize(policy_type, "get_all")
+    driver = load_driver(settings, provider)
+    metadata = call_provider(driver.name, getattr(driver, method)) or {}
+    return [{"name": str(key), "description": str(value)} for key, value in metadata.items()]

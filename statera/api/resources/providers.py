@@ -1,4 +1,5 @@
-"""Providers: ``/providers`` and each provider's flavor and availability-zone capabilities.
+"""Providers: ``/providers`` and each provider's flavor and availability-zone capabilities, the
+HTTP edge of :mod:`statera.controller.providers`.
 
 The list comes straight from ``[api] enabled_provider_drivers`` (name → description). The
 capabilities come from the driver's ``get_supported_flavor_metadata()`` /
@@ -17,15 +18,14 @@ from fastapi import APIRouter, Depends, Request
 from statera.api.deps import Services, caller, services
 from statera.api.errors import ApiError
 from statera.api.listing import fields_of, prune
-from statera.api.policy import Identity, authorize
-from statera.controller.providers import call_provider, load_driver
+from statera.api.policy import Identity
+from statera.controller import providers
 
 router = APIRouter()
-POLICY_TYPE = "provider"
 FILTERS = ("name", "description")
 
 
-def _select(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _select(request: Request, items: list[dict[str, str]]) -> list[dict[str, Any]]:
     """Octavia's exact-match filters on name/description, then ``fields`` pruning."""
     params = request.query_params
     for key in params:
@@ -41,32 +41,19 @@ def _select(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any
 @router.get("/providers")
 def list_providers(request: Request, svc: Services = Depends(services),
                    ident: Identity = Depends(caller)) -> dict[str, Any]:
-    authorize(ident, POLICY_TYPE, "get_all")
-    items = [{"name": name, "description": description}
-             for name, description in svc.settings.api.enabled_provider_drivers.items()]
-    return {"providers": _select(request, items)}
-
-
-def _capabilities(request: Request, svc: Services, ident: Identity, provider: str,
-                  method: str, policy_type: str) -> list[dict[str, Any]]:
-    authorize(ident, policy_type, "get_all")
-    driver = load_driver(svc.settings, provider)
-    metadata = call_provider(driver.name, getattr(driver, method)) or {}
-    items = [{"name": str(key), "description": str(value)} for key, value in metadata.items()]
-    return _select(request, items)
+    return {"providers": _select(request, providers.enabled(svc.settings, ident))}
 
 
 @router.get("/providers/{provider}/flavor_capabilities")
 def flavor_capabilities(provider: str, request: Request, svc: Services = Depends(services),
                         ident: Identity = Depends(caller)) -> dict[str, Any]:
-    return {"flavor_capabilities": _capabilities(
-        request, svc, ident, provider, "get_supported_flavor_metadata", "provider-flavor")}
+    return {"flavor_capabilities": _select(
+        request, providers.capabilities(svc.settings, ident, provider, "flavor"))}
 
 
 @router.get("/providers/{provider}/availability_zone_capabilities")
 def availability_zone_capabilities(provider: str, request: Request,
                                    svc: Services = Depends(services),
                                    ident: Identity = Depends(caller)) -> dict[str, Any]:
-    return {"availability_zone_capabilities": _capabilities(
-        request, svc, ident, provider, "get_supported_availability_zone_metadata",
-        "provider-availability-zone")}
+    return {"availability_zone_capabilities": _select(
+        request, providers.capabilities(svc.settings, ident, provider, "availability_zone"))}
