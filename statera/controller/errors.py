@@ -7,6 +7,8 @@ them their own way, and the controller never imports the HTTP edge.
 
 from __future__ import annotations
 
+from statera.network.base import NetworkError
+
 #: Octavia's text for a request its policy refuses.
 POLICY_DENIED = "Policy does not allow this request to be performed."
 
@@ -61,3 +63,11 @@ class Unsupported(ControllerError):
 
 class ProviderFailed(ControllerError):
     """The provider failed while handling the request."""
+
+
+def network_error(exc: NetworkError) -> ControllerError:
+    """The controller's error for a network driver's refusal, with its message: Conflict for
+    an address in use (409), Invalid for the rest (a missing or unusable subnet or port)."""
+    if exc.status_code == 409:
+        return Conflict(exc.faultstring)
+    return Invalid(exc.faultstring)

@@ -19,7 +19,7 @@ from statera.certs.base import Caller
 from statera.controller import changes, graph, placement, provider_models, quotas, schemas, writes
 from statera.controller import stats as statistics
 from statera.controller.access import Requester, project_for_create
-from statera.controller.errors import Conflict, ControllerError, Invalid
+from statera.controller.errors import Invalid, network_error
 from statera.controller.providers import call_provider, load_driver
 from statera.controller.services import Services
 from statera.controller.views import Render, T
@@ -259,14 +259,6 @@ def _allocate_vip(session: Session, svc: Services, lb: m.LoadBalancer,
         lb.additional_vips = _additional_vips(session, svc, lb, body, project)
     except NetworkError as exc:
         raise network_error(exc) from None
-
-
-def network_error(exc: NetworkError) -> ControllerError:
-    """The controller's error for a network driver's refusal, with its message: Conflict for
-    an address in use (409), Invalid for the rest (a missing or unusable subnet or port)."""
-    if exc.status_code == 409:
-        return Conflict(exc.faultstring)
-    return Invalid(exc.faultstring)
 
 
 def _additional_vips(session: Session, svc: Services, lb: m.LoadBalancer,

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from statera.controller import changes, provider_models, quotas, rules, schemas, writes
 from statera.controller.access import Requester
-from statera.controller.errors import Conflict, ControllerError, Invalid, NotFound
+from statera.controller.errors import Conflict, NotFound, network_error
 from statera.controller.parents import touch_pool
 from statera.controller.services import Services
 from statera.controller.views import Render, T
@@ -86,7 +86,7 @@ def _post_values(session: Session, svc: Services, lb: m.LoadBalancer,
         try:
             svc.network.get_subnet(body.subnet_id)
         except NetworkError as exc:
-            raise _network_error(exc) from None
+            raise network_error(exc) from None
     if body.request_sriov and not _flavor_allows_sriov(session, lb):
         raise rules.validation("The load balancer flavor does not allow SR-IOV member ports.")
     return {
@@ -96,12 +96,6 @@ def _post_values(session: Session, svc: Services, lb: m.LoadBalancer,
         "monitor_port": body.monitor_port,
         "vnic_type": "direct" if body.request_sriov else "normal",
     }
-
-
-def _network_error(exc: NetworkError) -> ControllerError:
-    """The network driver's refusal as the controller's error of the same status (its
-    message as it is: the driver words it as Octavia does)."""
-    return Conflict(str(exc)) if exc.status_code == 409 else Invalid(str(exc))
 
 
 def _flavor_allows_sriov(session: Session, lb: m.LoadBalancer) -> bool:

@@ -11,12 +11,7 @@ from statera.api.deps import Services, caller, caller_token, services
 from statera.api.policy import Identity
 from statera.api.resources import common
 from statera.controller import pools, schemas
-
-# The load-balancer create graph still imports these from here; they are the controller's.
-from statera.controller.pools import build_pool, cert_refs
 from statera.db import models as m
-
-__all__ = ["build_pool", "cert_refs", "router"]
 
 router = APIRouter()
 SINGLE, PLURAL = "pool", "pools"
