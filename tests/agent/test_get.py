@@ -1,5 +1,6 @@
 """Get socket through octavia-lib's DriverLibrary: full graphs of the desired data plane, the
-served generation recorded, and the loadbalancer_ids extension."""
+served generation recorded (in the driver agent's memory: the get socket only reads), and the
+loadbalancer_ids extension."""
 
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ from tests.agent.conftest import (
     frame,
     library,
     raw_request,
-    row,
     update,
 )
 
@@ -146,17 +146,17 @@ def test_unknown_ids_and_types_answer_nothing(
 
 
 def test_whole_graph_gets_record_the_served_generation(
-    lib: driver_lib.DriverLibrary, database: Database, graph: Graph
+    lib: driver_lib.DriverLibrary, database: Database, graph: Graph, agent: DriverAgent
 ) -> None:
-    assert row(database, m.LoadBalancer, graph.lb).served_generation is None
+    assert agent.served.get(graph.lb) is None
     assert lib.get_loadbalancer(graph.lb) is not None
-    assert row(database, m.LoadBalancer, graph.lb).served_generation == 1
+    assert agent.served.get(graph.lb) == 1
     bump(database, graph.lb, (m.L7Rule, graph.l7rule, "PENDING_UPDATE"))
     # A child's get does not prove the provider saw the whole new generation.
     assert lib.get_l7rule(graph.l7rule) is not None
-    assert row(database, m.LoadBalancer, graph.lb).served_generation == 1
+    assert agent.served.get(graph.lb) == 1
     assert lib.get_loadbalancer(graph.lb) is not None
-    assert row(database, m.LoadBalancer, graph.lb).served_generation == 2
+    assert agent.served.get(graph.lb) == 2
 
 
 def test_objects_being_deleted_are_left_out(
