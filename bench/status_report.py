@@ -38,7 +38,8 @@ def main() -> None:
     path = Path(tempfile.mkdtemp()) / "statera.db"
     upgrade(f"sqlite:///{path}")
     db = Database(f"sqlite:///{path}")
-    status, get = StatusHandler(db), GetHandler(db)
+    get = GetHandler(db)
+    status = StatusHandler(db, served=get.served)  # as the driver agent shares them
     graph = build_graph(db, status="PENDING_UPDATE")
     ids = graph.ids()
     report: dict[str, list[dict[str, str]]] = {

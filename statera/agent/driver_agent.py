@@ -17,6 +17,7 @@ from types import TracebackType
 from statera.agent.contract import runs_local_data_plane
 from statera.agent.get import GetHandler, HostScope
 from statera.agent.hosts import HostLease
+from statera.agent.served import ServedGenerations
 from statera.agent.server import AgentSocketServer, empty_reply, failure_reply
 from statera.agent.stats import StatsHandler
 from statera.agent.status import ReleaseVip, StatusHandler
@@ -60,10 +61,14 @@ class DriverAgent:
             scope = HostScope(host, frozenset(local))
             self.lease = HostLease(settings, database, local, hint=bus.publish)
         self.scope = scope
+        #: What the get socket served, which the status socket compares reports with: shared
+        #: in memory, so the get socket only reads (see ``statera.agent.served``).
+        self.served = ServedGenerations()
         self.status_handler = StatusHandler(database, release_vip=release_vip,
-                                            rehint=bus.publish, scope=scope)
+                                            rehint=bus.publish, scope=scope, served=self.served)
         self.stats_handler = StatsHandler(database)
-        self.get_handler = GetHandler(database, cert_loader=cert_loader, scope=scope)
+        self.get_handler = GetHandler(database, cert_loader=cert_loader, scope=scope,
+                                      served=self.served)
         self.servers = [
             AgentSocketServer("status", settings.socket_path("status"), self.status_handler,
                               on_error=failure_reply, request_timeout=request_timeout),

@@ -5,18 +5,25 @@ when there is nothing to serve. Statera serves the *desired* data plane: a load 
 deleted answers ``{}`` (so the agent tears it down and reports DELETED), and children being
 deleted are left out of graphs.
 
-Every get of a whole load balancer records, in the same transaction as the read, which
-generation it served (``served_generation := desired_generation``). The status socket compares
-reports with it, so an ACTIVE report completes exactly the changes the provider could have seen.
+The get socket only reads: one snapshot (``Database.snapshot_session``) per request, no row
+lock, no write. Agents' resyncs read every load balancer of a host; had they written, each
+read would queue behind the API's writes (and on SQLite take the one write turn). So:
+
+* the generation served with a whole load-balancer graph, read in the same snapshot as the
+  graph, is kept in the driver agent's memory (``statera.agent.served``), where the status
+  socket of the same process finds it and completes exactly the changes the provider could
+  have seen;
+* placement is written elsewhere (at create, in every host's heartbeat, at failover:
+  ``statera.controller.placement``); here it is only read.
 
 Extension: ``{"object": "loadbalancer_ids", "provider": P}`` answers
 ``{"loadbalancer_ids": [...]}``, every load balancer of P that is not DELETED (those pending
 deletion included, so the agent removes them), for start-up and periodic resyncs.
 
 On an agent host (``HostScope``), a load balancer of a provider that runs local data planes is
-served only to the host it is placed on: elsewhere it answers ``{}`` (tear it down here) without
-recording a served generation, and the id list names only this host's load balancers. A load
-balancer seen for the first time is placed then and there (``statera.controller.placement``).
+served only to the host it is placed on: elsewhere, and while it is not placed yet, it answers
+``{}`` (tear it down here) without recording a served generation, and the id list names only
+this host's load balancers.
 
 Extension for Statera's own agents: a load-balancer get carrying ``"statera_instance": true``
 also answers, under that key, this host's instance of it (``role``, ``amphora_id``, and
@@ -35,6 +42,7 @@ from sqlalchemy import select
 
 from statera.agent import dbgraph
 from statera.agent.client import INSTANCE
+from statera.agent.served import ServedGenerations
 from statera.controller import placement
 from statera.controller import provider_models as pm
 from statera.controller.provider_models import CertLoader
@@ -73,13 +81,16 @@ class HostScope:
 
 
 class GetHandler:
-    """Answers one get-socket request; thread-safe (one session per request)."""
+    """Answers one get-socket request; thread-safe (one read session per request)."""
 
     def __init__(self, database: Database, *, cert_loader: CertLoader | None = None,
-                 scope: HostScope | None = None) -> None:
+                 scope: HostScope | None = None,
+                 served: ServedGenerations | None = None) -> None:
         self.database = database
         self.cert_loader = cert_loader
         self.scope = scope
+        #: What this handler served; the driver agent shares it with its status socket.
+        self.served = served if served is not None else ServedGenerations()
 
     def __call__(self, request: dict[str, Any]) -> Reply:
         kind = request.get(lib_consts.OBJECT)
@@ -104,33 +115,33 @@ class GetHandler:
             }
 
     def _get(self, kind: str, obj_id: str, with_instance: bool = False) -> Reply:
-        with self.database.session() as session:
+        whole = kind == lib_consts.LOADBALANCERS
+        with self.database.snapshot_session() as session:
+            lb_ids = dbgraph.owning_lb_ids(session, kind, [obj_id])
+            _graphs = dbgraph.load_graphs(session, lb_ids)  # referenced while the graph is used
             row = dbgraph.get_row(session, kind, obj_id)
             if row is None:
-                return {}
-            # Lock the load balancer row (the API takes the same lock to write), then read
-            # everything afresh: the graph and the generation recorded as served then belong
-            # to the same version.
-            lb_ids = {dbgraph.owning_load_balancer(row).id}
-            dbgraph.lock_load_balancers(session, lb_ids)
-            _graphs = dbgraph.load_graphs(session, lb_ids)  # referenced until the commit
-            row = dbgraph.get_row(session, kind, obj_id)
-            if row is None:
+                if whole:
+                    self.served.forget(obj_id)
                 return {}
             lb = dbgraph.owning_load_balancer(row)
             if not self._placed_here(session, lb):
+                self.served.forget(lb.id)
                 return {}
             # Only a whole-graph read proves the provider saw every change up to this
             # generation; a get of one child (say, a member mid-converge) proves nothing more.
-            if row is lb and lb.provisioning_status != ProvisioningStatus.DELETED:
-                lb.served_generation = lb.desired_generation
+            # Graph and generation come from one snapshot, so they are the same version.
+            if row is lb:
+                if lb.provisioning_status == ProvisioningStatus.DELETED:
+                    self.served.forget(lb.id)
+                else:
+                    self.served.record(lb.id, lb.desired_generation)
             if any(r.provisioning_status in GONE for r in (row, *dbgraph.ancestors(row))):
                 return {}
             # Built inside the transaction: the graph is lazily loaded from this session.
             model = self._model(row)
             instance = self._instance(session, lb) if with_instance else None
-        # Certificates after the commit: the store reads them in its own transaction, which on
-        # SQLite would wait for this one's write lock.
+        # Certificates after the read: the store reads them in its own transaction.
         if self.cert_loader is not None:
             pm.fill_certificate_data(model, self.cert_loader)
         result: Reply = model.to_dict(recurse=True, render_unsets=True)
@@ -152,17 +163,12 @@ class GetHandler:
                 "peers": [a.vrrp_ip for a in amps if a is not mine and a.vrrp_ip]}
 
     def _placed_here(self, session: Any, lb: LoadBalancer) -> bool:
-        """Whether this host may serve ``lb`` (placing it first if it has no instance yet)."""
+        """Whether this host may serve ``lb``: it is not placed, or placed here. A load
+        balancer not placed yet is served nowhere until placement (at create or in a
+        heartbeat) gives it a host, whose heartbeat then hints it there."""
         scope = self.scope
         if scope is None or not scope.covers(lb.provider):
             return True
-        if placement.owns(session, scope.host, lb.id):
-            return True
-        has_instances = session.scalars(
-            select(Amphora.id).where(Amphora.load_balancer_id == lb.id)).first() is not None
-        if has_instances or lb.provisioning_status == ProvisioningStatus.DELETED:
-            return False
-        placement.schedule(session, [lb.id])
         return placement.owns(session, scope.host, lb.id)
 
     @staticmethod

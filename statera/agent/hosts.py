@@ -5,8 +5,10 @@ Every driver agent that runs provider agents registers a host record (``statera.
 of its own. Each heartbeat also:
 
 * runs a placement pass (``statera.controller.placement.schedule``): load balancers with no
-  instance are placed, and instances on hosts whose lease ran out move to live hosts; any
-  live host may do it, the host rows' locks make one pass at a time;
+  instance are placed (a create places its own; this places what was created while no host
+  could run it, and the get socket places nothing: it only reads), and instances on hosts
+  whose lease ran out move to live hosts; any live host may do it, the host rows' locks make
+  one pass at a time;
 * compares the load balancers placed on this host with the last heartbeat's, and hints this
   host's provider agents about every one that came or went, so a rescheduled load balancer
   converges on its new host within a heartbeat (whatever the bus), and one that left is

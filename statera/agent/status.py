@@ -22,6 +22,9 @@ Statera adds generations (see ``statera.db.models``) so that provisioning status
 * when no generation was ever served (a provider that never uses the get socket), reports
   are applied exactly as Octavia would apply them.
 
+The served generation is the get socket's record in this driver agent's memory
+(``statera.agent.served``: the get socket only reads).
+
 The extension key ``amphorae`` lets a provider report its data-plane instances. Reports and
 the records they apply are counted for ``/metrics``.
 """
@@ -44,6 +47,7 @@ from sqlalchemy.orm import Session
 
 from statera.agent import dbgraph
 from statera.agent.get import HostScope
+from statera.agent.served import ServedGenerations
 from statera.controller import placement
 from statera.db.engine import Database
 from statera.db.models import Amphora, LoadBalancer, utcnow
@@ -122,9 +126,12 @@ class StatusHandler:
         rehint: Rehint | None = None,
         rehint_interval: float = REHINT_INTERVAL,
         scope: HostScope | None = None,
+        served: ServedGenerations | None = None,
     ) -> None:
         self.database = database
         self.scope = scope
+        #: What the get socket of this driver agent served (shared with it).
+        self.served = served if served is not None else ServedGenerations()
         self.release_vip = release_vip or _no_vip_release
         self.rehint = rehint or _no_rehint
         self.rehint_interval = rehint_interval
@@ -171,8 +178,8 @@ class StatusHandler:
     def _apply_report(self, records: list[_Record]) -> list[tuple[str, str]]:
         """Apply a whole report in one transaction, under the load balancers' row locks.
 
-        Every writer of a load balancer's state (the API's changes, the get socket recording a
-        served generation, this handler) takes the load balancer's row lock first, so a report
+        Every writer of a load balancer's state (the API's changes, this handler; the get
+        socket only reads) takes the load balancer's row lock first, so a report
         can never be decided on a state that a later request has already replaced (a late
         ACTIVE undoing a PENDING_DELETE). Locks are taken in id order: two reports that share
         load balancers cannot deadlock. On SQLite, BEGIN IMMEDIATE already serialises writers.
@@ -213,6 +220,26 @@ class StatusHandler:
             if placed is not None and placed.status == placement.BOOTING:
                 placed.status = ALLOCATED
                 placed.updated_at = utcnow()
+
+    def _served_generation(self, lb: LoadBalancer) -> int | None:
+        """The generation of ``lb`` this driver agent's get socket last served whole, recorded
+        on the row (``served_generation``, under the report's row lock) for what reads the
+        database: a load balancer served once follows what it was served from then on.
+
+        None: never served (nor placed on hosts), so Octavia's plain semantics apply (a
+        provider that never reads). Served before but not on record here (this driver agent
+        restarted since the provider's read), or placed (its agent always reads before it
+        reports): the report cannot be tied to a generation, so it stands for what is
+        already applied. It completes nothing new, and a newer desired generation is hinted
+        so the provider reads and reports again."""
+        served = self.served.get(lb.id)
+        if served is not None:
+            if lb.served_generation != served:
+                lb.served_generation = served
+            return served
+        if lb.served_generation is not None or self._placed(lb):
+            return lb.applied_generation
+        return None
 
     def _placed(self, lb: LoadBalancer) -> bool:
         """Whether ``lb`` belongs to a provider this driver agent places on hosts."""
@@ -260,10 +287,9 @@ class StatusHandler:
         if oper is not None:
             _set(row, "operating_status", oper, now)
 
-    @staticmethod
-    def _completion_applies(row: dbgraph.ChildRow, lb: LoadBalancer, prov: str) -> bool:
+    def _completion_applies(self, row: dbgraph.ChildRow, lb: LoadBalancer, prov: str) -> bool:
         """Whether an object's reported provisioning status speaks for its current version."""
-        served = lb.served_generation
+        served = self._served_generation(lb)
         if served is None:  # no generation served: Octavia's plain semantics
             return True
         if prov in (ProvisioningStatus.ACTIVE, ProvisioningStatus.ERROR) and (
@@ -314,11 +340,12 @@ class StatusHandler:
         # The data plane is gone, so are the instances that ran it.
         session.execute(delete(Amphora).where(Amphora.load_balancer_id == lb.id))
         _set(lb, "provisioning_status", ProvisioningStatus.DELETED, now)
+        self.served.forget(lb.id)
 
     def _lb_active(
         self, session: Session, lb: LoadBalancer, now: dt.datetime
     ) -> list[tuple[str, str]]:
-        served = lb.served_generation
+        served = self._served_generation(lb)
         if served is None:
             # Octavia semantics: the provider says it is done; it reports children itself.
             lb.applied_generation = max(lb.applied_generation, lb.desired_generation)
@@ -359,7 +386,7 @@ class StatusHandler:
 
     def _lb_error(self, lb: LoadBalancer, now: dt.datetime) -> list[tuple[str, str]]:
         _set(lb, "provisioning_status", ProvisioningStatus.ERROR, now)
-        served = lb.served_generation
+        served = self._served_generation(lb)
         if served is None:
             return []
         for row in dbgraph.descendants(lb):

@@ -45,6 +45,7 @@ def create(svc: Services, who: Requester, body: schemas.LoadBalancerPost, token:
 
     def write(session: Session) -> tuple[m.LoadBalancer, T]:
         lb = _create(session, svc, body, project)
+        placement.place_new(session, lb)  # its host's agent finds it placed on its first read
         return lb, render(session, lb)
 
     lb, result = svc.db.transact(write)

@@ -8,11 +8,12 @@ instance is an amphora row whose ``compute_id`` names its host; it goes to a liv
 serves the provider and the load balancer's availability zone, has room (``capacity``), and
 runs the fewest instances (then by name, so a pass is deterministic).
 
-``schedule`` places what is unplaced and moves instances off hosts that are down. It runs in
-every agent host's heartbeat, in the get socket for a load balancer seen for the first time,
-and in the API's failover; concurrent runs serialise on the host rows' locks (taken in name
-order; on SQLite, ``BEGIN IMMEDIATE`` already serialises writers), and each decides on what
-it reads under them, so two schedulers never place one instance twice.
+``schedule`` places what is unplaced and moves instances off hosts that are down. It runs when
+a load balancer is created (``place_new``), in every agent host's heartbeat (which also places
+what was created while no host could run it), and in the API's failover; never in the get
+socket, which only reads placement (``owns``). Concurrent runs serialise on the host rows'
+locks (taken in name order; on SQLite, ``BEGIN IMMEDIATE`` already serialises writers), and
+each decides on what it reads under them, so two schedulers never place one instance twice.
 """
 
 from __future__ import annotations
@@ -113,6 +114,16 @@ def schedule(session: Session, lb_ids: Iterable[str] | None = None,
         elif placed:
             result.changed.append((str(lb.provider), lb.id))
     return result
+
+
+def place_new(session: Session, lb: LoadBalancer) -> Pass:
+    """Place ``lb``, just created, in its create transaction, so its host's agent finds it
+    placed on its first read (the get socket only reads). Takes the host locks only when
+    ``lb``'s provider is placed at all. With no live host able to run it, it stays unplaced
+    until a heartbeat's pass finds one."""
+    if lb.provider is None or lb.provider not in placed_providers(session):
+        return Pass()
+    return schedule(session, [lb.id])
 
 
 def _place_one(session: Session, lb: LoadBalancer, amps: list[Amphora],

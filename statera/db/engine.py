@@ -243,6 +243,19 @@ class Database:
         with self._read_factory() as session, session.begin():
             yield session
 
+    @contextmanager
+    def snapshot_session(self) -> Iterator[Session]:
+        """A read-only session whose reads all see one snapshot, without taking a lock.
+
+        For reads that must be consistent across several statements (a whole load-balancer
+        graph and its generation) while writers carry on: REPEATABLE READ on PostgreSQL and
+        MariaDB (the engine's READ COMMITTED lets each statement see a newer commit); a
+        SQLite read transaction in WAL mode already is one snapshot."""
+        with self._read_factory() as session, session.begin():
+            if self.engine.dialect.name != "sqlite":
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            yield session
+
     def dispose(self) -> None:
         self.statements.close()
         self.engine.dispose()

@@ -4,8 +4,9 @@ driver agent. Column names follow Octavia's database where that helps (``enabled
 
 Generations: every write through the API bumps ``LoadBalancer.desired_generation`` and stamps
 the touched objects' ``generation`` with it. The driver agent records which generation it last
-served to a provider agent (``served_generation``), so a provider's ACTIVE report only finalises
-changes that the provider had actually seen. Provisioning status is therefore never a lock.
+served to a provider agent (``served_generation``, written by the status socket with each report
+from the get socket's record in memory), so a provider's ACTIVE report only finalises changes
+that the provider had actually seen. Provisioning status is therefore never a lock.
 """
 
 from __future__ import annotations

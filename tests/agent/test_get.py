@@ -1,5 +1,6 @@
 """Get socket through octavia-lib's DriverLibrary: full graphs of the desired data plane, the
-served generation recorded, and the loadbalancer_ids extension."""
+served generation recorded (in the driver agent's memory: the get socket only reads), and the
+loadbalancer_ids extension."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ import pytest
 from octavia_lib.api.drivers import data_models as dm
 from octavia_lib.api.drivers import driver_lib
 from octavia_lib.api.drivers import exceptions as lib_exc
+from sqlalchemy import event, select
 
 from statera.agent.client import StateraDriverLibrary
 from statera.agent.driver_agent import DriverAgent
+from statera.agent.get import GetHandler, HostScope
+from statera.agent.hosts import HostLease
+from statera.agent.status import StatusHandler
 from statera.bus.inprocess import InProcessBus
 from statera.config import Settings
 from statera.db import models as m
@@ -146,17 +151,17 @@ def test_unknown_ids_and_types_answer_nothing(
 
 
 def test_whole_graph_gets_record_the_served_generation(
-    lib: driver_lib.DriverLibrary, database: Database, graph: Graph
+    lib: driver_lib.DriverLibrary, database: Database, graph: Graph, agent: DriverAgent
 ) -> None:
-    assert row(database, m.LoadBalancer, graph.lb).served_generation is None
+    assert agent.served.get(graph.lb) is None
     assert lib.get_loadbalancer(graph.lb) is not None
-    assert row(database, m.LoadBalancer, graph.lb).served_generation == 1
+    assert agent.served.get(graph.lb) == 1
     bump(database, graph.lb, (m.L7Rule, graph.l7rule, "PENDING_UPDATE"))
     # A child's get does not prove the provider saw the whole new generation.
     assert lib.get_l7rule(graph.l7rule) is not None
-    assert row(database, m.LoadBalancer, graph.lb).served_generation == 1
+    assert agent.served.get(graph.lb) == 1
     assert lib.get_loadbalancer(graph.lb) is not None
-    assert row(database, m.LoadBalancer, graph.lb).served_generation == 2
+    assert agent.served.get(graph.lb) == 2
 
 
 def test_objects_being_deleted_are_left_out(
@@ -336,3 +341,115 @@ def test_a_placed_load_balancer_ends_only_by_a_requested_delete(database: Databa
     with database.session() as s:
         assert s.get(m.LoadBalancer, wanted).provisioning_status == "ACTIVE"
         assert s.get(m.LoadBalancer, deleting).provisioning_status == "DELETED"
+
+
+# Read-only -----------------------------------------------------------------------------------
+
+ON_H1 = HostScope("h1", frozenset({"noop"}))
+
+
+def _writes(database: Database) -> list[str]:
+    """Every data-changing statement ``database`` runs from now on (appended as they run)."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            seen.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    return seen
+
+
+def _amphorae(database: Database, lb_id: str) -> list[str]:
+    with database.read_session() as s:
+        return list(s.scalars(select(m.Amphora.compute_id)
+                              .where(m.Amphora.load_balancer_id == lb_id)))
+
+
+def test_the_get_socket_writes_nothing(database: Database) -> None:
+    """Not the served generation (memory), not a placement: an unplaced load balancer of a
+    placed provider is served nowhere until placement gives it a host."""
+    placed, unplaced = build_graph(database).lb, build_graph(database).lb
+    with database.session() as s:
+        s.add(m.AgentHost(name="h1", renewed_at=time.time(), down_after=60.0,
+                          providers=["noop"]))
+        s.add(m.Amphora(id="amp-1", load_balancer_id=placed, compute_id="h1",
+                        role="STANDALONE"))
+    get = GetHandler(database, scope=ON_H1)
+    writes = _writes(database)
+
+    assert get({"object": "loadbalancers", "id": placed})["loadbalancer_id"] == placed
+    assert get({"object": "loadbalancers", "id": unplaced}) == {}
+    assert get({"object": "loadbalancer_ids", "provider": "noop"}) == {
+        "loadbalancer_ids": [placed]}
+
+    assert writes == []
+    assert (get.served.get(placed), get.served.get(unplaced)) == (1, None)
+    assert row(database, m.LoadBalancer, placed).served_generation is None
+    assert _amphorae(database, unplaced) == []
+
+
+def test_a_report_not_tied_to_a_read_completes_nothing(database: Database) -> None:
+    """After a driver-agent restart its book is empty: a report about a load balancer served
+    before completes nothing new and asks the provider to read again; once it has read, the
+    same report completes what it read."""
+    g = build_graph(database, status="PENDING_CREATE")
+    hints: list[str] = []
+
+    def agent() -> tuple[GetHandler, StatusHandler]:
+        get = GetHandler(database)
+        return get, StatusHandler(database, served=get.served, rehint_interval=0,
+                                  rehint=lambda _provider, lb_id: hints.append(lb_id))
+
+    active = {"loadbalancers": [{"id": g.lb, "provisioning_status": "ACTIVE"}]}
+    get, status = agent()
+    assert get({"object": "loadbalancers", "id": g.lb})
+    status(active)
+    assert row(database, m.LoadBalancer, g.lb).served_generation == 1  # recorded by the report
+    bump(database, g.lb, (m.Member, g.member, "PENDING_UPDATE"))
+    assert get({"object": "loadbalancers", "id": g.lb})  # generation 2, then a restart
+
+    get, status = agent()
+    status(active)
+    lb = row(database, m.LoadBalancer, g.lb)
+    assert (lb.provisioning_status, lb.applied_generation) == ("PENDING_UPDATE", 1)
+    assert row(database, m.Member, g.member).provisioning_status == "PENDING_UPDATE"
+    assert hints == [g.lb]
+
+    assert get({"object": "loadbalancers", "id": g.lb})
+    status(active)
+    lb = row(database, m.LoadBalancer, g.lb)
+    assert (lb.provisioning_status, lb.applied_generation) == ("ACTIVE", 2)
+    assert row(database, m.Member, g.member).provisioning_status == "ACTIVE"
+
+
+def test_a_placed_providers_report_without_a_read_completes_nothing(database: Database) -> None:
+    """A placed provider's agent always reads first: a report with nothing served on record
+    (the driver agent restarted before the provider's first report) waits for a read."""
+    g = build_graph(database, status="PENDING_CREATE")
+    with database.session() as s:
+        s.add(m.Amphora(id="amp-1", load_balancer_id=g.lb, compute_id="h1",
+                        role="STANDALONE"))
+    status = StatusHandler(database, scope=ON_H1)
+    status({"loadbalancers": [{"id": g.lb, "provisioning_status": "ACTIVE"}],
+            "members": [{"id": g.member, "provisioning_status": "ACTIVE"}]})
+    assert row(database, m.LoadBalancer, g.lb).provisioning_status == "PENDING_CREATE"
+    assert row(database, m.Member, g.member).provisioning_status == "PENDING_CREATE"
+
+
+def test_a_heartbeat_places_what_was_created_while_no_host_could(
+    database: Database, tmp_path: Any
+) -> None:
+    """Created with no live host (nothing placed it at create); the first host to come up
+    places it in its heartbeat and hints its agent, whose get socket then serves it."""
+    lb_id = build_graph(database).lb
+    settings = Settings(data_dir=str(tmp_path), agent={"host": "h1"})
+    hints: list[tuple[str, str]] = []
+    lease = HostLease(settings, database, ["noop"], hint=lambda p, i: hints.append((p, i)))
+    lease.register()
+    assert _amphorae(database, lb_id) == []
+    lease.heartbeat()
+    assert _amphorae(database, lb_id) == ["h1"]
+    assert ("noop", lb_id) in hints
+    assert GetHandler(database, scope=ON_H1)(
+        {"object": "loadbalancers", "id": lb_id})["loadbalancer_id"] == lb_id

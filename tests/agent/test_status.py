@@ -7,6 +7,7 @@ import pytest
 from octavia_lib.api.drivers import driver_lib
 from octavia_lib.api.drivers import exceptions as lib_exc
 
+from statera.agent.driver_agent import DriverAgent
 from statera.bus.inprocess import InProcessBus
 from statera.db import models as m
 from statera.db.engine import Database
@@ -240,7 +241,7 @@ def test_active_never_revives_an_object_pending_deletion(
 
 
 def test_load_balancer_active_finalises_every_pending_child_it_was_served(
-    lib: driver_lib.DriverLibrary, database: Database, graph: Graph
+    lib: driver_lib.DriverLibrary, database: Database, graph: Graph, agent: DriverAgent
 ) -> None:
     bump(database, graph.lb,
          (m.Member, graph.member, "PENDING_CREATE"),
@@ -254,7 +255,7 @@ def test_load_balancer_active_finalises_every_pending_child_it_was_served(
         {"id": graph.lb, "provisioning_status": "ACTIVE", "operating_status": "ONLINE"}]})
     lb = row(database, m.LoadBalancer, graph.lb)
     assert (lb.provisioning_status, lb.operating_status) == ("ACTIVE", "ONLINE")
-    assert lb.applied_generation == lb.desired_generation == lb.served_generation == 2
+    assert lb.applied_generation == lb.desired_generation == agent.served.get(graph.lb) == 2
     assert row(database, m.Member, graph.member).provisioning_status == "ACTIVE"
     assert row(database, m.Listener, graph.listener).provisioning_status == "ACTIVE"
     assert row(database, m.HealthMonitor, graph.hm) is None

@@ -33,14 +33,15 @@ def test_hosts_up_down_and_placement(api: Api) -> None:
     missing = api.get(f"{H}/nowhere")
     assert missing.status_code == 404 and "nowhere" in missing.json()["faultstring"]
 
-    # A zone-less load balancer goes to the live zone-less host: gamma (beta is down).
+    # A zone-less load balancer goes to the live zone-less host: gamma (beta is down). It is
+    # placed by its create (the get socket only reads), so a pass finds nothing left to do.
     lb = api.post("/v2/lbaas/loadbalancers", json={"loadbalancer": {
         "vip_subnet_id": "7b1c6e3a-1d5e-4f5e-9a57-3c1f00000002", "provider": "noop"}})
     assert lb.status_code == 201, lb.text
     lb_id = lb.json()["loadbalancer"]["id"]
     with api.db.session() as s:
         moved = placement.schedule(s)
-    assert moved.changed == [("noop", lb_id)]
+    assert moved.changed == []
     (amp,) = api.get("/v2/octavia/amphorae").json()["amphorae"]
     assert (amp["loadbalancer_id"], amp["compute_id"], amp["role"], amp["status"]) == (
         lb_id, "gamma", "STANDALONE", "BOOTING")

@@ -63,9 +63,10 @@ class StatusModel(RuleBasedStateMachine):
     def _new_handlers(self) -> None:
         """A (re)started driver agent: new handlers, and the provider remembers nothing."""
         db = self.svc.db
-        self.get = GetHandler(db)
+        self.get = GetHandler(db)  # what it serves, the status handler compares reports with
         self.status = StatusHandler(
-            db, release_vip=lambda session, lb: self.svc.network.release_vip(session, lb.id))
+            db, release_vip=lambda session, lb: self.svc.network.release_vip(session, lb.id),
+            served=self.get.served)
         self.snapshots.clear()
 
     def _api(self, method: str, path: str, body: Any = None) -> Any:
