@@ -14,13 +14,19 @@ Statera adds generations (see ``statera.db.models``) so that provisioning status
 * an ACTIVE or ERROR report for an object whose generation is newer than the generation last
   served to the provider speaks about an older version of it and does not touch its
   provisioning status (operating status, which is observed health, is still applied);
-* an ACTIVE report for a load balancer marks the served generation applied and finalises
+* an ACTIVE report for a load balancer marks the served generation applied, which completes
   every still-pending object of that generation or older, even if the provider forgot to
-  report it (PENDING_DELETE rows are removed). If nothing newer is wanted, the load balancer
-  becomes ACTIVE; otherwise it stays pending and the provider is hinted to converge again;
+  report it: their provisioning status is derived from the generations (``statera.db.models``),
+  so the load balancer's row is the only one written, whatever the number of children
+  (PENDING_DELETE rows are removed). If nothing newer is wanted, the load balancer becomes
+  ACTIVE; otherwise it stays pending and the provider is hinted to converge again;
 * an ERROR report for a load balancer fails its pending objects of the served generation;
 * when no generation was ever served (a provider that never uses the get socket), reports
   are applied exactly as Octavia would apply them.
+
+What a provider says about an object is recorded as that object's ``reported_status`` for
+its current generation (the columns this handler alone writes, with the load balancer's
+``applied_generation``); a later request supersedes it by stamping a newer generation.
 
 The extension key ``amphorae`` lets a provider report its data-plane instances. Reports and
 the records they apply are counted for ``/metrics``.
@@ -256,7 +262,7 @@ class StatusHandler:
         now = utcnow()
         lb = dbgraph.owning_load_balancer(row)
         if prov is not None and self._completion_applies(row, lb, prov):
-            _set(row, "provisioning_status", prov, now)
+            _report(row, prov, row.generation, now)
         if oper is not None:
             _set(row, "operating_status", oper, now)
 
@@ -303,7 +309,7 @@ class StatusHandler:
         elif prov == ProvisioningStatus.ERROR:
             hints = self._lb_error(lb, now)
         elif prov is not None:
-            _set(lb, "provisioning_status", prov, now)
+            _report(lb, prov, lb.desired_generation, now)
         if oper is not None:
             _set(lb, "operating_status", oper, now)
         return hints
@@ -313,7 +319,7 @@ class StatusHandler:
         dbgraph.remove_children(session, lb)  # their statistics and tags go with them
         # The data plane is gone, so are the instances that ran it.
         session.execute(delete(Amphora).where(Amphora.load_balancer_id == lb.id))
-        _set(lb, "provisioning_status", ProvisioningStatus.DELETED, now)
+        _report(lb, ProvisioningStatus.DELETED, lb.desired_generation, now)
 
     def _lb_active(
         self, session: Session, lb: LoadBalancer, now: dt.datetime
@@ -322,32 +328,28 @@ class StatusHandler:
         if served is None:
             # Octavia semantics: the provider says it is done; it reports children itself.
             lb.applied_generation = max(lb.applied_generation, lb.desired_generation)
-            _set(lb, "provisioning_status", ProvisioningStatus.ACTIVE, now)
+            _report(lb, ProvisioningStatus.ACTIVE, lb.desired_generation, now)
             return []
         lb.applied_generation = max(lb.applied_generation, served)
         if lb.provisioning_status == ProvisioningStatus.PENDING_DELETE:
             # The provider converged to a graph it read before the delete: not done yet.
             return self._hint_for(lb)
-        # What the provider was served is in place, whether or not something newer waits.
-        self._finalise(session, lb, lb.applied_generation, now)
+        # What the provider was served is in place, whether or not something newer waits: the
+        # applied generation alone completes its creates and updates; deletes remove rows.
+        self._remove_deleted(session, lb, lb.applied_generation)
         if lb.desired_generation > lb.applied_generation:
             LOG.info("load balancer %s: generation %d applied, %d wanted; converging again",
                      lb.id, lb.applied_generation, lb.desired_generation)
             return self._hint_for(lb)
-        _set(lb, "provisioning_status", ProvisioningStatus.ACTIVE, now)
+        _report(lb, ProvisioningStatus.ACTIVE, lb.desired_generation, now)
         return []
 
     @staticmethod
-    def _finalise(session: Session, lb: LoadBalancer, applied: int, now: dt.datetime) -> None:
-        """Complete every pending change the provider has applied, reported or not."""
-        to_remove: list[dbgraph.ChildRow] = []
-        for row in dbgraph.descendants(lb):
-            if row.generation > applied or row.provisioning_status not in PENDING:
-                continue
-            if row.provisioning_status == ProvisioningStatus.PENDING_DELETE:
-                to_remove.append(row)
-            else:
-                _set(row, "provisioning_status", ProvisioningStatus.ACTIVE, now)
+    def _remove_deleted(session: Session, lb: LoadBalancer, applied: int) -> None:
+        """Remove every object whose deletion the provider has applied, reported or not."""
+        to_remove = [row for row in dbgraph.descendants(lb)
+                     if row.generation <= applied
+                     and row.provisioning_status == ProvisioningStatus.PENDING_DELETE]
         removed: set[str] = set()
         for row in to_remove:
             # A parent removed earlier took its children with it.
@@ -358,13 +360,16 @@ class StatusHandler:
             dbgraph.remove_row(session, row)
 
     def _lb_error(self, lb: LoadBalancer, now: dt.datetime) -> list[tuple[str, str]]:
-        _set(lb, "provisioning_status", ProvisioningStatus.ERROR, now)
+        """The load balancer and its pending objects of the served generation failed: each is
+        recorded ERROR (the rare path; an ACTIVE report writes no child)."""
+        _report(lb, ProvisioningStatus.ERROR, lb.desired_generation, now)
         served = lb.served_generation
         if served is None:
             return []
-        for row in dbgraph.descendants(lb):
-            if row.generation <= served and row.provisioning_status in PENDING:
-                _set(row, "provisioning_status", ProvisioningStatus.ERROR, now)
+        failed = [row for row in dbgraph.descendants(lb)
+                  if row.generation <= served and row.provisioning_status in PENDING]
+        for row in failed:
+            _report(row, ProvisioningStatus.ERROR, row.generation, now)
         # A newer change the provider has not seen yet may still succeed.
         return self._hint_for(lb) if lb.desired_generation > served else []
 
@@ -553,6 +558,18 @@ def _set(row: Any, attr: str, value: str, now: dt.datetime) -> None:
     if getattr(row, attr) != value:
         setattr(row, attr, str(value))
         row.updated_at = now
+
+
+def _report(row: dbgraph.GraphRow, status: str, generation: int, now: dt.datetime) -> None:
+    """Record the provider's ``status`` for the object's ``generation``, when it changes what
+    the object's provisioning status reads (``updated_at`` is touched then, as Octavia does on
+    a status change). A status the object already reads is not written again, so repeated
+    reports of a converged load balancer write nothing."""
+    if row.provisioning_status == status:
+        return
+    row.reported_status = str(status)
+    row.reported_generation = generation
+    row.updated_at = now
 
 
 def _failure(message: str, kind: str, obj_id: Any, record: Any) -> Reply:
