@@ -53,7 +53,12 @@ from statera.agent.get import HostScope
 from statera.controller import placement
 from statera.db.engine import Database
 from statera.db.models import Amphora, LoadBalancer, utcnow
-from statera.db.statuses import PENDING, OperatingStatus, ProvisioningStatus
+from statera.db.statuses import (
+    COMPLETED_BY_ACTIVE,
+    PENDING,
+    OperatingStatus,
+    ProvisioningStatus,
+)
 from statera.metrics.instruments import STATUS_RECORDS, STATUS_REPORTS
 
 LOG = logging.getLogger(__name__)
@@ -330,13 +335,18 @@ class StatusHandler:
             lb.applied_generation = max(lb.applied_generation, lb.desired_generation)
             _report(lb, ProvisioningStatus.ACTIVE, lb.desired_generation, now)
             return []
-        lb.applied_generation = max(lb.applied_generation, served)
+        applied = max(lb.applied_generation, served)
+        completed, deleted = self._completed_by(lb, applied)
+        lb.applied_generation = applied
         if lb.provisioning_status == ProvisioningStatus.PENDING_DELETE:
             # The provider converged to a graph it read before the delete: not done yet.
             return self._hint_for(lb)
         # What the provider was served is in place, whether or not something newer waits: the
-        # applied generation alone completes its creates and updates; deletes remove rows.
-        self._remove_deleted(session, lb, lb.applied_generation)
+        # applied generation alone makes its creates and updates read ACTIVE (their updated_at
+        # is touched, as on any status change); its deletes remove rows.
+        for row in completed:
+            row.updated_at = now
+        self._remove(session, deleted)
         if lb.desired_generation > lb.applied_generation:
             LOG.info("load balancer %s: generation %d applied, %d wanted; converging again",
                      lb.id, lb.applied_generation, lb.desired_generation)
@@ -345,11 +355,26 @@ class StatusHandler:
         return []
 
     @staticmethod
-    def _remove_deleted(session: Session, lb: LoadBalancer, applied: int) -> None:
-        """Remove every object whose deletion the provider has applied, reported or not."""
-        to_remove = [row for row in dbgraph.descendants(lb)
-                     if row.generation <= applied
-                     and row.provisioning_status == ProvisioningStatus.PENDING_DELETE]
+    def _completed_by(
+        lb: LoadBalancer, applied: int
+    ) -> tuple[list[dbgraph.ChildRow], list[dbgraph.ChildRow]]:
+        """The pending objects that applying ``applied`` completes, read before it is recorded:
+        (creates and updates, which will read ACTIVE; deletes, whose rows go)."""
+        completed: list[dbgraph.ChildRow] = []
+        deleted: list[dbgraph.ChildRow] = []
+        for row in dbgraph.descendants(lb):
+            if row.generation > applied:
+                continue
+            status = row.provisioning_status
+            if status in COMPLETED_BY_ACTIVE:
+                completed.append(row)
+            elif status == ProvisioningStatus.PENDING_DELETE:
+                deleted.append(row)
+        return completed, deleted
+
+    @staticmethod
+    def _remove(session: Session, to_remove: list[dbgraph.ChildRow]) -> None:
+        """Remove rows whose deletion was applied (a parent's removal takes its children)."""
         removed: set[str] = set()
         for row in to_remove:
             # A parent removed earlier took its children with it.

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -48,7 +49,14 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import DeclarativeBase, Mapped, aliased, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    aliased,
+    mapped_column,
+    relationship,
+)
 
 from statera.db.statuses import (
     COMPLETED_BY_ACTIVE,
@@ -377,6 +385,30 @@ class L7Rule(_Common, Base):
                 .correlate_except(LoadBalancer, listener, policy).scalar_subquery())
 
 
+#: Each child model's parent on the way to its load balancer: (foreign key, parent model).
+_PARENT: dict[type[Any], tuple[str, type[Any]]] = {}
+
+
+def load_owners(session: Session, rows: Sequence[Any]) -> list[Any]:
+    """Load the parents up to the load balancer of ``rows``, one query per level, so that
+    reading their provisioning status (rendering a listed page) costs no query per row.
+
+    The session holds rows weakly: keep the returned parents referenced while reading."""
+    loaded: list[Any] = []
+    current = list(rows)
+    while current:
+        by_parent: dict[type[Any], set[str]] = {}
+        for row in current:
+            step = _PARENT.get(type(row))
+            if step is not None and getattr(row, step[0]) is not None:
+                by_parent.setdefault(step[1], set()).add(getattr(row, step[0]))
+        current = []
+        for parent, ids in by_parent.items():
+            current.extend(session.scalars(select(parent).where(parent.id.in_(sorted(ids)))))
+        loaded.extend(current)
+    return loaded
+
+
 def _owner_subquery(column: Any, lb_id: Any) -> Any:
     """``column`` of the load balancer ``lb_id`` names (a listener's or a pool's)."""
     return (select(column).where(LoadBalancer.id == lb_id)
@@ -388,6 +420,16 @@ def _owner_through_pool(column: Any, pool_id: Any) -> Any:
     pool = aliased(Pool)
     return (select(column).join(pool, pool.load_balancer_id == LoadBalancer.id)
             .where(pool.id == pool_id).correlate_except(LoadBalancer, pool).scalar_subquery())
+
+
+_PARENT.update({
+    Listener: ("load_balancer_id", LoadBalancer),
+    Pool: ("load_balancer_id", LoadBalancer),
+    Member: ("pool_id", Pool),
+    HealthMonitor: ("pool_id", Pool),
+    L7Policy: ("listener_id", Listener),
+    L7Rule: ("l7policy_id", L7Policy),
+})
 
 
 class FlavorProfile(Base):

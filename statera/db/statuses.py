@@ -4,8 +4,8 @@ Provisioning status says whether the data plane has applied the latest desired s
 operating status is observed health. Provisioning status is not stored: :func:`derive` computes
 it from what the API asked for and what the provider reported, each stamped with a generation
 (``statera.db.models`` holds the columns and the same rule as SQL). Values are Octavia's (from
-octavia-lib), so they are stored and returned as they are. Providers, which never import the database, use octavia-lib's
-constants directly: the same strings.
+octavia-lib), so they are stored and returned as they are. Providers, which never import the
+database, use octavia-lib's constants directly: the same strings.
 """
 
 from __future__ import annotations
@@ -83,5 +83,5 @@ def derive(
         return str(reported)
     effective = str(reported) if covered else pending
     if served is not None and generation <= applied and effective in COMPLETED_BY_ACTIVE:
-        return ProvisioningStatus.ACTIVE.value
+        return str(ProvisioningStatus.ACTIVE.value)
     return effective

@@ -20,7 +20,7 @@ from statera.api.policy import Identity, authorize
 from statera.bus.base import CONVERGE
 from statera.controller import changes
 from statera.controller.providers import call_provider
-from statera.db.models import LoadBalancer, Tag
+from statera.db.models import LoadBalancer, Tag, load_owners
 from statera.db.statuses import ProvisioningStatus
 
 POLICY_TYPE = {
@@ -92,7 +92,8 @@ def list_spec(model: type[Any], plural: str, *, tagged: bool = True) -> ListSpec
     reverse = {col: api for api, col in views.API_COLUMNS.items()}
     for col in model.__table__.columns:
         if col.name in ("generation", "desired_generation", "served_generation",
-                        "applied_generation", "vip_octavia_owned"):
+                        "applied_generation", "vip_octavia_owned", "pending_status",
+                        "reported_status", "reported_generation"):
             continue
         attr = getattr(model, col.name)
         columns[reverse.get(col.name, col.name)] = attr
@@ -100,6 +101,8 @@ def list_spec(model: type[Any], plural: str, *, tagged: bool = True) -> ListSpec
             columns["project_id"] = columns["tenant_id"] = attr
         if col.name == "load_balancer_id":
             columns["loadbalancer_id"] = attr
+    if "pending_status" in model.__table__.columns:  # derived (statera.db.models)
+        columns["provisioning_status"] = model.provisioning_status
     columns.setdefault("admin_state_up", getattr(model, "enabled", None))
     columns = {k: v for k, v in columns.items() if v is not None}
     cache: dict[str, list[str]] = {}
@@ -107,9 +110,12 @@ def list_spec(model: type[Any], plural: str, *, tagged: bool = True) -> ListSpec
     def render_row(row: Any) -> dict[str, Any]:
         return views.RENDERERS[model](row, cache.get(row.id, []))
 
+    owners: list[Any] = []
+
     def prefetch(session: Session, rows: list[Any]) -> None:
         cache.clear()
         cache.update(tags_for(session, [r.id for r in rows]))
+        owners[:] = load_owners(session, rows)  # what their provisioning status reads
 
     return ListSpec(model=model, plural=plural, links_key=f"{plural}_links",
                     render=render_row, columns=columns, tagged=tagged, prefetch=prefetch)
