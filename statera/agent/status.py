@@ -55,6 +55,7 @@ from statera.db.engine import Database
 from statera.db.models import Amphora, LoadBalancer, utcnow
 from statera.db.statuses import (
     COMPLETED_BY_ACTIVE,
+    DELETING,
     PENDING,
     OperatingStatus,
     ProvisioningStatus,
@@ -200,9 +201,12 @@ class StatusHandler:
                 LOG.info("status report about load balancer(s) %s not placed on %s ignored",
                          ", ".join(sorted(foreign)), self.scope.host if self.scope else "-")
                 return []
+            completing = {record.obj_id for record in records
+                          if record.kind == lib_consts.LOADBALANCERS
+                          and record.prov == ProvisioningStatus.ACTIVE}
             for record in records:
                 try:
-                    hints.extend(self._apply_record(session, record))
+                    hints.extend(self._apply_record(session, record, completing))
                     session.flush()
                 except Exception as exc:
                     raise _ApplyFailed(record) from exc
@@ -245,8 +249,11 @@ class StatusHandler:
                 foreign.add(lb_id)
         return foreign
 
-    def _apply_record(self, session: Session, record: _Record) -> list[tuple[str, str]]:
-        """Apply one parsed record; returns hints to send after the commit."""
+    def _apply_record(
+        self, session: Session, record: _Record, completing: set[str]
+    ) -> list[tuple[str, str]]:
+        """Apply one parsed record; returns hints to send after the commit. ``completing``:
+        the load balancers this report says are ACTIVE (their records come last)."""
         if record.kind == AMPHORAE:
             return self._apply_amphora(session, record)
         row = dbgraph.get_row(session, record.kind, record.obj_id)
@@ -255,18 +262,20 @@ class StatusHandler:
             return []
         if isinstance(row, LoadBalancer):
             return self._apply_lb(session, row, record.prov, record.oper)
-        self._apply_child(session, row, record.prov, record.oper)
+        self._apply_child(session, row, record.prov, record.oper, completing)
         return []
 
     def _apply_child(
-        self, session: Session, row: dbgraph.ChildRow, prov: str | None, oper: str | None
+        self, session: Session, row: dbgraph.ChildRow, prov: str | None, oper: str | None,
+        completing: set[str],
     ) -> None:
         if prov == ProvisioningStatus.DELETED:
             dbgraph.remove_row(session, row)
             return
         now = utcnow()
         lb = dbgraph.owning_load_balancer(row)
-        if prov is not None and self._completion_applies(row, lb, prov):
+        if prov is not None and self._completion_applies(row, lb, prov) and not (
+                lb.id in completing and _completed_with(lb, row, prov)):
             _report(row, prov, row.generation, now)
         if oper is not None:
             _set(row, "operating_status", oper, now)
@@ -344,8 +353,7 @@ class StatusHandler:
         # What the provider was served is in place, whether or not something newer waits: the
         # applied generation alone makes its creates and updates read ACTIVE (their updated_at
         # is touched, as on any status change); its deletes remove rows.
-        for row in completed:
-            row.updated_at = now
+        dbgraph.touch_rows(session, completed, now)
         self._remove(session, deleted)
         if lb.desired_generation > lb.applied_generation:
             LOG.info("load balancer %s: generation %d applied, %d wanted; converging again",
@@ -583,6 +591,17 @@ def _set(row: Any, attr: str, value: str, now: dt.datetime) -> None:
     if getattr(row, attr) != value:
         setattr(row, attr, str(value))
         row.updated_at = now
+
+
+def _completed_with(lb: LoadBalancer, row: dbgraph.ChildRow, prov: str) -> bool:
+    """Whether the ACTIVE report of ``lb`` that closes this report will complete ``row``'s
+    pending change anyway: then the row's own ACTIVE record is not written (the completion
+    touches it, in one statement per table for the whole report)."""
+    served = lb.served_generation
+    return (prov == ProvisioningStatus.ACTIVE and served is not None
+            and row.generation <= served
+            and lb.provisioning_status not in DELETING
+            and row.provisioning_status in COMPLETED_BY_ACTIVE)
 
 
 def _report(row: dbgraph.GraphRow, status: str, generation: int, now: dt.datetime) -> None:
