@@ -63,7 +63,7 @@ def main() -> None:
         s.flush()
         report["members"] += [{"id": x.id, "provisioning_status": "ACTIVE",
                                "operating_status": "ONLINE"} for x in extra]
-    samples = []
+    samples, cpu = [], []
     statements = [0]
     event.listen(db.engine, "before_cursor_execute", lambda *_a: statements.__setitem__(
         0, statements[0] + 1))
@@ -79,15 +79,18 @@ def main() -> None:
                     member.generation = lb.desired_generation
         get({"object": "loadbalancers", "id": graph.lb})
         before = statements[0]
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         reply = status(report)
         samples.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
         per_report = statements[0] - before
         assert reply["status_code"] == 200, reply
     p = percentiles(samples)
     print(f"status report of {sum(len(v) for v in report.values())} records, n={args.n}, "
           f"{per_report} SQL statements each: "
-          + "  ".join(f"{k}={v * 1000:.2f} ms" for k, v in p.items()))
+          + "  ".join(f"{k}={v * 1000:.2f} ms" for k, v in p.items())
+          # CPU time is what a busy machine's wall clock hides (SQLite runs in-process).
+          + f"  cpu p50={percentiles(cpu)['p50'] * 1000:.2f} ms")
 
 
 if __name__ == "__main__":

@@ -274,15 +274,22 @@ class StatusHandler:
             return
         now = utcnow()
         lb = dbgraph.owning_load_balancer(row)
-        if prov is not None and self._completion_applies(row, lb, prov) and not (
-                lb.id in completing and _completed_with(lb, row, prov)):
+        # What the object reads now (derived once: it walks to the load balancer); a report
+        # that says the same changes nothing, which is every record of a converged graph.
+        current = row.provisioning_status if prov is not None else None
+        if prov is not None and prov != current and self._completion_applies(
+                row, lb, prov, current) and not (
+                lb.id in completing and _completed_with(lb, row, prov, current)):
             _report(row, prov, row.generation, now)
         if oper is not None:
             _set(row, "operating_status", oper, now)
 
     @staticmethod
-    def _completion_applies(row: dbgraph.ChildRow, lb: LoadBalancer, prov: str) -> bool:
-        """Whether an object's reported provisioning status speaks for its current version."""
+    def _completion_applies(
+        row: dbgraph.ChildRow, lb: LoadBalancer, prov: str, current: str | None
+    ) -> bool:
+        """Whether an object's reported provisioning status speaks for its current version
+        (``current``: what it reads now)."""
         served = lb.served_generation
         if served is None:  # no generation served: Octavia's plain semantics
             return True
@@ -292,9 +299,7 @@ class StatusHandler:
             LOG.debug("%s %s: %s report ignored, generation %d not yet served (served %d)",
                       type(row).__name__, row.id, prov, row.generation, served)
             return False
-        if prov == ProvisioningStatus.ACTIVE and (
-            row.provisioning_status == ProvisioningStatus.PENDING_DELETE
-        ):
+        if prov == ProvisioningStatus.ACTIVE and current == ProvisioningStatus.PENDING_DELETE:
             # The served graph did not contain it; only its removal (DELETED or the load
             # balancer's ACTIVE finalisation) completes a pending delete.
             return False
@@ -593,15 +598,16 @@ def _set(row: Any, attr: str, value: str, now: dt.datetime) -> None:
         row.updated_at = now
 
 
-def _completed_with(lb: LoadBalancer, row: dbgraph.ChildRow, prov: str) -> bool:
+def _completed_with(lb: LoadBalancer, row: dbgraph.ChildRow, prov: str, current: str | None
+                    ) -> bool:
     """Whether the ACTIVE report of ``lb`` that closes this report will complete ``row``'s
     pending change anyway: then the row's own ACTIVE record is not written (the completion
     touches it, in one statement per table for the whole report)."""
     served = lb.served_generation
     return (prov == ProvisioningStatus.ACTIVE and served is not None
             and row.generation <= served
-            and lb.provisioning_status not in DELETING
-            and row.provisioning_status in COMPLETED_BY_ACTIVE)
+            and current in COMPLETED_BY_ACTIVE
+            and lb.provisioning_status not in DELETING)
 
 
 def _report(row: dbgraph.GraphRow, status: str, generation: int, now: dt.datetime) -> None:
@@ -609,7 +615,7 @@ def _report(row: dbgraph.GraphRow, status: str, generation: int, now: dt.datetim
     the object's provisioning status reads (``updated_at`` is touched then, as Octavia does on
     a status change). A status the object already reads is not written again, so repeated
     reports of a converged load balancer write nothing."""
-    if row.provisioning_status == status:
+    if row.provisioning_status == status:  # (children: their caller checked already)
         return
     row.reported_status = str(status)
     row.reported_generation = generation
