@@ -8,11 +8,12 @@ finalises a PENDING_DELETE, and both must leave no dangling reference behind.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any, cast
 
 from octavia_lib.common import constants as lib_consts
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from statera.db.models import (
@@ -189,6 +190,17 @@ def remove_row(session: Session, row: ChildRow) -> None:
     session.delete(row)
     session.execute(delete(Tag).where(Tag.resource_id.in_(ids)))
     session.flush()
+
+
+def touch_rows(session: Session, rows: list[ChildRow], now: dt.datetime) -> None:
+    """Set ``updated_at`` of ``rows`` in one UPDATE per table, however many rows there are
+    (the session's copies are updated too)."""
+    by_model: dict[type[ChildRow], list[str]] = {}
+    for row in rows:
+        by_model.setdefault(type(row), []).append(row.id)
+    for model, ids in by_model.items():
+        session.execute(update(model).where(model.id.in_(ids)).values(updated_at=now),
+                        execution_options={"synchronize_session": "evaluate"})
 
 
 def remove_children(session: Session, lb: LoadBalancer) -> None:

@@ -14,16 +14,22 @@ Statera adds generations (see ``statera.db.models``) so that provisioning status
 * an ACTIVE or ERROR report for an object whose generation is newer than the generation last
   served to the provider speaks about an older version of it and does not touch its
   provisioning status (operating status, which is observed health, is still applied);
-* an ACTIVE report for a load balancer marks the served generation applied and finalises
+* an ACTIVE report for a load balancer marks the served generation applied, which completes
   every still-pending object of that generation or older, even if the provider forgot to
-  report it (PENDING_DELETE rows are removed). If nothing newer is wanted, the load balancer
-  becomes ACTIVE; otherwise it stays pending and the provider is hinted to converge again;
+  report it: their provisioning status is derived from the generations (``statera.db.models``),
+  so the load balancer's row is the only one written, whatever the number of children
+  (PENDING_DELETE rows are removed). If nothing newer is wanted, the load balancer becomes
+  ACTIVE; otherwise it stays pending and the provider is hinted to converge again;
 * an ERROR report for a load balancer fails its pending objects of the served generation;
 * when no generation was ever served (a provider that never uses the get socket), reports
   are applied exactly as Octavia would apply them.
 
 The served generation is the get socket's record in this driver agent's memory
 (``statera.agent.served``: the get socket only reads).
+
+What a provider says about an object is recorded as that object's ``reported_status`` for
+its current generation (the columns this handler alone writes, with the load balancer's
+``applied_generation``); a later request supersedes it by stamping a newer generation.
 
 The extension key ``amphorae`` lets a provider report its data-plane instances. Reports and
 the records they apply are counted for ``/metrics``.
@@ -51,7 +57,13 @@ from statera.agent.served import ServedGenerations
 from statera.controller import placement
 from statera.db.engine import Database
 from statera.db.models import Amphora, LoadBalancer, utcnow
-from statera.db.statuses import PENDING, OperatingStatus, ProvisioningStatus
+from statera.db.statuses import (
+    COMPLETED_BY_ACTIVE,
+    DELETING,
+    PENDING,
+    OperatingStatus,
+    ProvisioningStatus,
+)
 from statera.metrics.instruments import STATUS_RECORDS, STATUS_REPORTS
 
 LOG = logging.getLogger(__name__)
@@ -196,9 +208,12 @@ class StatusHandler:
                 LOG.info("status report about load balancer(s) %s not placed on %s ignored",
                          ", ".join(sorted(foreign)), self.scope.host if self.scope else "-")
                 return []
+            completing = {record.obj_id for record in records
+                          if record.kind == lib_consts.LOADBALANCERS
+                          and record.prov == ProvisioningStatus.ACTIVE}
             for record in records:
                 try:
-                    hints.extend(self._apply_record(session, record))
+                    hints.extend(self._apply_record(session, record, completing))
                     session.flush()
                 except Exception as exc:
                     raise _ApplyFailed(record) from exc
@@ -261,8 +276,11 @@ class StatusHandler:
                 foreign.add(lb_id)
         return foreign
 
-    def _apply_record(self, session: Session, record: _Record) -> list[tuple[str, str]]:
-        """Apply one parsed record; returns hints to send after the commit."""
+    def _apply_record(
+        self, session: Session, record: _Record, completing: set[str]
+    ) -> list[tuple[str, str]]:
+        """Apply one parsed record; returns hints to send after the commit. ``completing``:
+        the load balancers this report says are ACTIVE (their records come last)."""
         if record.kind == AMPHORAE:
             return self._apply_amphora(session, record)
         row = dbgraph.get_row(session, record.kind, record.obj_id)
@@ -271,24 +289,34 @@ class StatusHandler:
             return []
         if isinstance(row, LoadBalancer):
             return self._apply_lb(session, row, record.prov, record.oper)
-        self._apply_child(session, row, record.prov, record.oper)
+        self._apply_child(session, row, record.prov, record.oper, completing)
         return []
 
     def _apply_child(
-        self, session: Session, row: dbgraph.ChildRow, prov: str | None, oper: str | None
+        self, session: Session, row: dbgraph.ChildRow, prov: str | None, oper: str | None,
+        completing: set[str],
     ) -> None:
         if prov == ProvisioningStatus.DELETED:
             dbgraph.remove_row(session, row)
             return
         now = utcnow()
         lb = dbgraph.owning_load_balancer(row)
-        if prov is not None and self._completion_applies(row, lb, prov):
-            _set(row, "provisioning_status", prov, now)
+        # What the object reads now (derived once: it walks to the load balancer); a report
+        # that says the same changes nothing, which is every record of a converged graph.
+        current = row.provisioning_status if prov is not None else None
+        if prov is not None and prov != current and self._completion_applies(
+                row, lb, prov, current) and not (
+                lb.id in completing and _completed_with(
+                    lb, row, prov, current, self._served_generation(lb))):
+            _report(row, prov, row.generation, now)
         if oper is not None:
             _set(row, "operating_status", oper, now)
 
-    def _completion_applies(self, row: dbgraph.ChildRow, lb: LoadBalancer, prov: str) -> bool:
-        """Whether an object's reported provisioning status speaks for its current version."""
+    def _completion_applies(
+        self, row: dbgraph.ChildRow, lb: LoadBalancer, prov: str, current: str | None
+    ) -> bool:
+        """Whether an object's reported provisioning status speaks for its current version
+        (``current``: what it reads now)."""
         served = self._served_generation(lb)
         if served is None:  # no generation served: Octavia's plain semantics
             return True
@@ -298,9 +326,7 @@ class StatusHandler:
             LOG.debug("%s %s: %s report ignored, generation %d not yet served (served %d)",
                       type(row).__name__, row.id, prov, row.generation, served)
             return False
-        if prov == ProvisioningStatus.ACTIVE and (
-            row.provisioning_status == ProvisioningStatus.PENDING_DELETE
-        ):
+        if prov == ProvisioningStatus.ACTIVE and current == ProvisioningStatus.PENDING_DELETE:
             # The served graph did not contain it; only its removal (DELETED or the load
             # balancer's ACTIVE finalisation) completes a pending delete.
             return False
@@ -329,7 +355,7 @@ class StatusHandler:
         elif prov == ProvisioningStatus.ERROR:
             hints = self._lb_error(lb, now)
         elif prov is not None:
-            _set(lb, "provisioning_status", prov, now)
+            _report(lb, prov, lb.desired_generation, now)
         if oper is not None:
             _set(lb, "operating_status", oper, now)
         return hints
@@ -339,7 +365,7 @@ class StatusHandler:
         dbgraph.remove_children(session, lb)  # their statistics and tags go with them
         # The data plane is gone, so are the instances that ran it.
         session.execute(delete(Amphora).where(Amphora.load_balancer_id == lb.id))
-        _set(lb, "provisioning_status", ProvisioningStatus.DELETED, now)
+        _report(lb, ProvisioningStatus.DELETED, lb.desired_generation, now)
         self.served.forget(lb.id)
 
     def _lb_active(
@@ -349,32 +375,47 @@ class StatusHandler:
         if served is None:
             # Octavia semantics: the provider says it is done; it reports children itself.
             lb.applied_generation = max(lb.applied_generation, lb.desired_generation)
-            _set(lb, "provisioning_status", ProvisioningStatus.ACTIVE, now)
+            _report(lb, ProvisioningStatus.ACTIVE, lb.desired_generation, now)
             return []
-        lb.applied_generation = max(lb.applied_generation, served)
+        applied = max(lb.applied_generation, served)
+        completed, deleted = self._completed_by(lb, applied)
+        lb.applied_generation = applied
         if lb.provisioning_status == ProvisioningStatus.PENDING_DELETE:
             # The provider converged to a graph it read before the delete: not done yet.
             return self._hint_for(lb)
-        # What the provider was served is in place, whether or not something newer waits.
-        self._finalise(session, lb, lb.applied_generation, now)
+        # What the provider was served is in place, whether or not something newer waits: the
+        # applied generation alone makes its creates and updates read ACTIVE (their updated_at
+        # is touched, as on any status change); its deletes remove rows.
+        dbgraph.touch_rows(session, completed, now)
+        self._remove(session, deleted)
         if lb.desired_generation > lb.applied_generation:
             LOG.info("load balancer %s: generation %d applied, %d wanted; converging again",
                      lb.id, lb.applied_generation, lb.desired_generation)
             return self._hint_for(lb)
-        _set(lb, "provisioning_status", ProvisioningStatus.ACTIVE, now)
+        _report(lb, ProvisioningStatus.ACTIVE, lb.desired_generation, now)
         return []
 
     @staticmethod
-    def _finalise(session: Session, lb: LoadBalancer, applied: int, now: dt.datetime) -> None:
-        """Complete every pending change the provider has applied, reported or not."""
-        to_remove: list[dbgraph.ChildRow] = []
+    def _completed_by(
+        lb: LoadBalancer, applied: int
+    ) -> tuple[list[dbgraph.ChildRow], list[dbgraph.ChildRow]]:
+        """The pending objects that applying ``applied`` completes, read before it is recorded:
+        (creates and updates, which will read ACTIVE; deletes, whose rows go)."""
+        completed: list[dbgraph.ChildRow] = []
+        deleted: list[dbgraph.ChildRow] = []
         for row in dbgraph.descendants(lb):
-            if row.generation > applied or row.provisioning_status not in PENDING:
+            if row.generation > applied:
                 continue
-            if row.provisioning_status == ProvisioningStatus.PENDING_DELETE:
-                to_remove.append(row)
-            else:
-                _set(row, "provisioning_status", ProvisioningStatus.ACTIVE, now)
+            status = row.provisioning_status
+            if status in COMPLETED_BY_ACTIVE:
+                completed.append(row)
+            elif status == ProvisioningStatus.PENDING_DELETE:
+                deleted.append(row)
+        return completed, deleted
+
+    @staticmethod
+    def _remove(session: Session, to_remove: list[dbgraph.ChildRow]) -> None:
+        """Remove rows whose deletion was applied (a parent's removal takes its children)."""
         removed: set[str] = set()
         for row in to_remove:
             # A parent removed earlier took its children with it.
@@ -385,13 +426,16 @@ class StatusHandler:
             dbgraph.remove_row(session, row)
 
     def _lb_error(self, lb: LoadBalancer, now: dt.datetime) -> list[tuple[str, str]]:
-        _set(lb, "provisioning_status", ProvisioningStatus.ERROR, now)
+        """The load balancer and its pending objects of the served generation failed: each is
+        recorded ERROR (the rare path; an ACTIVE report writes no child)."""
+        _report(lb, ProvisioningStatus.ERROR, lb.desired_generation, now)
         served = self._served_generation(lb)
         if served is None:
             return []
-        for row in dbgraph.descendants(lb):
-            if row.generation <= served and row.provisioning_status in PENDING:
-                _set(row, "provisioning_status", ProvisioningStatus.ERROR, now)
+        failed = [row for row in dbgraph.descendants(lb)
+                  if row.generation <= served and row.provisioning_status in PENDING]
+        for row in failed:
+            _report(row, ProvisioningStatus.ERROR, row.generation, now)
         # A newer change the provider has not seen yet may still succeed.
         return self._hint_for(lb) if lb.desired_generation > served else []
 
@@ -580,6 +624,30 @@ def _set(row: Any, attr: str, value: str, now: dt.datetime) -> None:
     if getattr(row, attr) != value:
         setattr(row, attr, str(value))
         row.updated_at = now
+
+
+def _completed_with(lb: LoadBalancer, row: dbgraph.ChildRow, prov: str, current: str | None,
+                    served: int | None) -> bool:
+    """Whether the ACTIVE report of ``lb`` that closes this report will complete ``row``'s
+    pending change anyway: then the row's own ACTIVE record is not written (the completion
+    touches it, in one statement per table for the whole report). ``served``: what the load
+    balancer's completion will count as served (``StatusHandler._served_generation``)."""
+    return (prov == ProvisioningStatus.ACTIVE and served is not None
+            and row.generation <= served
+            and current in COMPLETED_BY_ACTIVE
+            and lb.provisioning_status not in DELETING)
+
+
+def _report(row: dbgraph.GraphRow, status: str, generation: int, now: dt.datetime) -> None:
+    """Record the provider's ``status`` for the object's ``generation``, when it changes what
+    the object's provisioning status reads (``updated_at`` is touched then, as Octavia does on
+    a status change). A status the object already reads is not written again, so repeated
+    reports of a converged load balancer write nothing."""
+    if row.provisioning_status == status:  # (children: their caller checked already)
+        return
+    row.reported_status = str(status)
+    row.reported_generation = generation
+    row.updated_at = now
 
 
 def _failure(message: str, kind: str, obj_id: Any, record: Any) -> Reply:

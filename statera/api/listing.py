@@ -58,7 +58,7 @@ def _coerce(column: InstrumentedAttribute[Any], value: str) -> Any:
     Every check happens here, before the database sees the value: an integer wider than the
     column, a date that is not one or a string longer than the column were driver or database
     errors (500s) on PostgreSQL or MariaDB."""
-    col_type = column.property.columns[0].type
+    col_type = column_of(column).type
     if isinstance(col_type, JSON):
         raise ValueError(value)  # lists and mappings have no exact-match filter
     if isinstance(col_type, Boolean):
@@ -80,6 +80,14 @@ def _coerce(column: InstrumentedAttribute[Any], value: str) -> Any:
         if len(value) > col_type.length:
             raise ValueError(value)
     return value
+
+
+def column_of(attr: Any) -> Any:
+    """The column behind a mapped attribute, or the SQL expression of a derived one
+    (``provisioning_status``), which has a type but no column."""
+    prop = getattr(attr, "property", None)
+    columns = getattr(prop, "columns", None)
+    return columns[0] if columns else attr
 
 
 def _datetime(value: str) -> dt.datetime:
@@ -255,8 +263,8 @@ def _sort_expr(column: InstrumentedAttribute[Any]) -> Any:
     Databases disagree on where NULL sorts (first on SQLite and MariaDB, last on PostgreSQL)
     and comparisons with NULL are never true, so keyset pagination works on this expression.
     """
-    col = column.property.columns[0]
-    if not col.nullable:
+    col = column_of(column)
+    if not getattr(col, "nullable", False):  # a derived value is never NULL
         return column
     col_type = col.type
     if isinstance(col_type, Boolean):

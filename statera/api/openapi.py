@@ -29,7 +29,7 @@ from sqlalchemy import BigInteger, Boolean, DateTime, Float, Integer, String
 
 from statera.api import access
 from statera.api.certificates import CertificateUpload
-from statera.api.listing import INT32, INT64
+from statera.api.listing import INT32, INT64, column_of
 from statera.api.resources.common import list_spec
 from statera.controller import schemas
 from statera.db import models as m
@@ -101,7 +101,7 @@ LIST_PARAMS: dict[str, dict[str, Any]] = {
 def _filter_schema(column: Any) -> dict[str, Any]:
     """A filter's JSON schema from its column: the type, and the range or length the column
     holds (what the API accepts; anything else is a 400)."""
-    col_type = column.property.columns[0].type
+    col_type = column_of(column).type
     if isinstance(col_type, Boolean):
         return {"type": "boolean"}
     if isinstance(col_type, Integer):

@@ -3,8 +3,13 @@
 Octavia locks a load balancer with ``PENDING_UPDATE`` and answers 409 to any other write
 until the provider reports back. Statera instead bumps the load balancer's desired generation
 and stamps the touched objects with it, so writes under a pending load balancer are accepted and
-coalesced into the next convergence; the driver agent marks objects ACTIVE only for the
-generation the provider actually read (see ``statera.db.models``).
+coalesced into the next convergence; objects read ACTIVE only once the provider applied the
+generation that stamped them (see ``statera.db.models``).
+
+This module is the one writer of what the API requests: ``pending_status`` and ``generation``
+of every object, and the load balancer's ``desired_generation``. It reads the derived
+``provisioning_status`` (which folds in what providers reported) but never writes a provider's
+side: a new generation is all it takes for a request to supersede an older report.
 """
 
 from __future__ import annotations
@@ -28,9 +33,9 @@ def lock_loadbalancer(session: Session, lb_id: str) -> LoadBalancer:
         raise NotFound("Load Balancer", lb_id)
     if lb.provisioning_status in DELETING:
         raise Conflict(f"Invalid state {lb.provisioning_status} of loadbalancer resource {lb_id}")
-    lb.desired_generation += 1
     if lb.provisioning_status != ProvisioningStatus.PENDING_CREATE:
-        lb.provisioning_status = ProvisioningStatus.PENDING_UPDATE
+        lb.pending_status = ProvisioningStatus.PENDING_UPDATE.value
+    lb.desired_generation += 1
     lb.updated_at = utcnow()
     return lb
 
@@ -48,7 +53,7 @@ def mark(obj: Any, lb: LoadBalancer, status: ProvisioningStatus) -> None:
     """
     if not (status == ProvisioningStatus.PENDING_UPDATE
             and obj.provisioning_status == ProvisioningStatus.PENDING_CREATE):
-        obj.provisioning_status = status
+        obj.pending_status = status.value
     obj.generation = lb.desired_generation
     if status != ProvisioningStatus.PENDING_CREATE:
         obj.updated_at = utcnow()

@@ -7,18 +7,33 @@ the touched objects' ``generation`` with it. The driver agent records which gene
 served to a provider agent (``served_generation``, written by the status socket with each report
 from the get socket's record in memory), so a provider's ACTIVE report only finalises changes
 that the provider had actually seen. Provisioning status is therefore never a lock.
+
+Provisioning status is derived, never stored (``provisioning_status``, a hybrid property: the
+rule of :func:`statera.db.statuses.derive` in Python and the same rule as SQL, so lists filter
+and sort on it). Each column it is derived from has one writer:
+
+* ``pending_status`` and ``generation`` (and the load balancer's ``desired_generation``): the
+  API, through ``statera.controller.changes`` (the change requested, and when);
+* ``reported_status`` and ``reported_generation``, ``served_generation`` and
+  ``applied_generation``: the driver agent (the status socket records what the get socket served,
+  from the driver agent's memory, and what the provider reported and applied).
+
+A load balancer's ACTIVE report therefore writes the load balancer's row only: its children's
+pending changes of an applied generation read as ACTIVE from then on.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    ColumnElement,
     DateTime,
     Double,
     Float,
@@ -28,10 +43,29 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
+    case,
+    literal,
+    select,
+    type_coerce,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    aliased,
+    mapped_column,
+    relationship,
+)
 
-from statera.db.statuses import OperatingStatus, ProvisioningStatus
+from statera.db.statuses import (
+    COMPLETED_BY_ACTIVE,
+    PENDING,
+    OperatingStatus,
+    ProvisioningStatus,
+    derive,
+)
 
 
 def new_id() -> str:
@@ -65,13 +99,74 @@ class _Common:
     name: Mapped[str | None] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(String(255))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    provisioning_status: Mapped[str] = mapped_column(
+    #: The API's: the change last requested (PENDING_CREATE, PENDING_UPDATE, PENDING_DELETE).
+    pending_status: Mapped[str] = mapped_column(
         String(16), default=ProvisioningStatus.PENDING_CREATE.value)
+    #: The status socket's: the provider's last word, for the object's ``reported_generation``.
+    reported_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    reported_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     operating_status: Mapped[str] = mapped_column(
         String(16), default=OperatingStatus.OFFLINE.value)
     generation: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    # Provisioning status, derived ---------------------------------------------------------
+    def _generations(self) -> tuple[int, int, int | None]:
+        """(this object's generation, its load balancer's applied and served generations)."""
+        lb = self._owner()
+        if lb is None:  # not attached yet: nothing of it was ever served
+            return self.generation or 0, 0, None
+        return self.generation or 0, lb.applied_generation or 0, lb.served_generation
+
+    def _owner(self) -> LoadBalancer | None:
+        raise NotImplementedError
+
+    @classmethod
+    def _owner_column(cls, column: Any) -> Any:
+        """``column`` of the row's load balancer, as a correlated scalar subquery."""
+        raise NotImplementedError
+
+    @classmethod
+    def _generation_sql(cls) -> Any:
+        return cls.generation
+
+    @hybrid_property
+    def provisioning_status(self) -> str:
+        """Octavia's provisioning status (see :func:`statera.db.statuses.derive`)."""
+        generation, applied, served = self._generations()
+        return derive(pending=self.pending_status or ProvisioningStatus.PENDING_CREATE.value,
+                      generation=generation, reported=self.reported_status,
+                      reported_generation=self.reported_generation or 0,
+                      applied=applied, served=served)
+
+    @provisioning_status.inplace.setter
+    def _provisioning_status_setter(self, value: str) -> None:
+        """The API requests a change (``statera.controller.changes``); what the provider
+        reports goes to ``reported_status``, through the status socket only."""
+        if value not in PENDING:
+            raise ValueError(f"only a PENDING_* status is requested, not {value!r}; a "
+                             "provider's report is the status socket's to record")
+        self.pending_status = str(value)
+
+    @provisioning_status.inplace.expression
+    @classmethod
+    def _provisioning_status_expression(cls) -> ColumnElement[str]:
+        """The same rule as :func:`statera.db.statuses.derive`, as SQL."""
+        applied = cls._owner_column(LoadBalancer.applied_generation)
+        served = cls._owner_column(LoadBalancer.served_generation)
+        generation = cls._generation_sql()
+        covered = and_(cls.reported_status.is_not(None),
+                       cls.reported_generation >= generation)
+        effective = case((covered, cls.reported_status), else_=cls.pending_status)
+        pending = [s.value for s in PENDING]
+        completed = [s.value for s in COMPLETED_BY_ACTIVE]
+        return type_coerce(case(
+            (and_(covered, cls.reported_status.not_in(pending)), cls.reported_status),
+            (and_(served.is_not(None), generation <= applied, effective.in_(completed)),
+             literal(ProvisioningStatus.ACTIVE.value)),
+            else_=effective,
+        ), String(16))
 
 
 class LoadBalancer(_Common, Base):
@@ -98,6 +193,21 @@ class LoadBalancer(_Common, Base):
     pools: Mapped[list[Pool]] = relationship(
         back_populates="load_balancer", cascade="all, delete-orphan", order_by="Pool.created_at"
     )
+
+    def _generations(self) -> tuple[int, int, int | None]:
+        """A load balancer's generation is its desired generation."""
+        return self.desired_generation or 0, self.applied_generation or 0, self.served_generation
+
+    def _owner(self) -> LoadBalancer | None:
+        return self
+
+    @classmethod
+    def _owner_column(cls, column: Any) -> Any:
+        return column
+
+    @classmethod
+    def _generation_sql(cls) -> Any:
+        return cls.desired_generation
 
 
 class Listener(_Common, Base):
@@ -128,6 +238,13 @@ class Listener(_Common, Base):
     hsts_preload: Mapped[bool] = mapped_column(Boolean, default=False)
 
     load_balancer: Mapped[LoadBalancer] = relationship(back_populates="listeners")
+
+    def _owner(self) -> LoadBalancer | None:
+        return self.load_balancer
+
+    @classmethod
+    def _owner_column(cls, column: Any) -> Any:
+        return _owner_subquery(column, cls.load_balancer_id)
     default_pool: Mapped[Pool | None] = relationship(foreign_keys=[default_pool_id])
     l7policies: Mapped[list[L7Policy]] = relationship(
         back_populates="listener",
@@ -152,6 +269,13 @@ class Pool(_Common, Base):
     alpn_protocols: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
 
     load_balancer: Mapped[LoadBalancer] = relationship(back_populates="pools")
+
+    def _owner(self) -> LoadBalancer | None:
+        return self.load_balancer
+
+    @classmethod
+    def _owner_column(cls, column: Any) -> Any:
+        return _owner_subquery(column, cls.load_balancer_id)
     members: Mapped[list[Member]] = relationship(
         back_populates="pool", cascade="all, delete-orphan", order_by="Member.created_at"
     )
@@ -175,6 +299,13 @@ class Member(_Common, Base):
 
     pool: Mapped[Pool] = relationship(back_populates="members")
 
+    def _owner(self) -> LoadBalancer | None:
+        return self.pool.load_balancer if self.pool is not None else None
+
+    @classmethod
+    def _owner_column(cls, column: Any) -> Any:
+        return _owner_through_pool(column, cls.pool_id)
+
 
 class HealthMonitor(_Common, Base):
     __tablename__ = "health_monitor"
@@ -191,6 +322,13 @@ class HealthMonitor(_Common, Base):
     domain_name: Mapped[str | None] = mapped_column(String(255))
 
     pool: Mapped[Pool] = relationship(back_populates="health_monitor")
+
+    def _owner(self) -> LoadBalancer | None:
+        return self.pool.load_balancer if self.pool is not None else None
+
+    @classmethod
+    def _owner_column(cls, column: Any) -> Any:
+        return _owner_through_pool(column, cls.pool_id)
 
 
 class L7Policy(_Common, Base):
@@ -211,6 +349,16 @@ class L7Policy(_Common, Base):
         back_populates="l7policy", cascade="all, delete-orphan", order_by="L7Rule.created_at"
     )
 
+    def _owner(self) -> LoadBalancer | None:
+        return self.listener.load_balancer if self.listener is not None else None
+
+    @classmethod
+    def _owner_column(cls, column: Any) -> Any:
+        listener = aliased(Listener)
+        return (select(column).join(listener, listener.load_balancer_id == LoadBalancer.id)
+                .where(listener.id == cls.listener_id)
+                .correlate_except(LoadBalancer, listener).scalar_subquery())
+
 
 class L7Rule(_Common, Base):
     __tablename__ = "l7rule"
@@ -222,6 +370,67 @@ class L7Rule(_Common, Base):
     invert: Mapped[bool] = mapped_column(Boolean, default=False)
 
     l7policy: Mapped[L7Policy] = relationship(back_populates="rules")
+
+    def _owner(self) -> LoadBalancer | None:
+        policy = self.l7policy
+        if policy is None or policy.listener is None:
+            return None
+        return policy.listener.load_balancer
+
+    @classmethod
+    def _owner_column(cls, column: Any) -> Any:
+        listener, policy = aliased(Listener), aliased(L7Policy)
+        return (select(column).join(listener, listener.load_balancer_id == LoadBalancer.id)
+                .join(policy, policy.listener_id == listener.id)
+                .where(policy.id == cls.l7policy_id)
+                .correlate_except(LoadBalancer, listener, policy).scalar_subquery())
+
+
+#: Each child model's parent on the way to its load balancer: (foreign key, parent model).
+_PARENT: dict[type[Any], tuple[str, type[Any]]] = {}
+
+
+def load_owners(session: Session, rows: Sequence[Any]) -> list[Any]:
+    """Load the parents up to the load balancer of ``rows``, one query per level, so that
+    reading their provisioning status (rendering a listed page) costs no query per row.
+
+    The session holds rows weakly: keep the returned parents referenced while reading."""
+    loaded: list[Any] = []
+    current = list(rows)
+    while current:
+        by_parent: dict[type[Any], set[str]] = {}
+        for row in current:
+            step = _PARENT.get(type(row))
+            if step is not None and getattr(row, step[0]) is not None:
+                by_parent.setdefault(step[1], set()).add(getattr(row, step[0]))
+        current = []
+        for parent, ids in by_parent.items():
+            current.extend(session.scalars(select(parent).where(parent.id.in_(sorted(ids)))))
+        loaded.extend(current)
+    return loaded
+
+
+def _owner_subquery(column: Any, lb_id: Any) -> Any:
+    """``column`` of the load balancer ``lb_id`` names (a listener's or a pool's)."""
+    return (select(column).where(LoadBalancer.id == lb_id)
+            .correlate_except(LoadBalancer).scalar_subquery())
+
+
+def _owner_through_pool(column: Any, pool_id: Any) -> Any:
+    """``column`` of the load balancer that owns the pool ``pool_id`` names."""
+    pool = aliased(Pool)
+    return (select(column).join(pool, pool.load_balancer_id == LoadBalancer.id)
+            .where(pool.id == pool_id).correlate_except(LoadBalancer, pool).scalar_subquery())
+
+
+_PARENT.update({
+    Listener: ("load_balancer_id", LoadBalancer),
+    Pool: ("load_balancer_id", LoadBalancer),
+    Member: ("pool_id", Pool),
+    HealthMonitor: ("pool_id", Pool),
+    L7Policy: ("listener_id", Listener),
+    L7Rule: ("l7policy_id", L7Policy),
+})
 
 
 class FlavorProfile(Base):

@@ -28,6 +28,7 @@ from statera.config import DriverAgentSettings, Settings
 from statera.db import models as m
 from statera.db.engine import Database
 from statera.db.migrate import upgrade
+from tests.statuses import force_status
 
 
 def make_settings(tmp_path: Any, **agent: Any) -> Settings:
@@ -179,9 +180,7 @@ def build_graph(
     availability_zone: str | None = None,
 ) -> Graph:
     """Insert a graph with every object in ``status`` and stamped with ``generation``."""
-    common: dict[str, Any] = {
-        "provisioning_status": status, "generation": generation, "project_id": "p1"
-    }
+    common: dict[str, Any] = {"generation": generation, "project_id": "p1"}
     with database.session() as s:
         lb = m.LoadBalancer(
             name="lb1", provider=provider, vip_address="127.0.100.5",
@@ -209,7 +208,10 @@ def build_graph(
                             position=1, listener=listener, **common)
         rule = m.L7Rule(type="PATH", compare_type="STARTS_WITH", value="/api", l7policy=policy,
                         **common)
-        s.add_all([lb, pool, pool2, member, member2, member3, hm, listener, policy, rule])
+        rows = [lb, pool, pool2, member, member2, member3, hm, listener, policy, rule]
+        for each in rows:
+            force_status(each, status)
+        s.add_all(rows)
         s.flush()
         return Graph(lb=lb.id, listener=listener.id, pool=pool.id, pool2=pool2.id,
                      member=member.id, member2=member2.id, member3=member3.id, hm=hm.id,
@@ -222,10 +224,12 @@ def graph(database: Database) -> Graph:
 
 
 def row(database: Database, model: type[Any], obj_id: Any) -> Any:
-    """A detached snapshot of a row (columns only), or None."""
+    """A detached snapshot of a row (columns, and the parents its provisioning status is
+    derived from), or None."""
     with database.session() as s:
         found = s.get(model, obj_id)
         if found is not None:
+            getattr(found, "provisioning_status", None)  # loads the chain up to its LB
             s.expunge(found)
         return found
 
@@ -235,7 +239,10 @@ def update(database: Database, model: type[Any], obj_id: Any, **values: Any) -> 
         target = s.get(model, obj_id)
         assert target is not None
         for key, value in values.items():
-            setattr(target, key, value)
+            if key == "provisioning_status":
+                force_status(target, value)
+            else:
+                setattr(target, key, value)
 
 
 def bump(database: Database, lb_id: str, *changes: tuple[type[Any], str, str]) -> int:
@@ -243,14 +250,14 @@ def bump(database: Database, lb_id: str, *changes: tuple[type[Any], str, str]) -
     with database.session() as s:
         lb = s.get(m.LoadBalancer, lb_id)
         assert lb is not None
-        lb.desired_generation += 1
         if lb.provisioning_status != "PENDING_CREATE":
             lb.provisioning_status = "PENDING_UPDATE"
+        lb.desired_generation += 1
         for model, obj_id, status in changes:
             target = s.get(model, obj_id)
             assert target is not None
-            target.provisioning_status = status
             target.generation = lb.desired_generation
+            force_status(target, status)
         return lb.desired_generation
 
 

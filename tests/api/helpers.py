@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from statera.db import models as m
 from tests.api.conftest import Api
+from tests.statuses import force_status
 
 MISSING = "3d6b6c38-5f0a-4c55-9c1e-0d6d3a6f0001"
 
@@ -35,7 +36,7 @@ def assert_fault(resp: Any, status: int, text: str = "") -> None:
 
 def set_status(api: Api, model: Any, obj_id: str, status: str) -> None:
     with api.db.session() as s:
-        s.get_one(model, obj_id).provisioning_status = status
+        force_status(s.get_one(model, obj_id), status)
 
 
 def self_signed(cn: str = "www.example.com") -> tuple[str, str]:

@@ -30,7 +30,8 @@ def _mark_deleted(api: Api, lb_id: str) -> None:
     """What the driver agent does once the provider reports the load balancer DELETED."""
     with api.db.session() as s:
         s.execute(update(m.LoadBalancer).where(m.LoadBalancer.id == lb_id)
-                  .values(provisioning_status="DELETED"))
+                  .values(reported_status="DELETED",
+                          reported_generation=m.LoadBalancer.desired_generation))
 
 
 def test_flavor_profiles_and_flavors(api: Api) -> None:

@@ -29,9 +29,11 @@ def test_load_balancers_by_status_match_the_api_list(api: Api) -> None:
     ids = [api.lb(name=f"lb{i}")["id"] for i in range(4)]  # no agent: PENDING_CREATE
     with api.db.session() as s:
         s.execute(update(m.LoadBalancer).where(m.LoadBalancer.id.in_(ids[:2]))
-                  .values(provisioning_status="ACTIVE", operating_status="ONLINE"))
+                  .values(reported_status="ACTIVE", operating_status="ONLINE",
+                          reported_generation=m.LoadBalancer.desired_generation))
         s.execute(update(m.LoadBalancer).where(m.LoadBalancer.id == ids[2])
-                  .values(provisioning_status="DELETED"))  # a tombstone: not listed
+                  .values(reported_status="DELETED",  # a tombstone: not listed
+                          reported_generation=m.LoadBalancer.desired_generation))
     listed = Counter((lb["provider"], lb["provisioning_status"], lb["operating_status"])
                      for lb in api.get("/v2/lbaas/loadbalancers").json()["loadbalancers"])
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from statera.db import models as m
 from tests.api.conftest import LOOPBACK_SUBNET, Api
 from tests.api.helpers import self_signed
+from tests.statuses import force_status
 
 ALICE = {"X-Project-Id": "alice", "X-Roles": "member"}
 ADMIN = {"X-Project-Id": "ops", "X-Roles": "admin"}
@@ -82,4 +83,4 @@ def activate(api: Api) -> None:
                       m.L7Policy, m.L7Rule):
             for row in s.scalars(select(model)):
                 if str(row.provisioning_status).startswith("PENDING_"):
-                    row.provisioning_status = "ACTIVE"
+                    force_status(row, "ACTIVE")

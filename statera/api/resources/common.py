@@ -15,6 +15,7 @@ from statera.api.errors import Forbidden
 from statera.api.listing import ListSpec, fields_of, list_objects, prune
 from statera.api.policy import Identity, authorize
 from statera.controller import writes
+from statera.db.models import load_owners
 
 
 def render(session: Session, row: Any) -> dict[str, Any]:
@@ -31,7 +32,8 @@ def list_spec(model: type[Any], plural: str, *, tagged: bool = True) -> ListSpec
     reverse = {col: api for api, col in views.API_COLUMNS.items()}
     for col in model.__table__.columns:
         if col.name in ("generation", "desired_generation", "served_generation",
-                        "applied_generation", "vip_octavia_owned"):
+                        "applied_generation", "vip_octavia_owned", "pending_status",
+                        "reported_status", "reported_generation"):
             continue
         attr = getattr(model, col.name)
         columns[reverse.get(col.name, col.name)] = attr
@@ -39,6 +41,8 @@ def list_spec(model: type[Any], plural: str, *, tagged: bool = True) -> ListSpec
             columns["project_id"] = columns["tenant_id"] = attr
         if col.name == "load_balancer_id":
             columns["loadbalancer_id"] = attr
+    if "pending_status" in model.__table__.columns:  # derived (statera.db.models)
+        columns["provisioning_status"] = model.provisioning_status
     columns.setdefault("admin_state_up", getattr(model, "enabled", None))
     columns = {k: v for k, v in columns.items() if v is not None}
     cache: dict[str, list[str]] = {}
@@ -46,9 +50,12 @@ def list_spec(model: type[Any], plural: str, *, tagged: bool = True) -> ListSpec
     def render_row(row: Any) -> dict[str, Any]:
         return views.RENDERERS[model](row, cache.get(row.id, []))
 
+    owners: list[Any] = []
+
     def prefetch(session: Session, rows: list[Any]) -> None:
         cache.clear()
         cache.update(writes.tags_for(session, [r.id for r in rows]))
+        owners[:] = load_owners(session, rows)  # what their provisioning status reads
 
     return ListSpec(model=model, plural=plural, links_key=f"{plural}_links",
                     render=render_row, columns=columns, tagged=tagged, prefetch=prefetch)
