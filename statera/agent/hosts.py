@@ -58,6 +58,7 @@ class HostLease:
         self._owned: set[tuple[str, str]] | None = None
         self._last_renewal = 0.0  # monotonic time of the last successful renewal
         self._beats = 0
+        self._hosts: tuple[object, ...] | None = None  # the hosts as the last beat saw them
         #: Times this host found its lease lost and fenced (for tests and operators).
         self.fences = 0
 
@@ -126,22 +127,29 @@ class HostLease:
 
     def place(self) -> None:
         """One placement pass; every load balancer that moved is hinted to its provider."""
-        if not self._needs_placement():
+        lb_ids = self._to_place()
+        if lb_ids is not None and not lb_ids:
             return
         with self.database.session() as session:
-            result = placement.schedule(session)
+            result = placement.schedule(session, lb_ids)
         for provider, lb_id in result.changed:
             self.hint(provider, lb_id)
 
-    def _needs_placement(self) -> bool:
-        """A cheap unlocked check, so that a quiet system takes no host lock per beat (with a
-        full pass every ``FULL_PASS_EVERY`` beats for what the check does not see, such as an
-        ACTIVE_STANDBY pair still missing its second host)."""
+    def _to_place(self) -> list[str] | None:
+        """The load balancers this beat's pass is for (None: all of them), from a cheap
+        unlocked check: a quiet system takes no host lock per beat, and a busy one locks and
+        reads only the few load balancers created or stranded since the last beat, not every
+        one (a pass over 1,000 held SQLite's writer lock, and the API's writes behind it, for
+        tens of milliseconds every beat while load balancers were being created). A full pass
+        comes every ``FULL_PASS_EVERY`` beats, and whenever the hosts changed, for what the
+        check does not see, such as an ACTIVE_STANDBY pair still missing its second host."""
         self._beats += 1
-        if self._beats % FULL_PASS_EVERY == 0:
-            return True
         with self.database.read_session() as session:
-            return placement.needs_pass(session)
+            found = placement.pending(session)
+        hosts_changed, self._hosts = found.hosts != self._hosts, found.hosts
+        if self._beats % FULL_PASS_EVERY == 0 or hosts_changed:
+            return None
+        return found.lb_ids
 
     def follow_placement(self) -> None:
         """Hint every load balancer placed on or taken from this host since the last beat."""

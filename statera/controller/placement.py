@@ -246,25 +246,50 @@ def owned(session: Session, host: str) -> set[tuple[str, str]]:
     return {(str(p), str(i)) for p, i in rows}
 
 
-def needs_pass(session: Session, now: float | None = None) -> bool:
-    """Whether a placement pass has work: a load balancer of a placed provider without an
-    instance, or an instance on a host that is down. Reads only, takes no lock."""
-    hosts = list(session.scalars(select(AgentHost)))
-    local = sorted({str(p) for h in hosts for p in h.providers or []})
+#: A quick check that finds more load balancers than this to place leaves them to a full pass
+#: (an ``IN`` list this long costs more than reading every load balancer).
+MAX_TARGETED = 500
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What a quick check found for a placement pass.
+
+    ``lb_ids``: the load balancers with work (None: too many, pass over all of them).
+    ``hosts``: the hosts as placement sees them (name, live, providers, zone, capacity); when
+    this changes, room may have appeared for instances the check does not see missing (an
+    ACTIVE_STANDBY pair still waiting for its second host)."""
+
+    lb_ids: list[str] | None
+    hosts: tuple[tuple[str, bool, tuple[str, ...], str | None, int], ...]
+
+
+def pending(session: Session, now: float | None = None) -> Pending:
+    """The load balancers a placement pass has work for: those of a placed provider without
+    an instance, and those with an instance on a host that is down. Reads only, takes no lock.
+
+    A pass over just these decides what a pass over all would for them, and leaves every
+    other load balancer as it is (its instances are on live hosts), at the cost of reading a
+    few rows instead of every load balancer and instance under the hosts' locks."""
+    now = time.time() if now is None else now
+    rows = list(session.scalars(select(AgentHost).order_by(AgentHost.name)))
+    hosts = tuple((h.name, is_live(h, now), tuple(sorted(str(p) for p in h.providers or [])),
+                   h.availability_zone or None, h.capacity) for h in rows)
+    local = sorted({p for h in hosts for p in h[2]})
     if not local:
-        return False
-    live = sorted(h.name for h in hosts if is_live(h, now))
+        return Pending([], hosts)
+    live = [h[0] for h in hosts if h[1]]
     lbs = select(LoadBalancer.id).where(
         LoadBalancer.provider.in_(local),
         LoadBalancer.provisioning_status != ProvisioningStatus.DELETED)
     unplaced = session.scalars(lbs.where(~LoadBalancer.id.in_(
         select(Amphora.load_balancer_id).where(Amphora.load_balancer_id.is_not(None))))
-        .limit(1)).first()
-    if unplaced is not None:
-        return True
-    stranded = session.scalars(select(Amphora.id).where(
-        Amphora.load_balancer_id.in_(lbs), Amphora.compute_id.not_in(live)).limit(1)).first()
-    return stranded is not None
+        .limit(MAX_TARGETED + 1)).all()
+    stranded = session.scalars(select(Amphora.load_balancer_id).distinct().where(
+        Amphora.load_balancer_id.in_(lbs), Amphora.compute_id.not_in(live))
+        .limit(MAX_TARGETED + 1)).all()
+    ids = sorted({str(i) for i in unplaced} | {str(i) for i in stranded if i is not None})
+    return Pending(None if len(ids) > MAX_TARGETED else ids, hosts)
 
 
 def instance_hosts(session: Session, lb_id: str) -> dict[str, str]:
