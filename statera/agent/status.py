@@ -372,10 +372,11 @@ class StatusHandler:
         self, session: Session, lb: LoadBalancer, now: dt.datetime
     ) -> list[tuple[str, str]]:
         served = self._served_generation(lb)
+        before = lb.provisioning_status  # read before the applied generation moves
         if served is None:
             # Octavia semantics: the provider says it is done; it reports children itself.
             lb.applied_generation = max(lb.applied_generation, lb.desired_generation)
-            _report(lb, ProvisioningStatus.ACTIVE, lb.desired_generation, now)
+            _report_active(lb, before, now)
             return []
         applied = max(lb.applied_generation, served)
         completed, deleted = self._completed_by(lb, applied)
@@ -392,7 +393,7 @@ class StatusHandler:
             LOG.info("load balancer %s: generation %d applied, %d wanted; converging again",
                      lb.id, lb.applied_generation, lb.desired_generation)
             return self._hint_for(lb)
-        _report(lb, ProvisioningStatus.ACTIVE, lb.desired_generation, now)
+        _report_active(lb, before, now)
         return []
 
     @staticmethod
@@ -648,6 +649,16 @@ def _report(row: dbgraph.GraphRow, status: str, generation: int, now: dt.datetim
     row.reported_status = str(status)
     row.reported_generation = generation
     row.updated_at = now
+
+
+def _report_active(lb: LoadBalancer, before: str, now: dt.datetime) -> None:
+    """Record a load balancer's ACTIVE. Moving its applied generation may already have made it
+    read ACTIVE, so whether its status changed is judged on ``before`` (what it read when the
+    report came): a change touches ``updated_at``, as Octavia does and its clients expect (a
+    load balancer that became ACTIVE has an ``updated_at``)."""
+    _report(lb, ProvisioningStatus.ACTIVE, lb.desired_generation, now)
+    if before != ProvisioningStatus.ACTIVE:
+        lb.updated_at = now
 
 
 def _failure(message: str, kind: str, obj_id: Any, record: Any) -> Reply:

@@ -263,6 +263,25 @@ def test_load_balancer_active_finalises_every_pending_child_it_was_served(
     assert row(database, m.L7Rule, graph.l7rule) is None
 
 
+def test_a_load_balancer_that_becomes_active_gets_an_updated_at(
+    lib: driver_lib.DriverLibrary, database: Database, graph: Graph
+) -> None:
+    """Octavia's clients (tempest's load balancer tests) read ``updated_at`` once a load
+    balancer is ACTIVE. The applied generation alone already makes it read ACTIVE, so the
+    change of status must still be seen and stamped."""
+    bump(database, graph.lb)
+    # The operating status does not change (a noop provider reports OFFLINE throughout), so
+    # only the provisioning status can account for the new updated_at.
+    update(database, m.LoadBalancer, graph.lb, updated_at=None, operating_status="OFFLINE")
+    assert row(database, m.LoadBalancer, graph.lb).provisioning_status == "PENDING_UPDATE"
+    assert lib.get_loadbalancer(graph.lb) is not None
+    lib.update_loadbalancer_status({"loadbalancers": [
+        {"id": graph.lb, "provisioning_status": "ACTIVE", "operating_status": "OFFLINE"}]})
+    lb = row(database, m.LoadBalancer, graph.lb)
+    assert lb.provisioning_status == "ACTIVE"
+    assert lb.updated_at is not None
+
+
 def test_load_balancer_active_with_a_newer_change_pending_stays_pending_and_rehints(
     lib: driver_lib.DriverLibrary, database: Database, graph: Graph, bus: InProcessBus
 ) -> None:

@@ -94,8 +94,8 @@ UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 PROVIDER_REFUSAL = "does not support a requested option"
 PROJECT = "hostile-project"
 HTTP_PORT, HTTPS_PORT = 8080, 8443
-VOLATILE = {"provisioning_status", "operating_status", "updated_at", "served_generation",
-            "applied_generation"}
+VOLATILE = {"operating_status", "updated_at", "served_generation", "applied_generation",
+            "reported_status", "reported_generation"}
 TABLES = ("load_balancer", "listener", "pool", "member", "health_monitor", "l7policy",
           "l7rule", "tag", "certificate", "flavor", "flavor_profile", "availability_zone",
           "availability_zone_profile", "quota")
@@ -234,7 +234,9 @@ class Env:
             def q(sql: str, *args: Any) -> list[tuple[Any, ...]]:
                 return list(conn.execute(sql, args))
 
-            live = "provisioning_status NOT IN ('PENDING_DELETE', 'DELETED')"
+            # Not being deleted: the API's pending change (provisioning status is derived from
+            # it and the generations; a child whose delete completed has no row).
+            live = "pending_status <> 'PENDING_DELETE'"
             listeners = q(f"SELECT id, default_pool_id FROM listener WHERE load_balancer_id=? "
                           f"AND enabled AND {live}", lb)
             pools = {pid for (pid,) in q(f"SELECT id FROM pool WHERE load_balancer_id=? "
